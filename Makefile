@@ -1,0 +1,39 @@
+# Quickstart: `make train` (set up and run the main job), `make test` (set up and run the tests).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.skcifar-installed
+# The Keras backend extra: tensorflow-cpu (small, CPU only) or tensorflow (GPU-capable).
+BACKEND ?= tensorflow-cpu
+
+# Use the shared copy of CIFAR-10 when it sits beside the checkout and nothing else is set.
+SHARED_DATA := $(abspath ../shared/data/cifar10-jpg.tar.gz)
+ifneq ($(wildcard $(SHARED_DATA)),)
+export SKCIFAR_DATA ?= $(SHARED_DATA)
+endif
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: install train test test-all lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[$(BACKEND),dev]"
+	@touch $(STAMP)
+
+train: $(STAMP)
+	$(PY) -m skcifar.train
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+test-all: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check skcifar tests examples
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

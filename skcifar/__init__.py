@@ -1,0 +1,46 @@
+"""skcifar: scikit-learn compatible Keras image classifiers for CIFAR-10.
+
+The package follows the four stages of the reference notebook:
+
+1. data (:mod:`skcifar.datasets`) and preprocessing (:class:`PixelScaler`);
+2. architectures (:mod:`skcifar.architectures`: plain Keras model builders);
+3. training through scikit-learn estimators (:class:`ANNClassifier`,
+   :class:`CNNClassifier`);
+4. estimating performance with scikit-learn's own tools.
+
+Heavy modules (Keras, TensorFlow) are imported on first use, so importing
+``skcifar`` or loading data stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from . import _backend  # noqa: F401  (sets the TensorFlow log level before any import)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_data": "skcifar.datasets",
+    "fetch_cifar10": "skcifar.datasets",
+    "CLASS_NAMES": "skcifar.datasets",
+    "PixelScaler": "skcifar.preprocessing",
+    "build_ann": "skcifar.architectures",
+    "build_cnn": "skcifar.architectures",
+    "ANNClassifier": "skcifar.estimators",
+    "CNNClassifier": "skcifar.estimators",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'skcifar' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,67 @@
+"""Atomic, md5-verified download of the official CIFAR-10 archive."""
+
+import contextlib
+import hashlib
+import os
+import tempfile
+
+from ._home import _progress_bar
+
+# Module constants (read at call time, so tests can monkeypatch them).
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+MD5 = "c58f30108f718f92721af3b95e74349a"
+FILENAME = "cifar-10-python.tar.gz"
+TIMEOUT = 15  # seconds; an offline machine fails fast instead of hanging
+_CHUNK_BYTES = 1 << 20
+
+
+def _download(url, destination, md5, *, progress=None, timeout=None):
+    """Download ``url`` to ``destination`` atomically and check its md5.
+
+    The data goes to a temporary file in the destination's directory, which is
+    renamed into place only once the md5 matches. On any failure, including
+    KeyboardInterrupt, the temporary file is removed and the exception re-raised.
+
+    Returns
+    -------
+    destination : str
+        The path of the downloaded file.
+    """
+    import urllib.request  # here, not at module level: keeps importing skcifar fast
+
+    directory = os.path.dirname(os.path.abspath(destination))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{os.path.basename(destination)}.", suffix=".part", dir=directory
+    )
+    try:
+        digest = hashlib.md5(usedforsecurity=False)
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(url, timeout=timeout or TIMEOUT) as response,
+        ):
+            length = response.headers.get("Content-Length")
+            with _progress_bar(
+                progress,
+                total=int(length) if length and length.isdigit() else None,
+                unit="B",
+                unit_scale=True,
+                desc=f"Downloading {os.path.basename(destination)}",
+            ) as bar:
+                while chunk := response.read(_CHUNK_BYTES):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    bar.update(len(chunk))
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != md5:
+            raise OSError(
+                f"md5 mismatch for {url}: got {digest.hexdigest()}, expected {md5} "
+                "(the download is incomplete or corrupt)"
+            )
+        os.replace(tmp, destination)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    return destination

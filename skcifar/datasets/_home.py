@@ -1,0 +1,94 @@
+"""Location of the skcifar data home, and the progress-bar policy."""
+
+import os
+import shutil
+
+__all__ = ["get_data_home", "clear_data_home"]
+
+_ENV_DATA_HOME = "SKCIFAR_DATA_HOME"
+_ENV_PROGRESS = "SKCIFAR_PROGRESS"
+_DEFAULT_DATA_HOME = os.path.join("~", "skcifar_data")
+_FALSY = {"0", "false", "no", "off"}
+
+
+def _data_home_path(data_home=None):
+    """Return the data home path (expanded) without creating it."""
+    if data_home is None:
+        data_home = os.environ.get(_ENV_DATA_HOME) or _DEFAULT_DATA_HOME
+    return os.path.expanduser(os.fspath(data_home))
+
+
+def get_data_home(data_home=None):
+    """Return the path of the skcifar data directory, creating it if needed.
+
+    The data home holds the downloaded ``cifar-10-python.tar.gz`` and the
+    cache of decoded arrays (``<data_home>/cifar10/``), so that later loads
+    are fast.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        The path to the data directory. If None, the ``SKCIFAR_DATA_HOME``
+        environment variable is used; if that is unset too, ``~/skcifar_data``.
+        A leading ``~`` is expanded to the user's home directory.
+
+    Returns
+    -------
+    data_home : str
+        The path to the data directory.
+
+    See Also
+    --------
+    clear_data_home : Delete the data home and everything in it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skcifar.datasets import get_data_home
+    >>> home = get_data_home(tempfile.mkdtemp())
+    """
+    path = _data_home_path(data_home)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def clear_data_home(data_home=None):
+    """Delete all the content of the data home.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        The path to the data directory; resolved as in :func:`get_data_home`.
+
+    See Also
+    --------
+    get_data_home : Return the path of the data home.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skcifar.datasets import clear_data_home
+    >>> clear_data_home(tempfile.mkdtemp())
+    """
+    path = _data_home_path(data_home)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _progress_disable(progress):
+    """Translate the ``progress`` argument into tqdm's ``disable`` value.
+
+    None shows bars only on a terminal (unless ``SKCIFAR_PROGRESS=0``),
+    False never shows them, True always does.
+    """
+    if progress is None:
+        if os.environ.get(_ENV_PROGRESS, "").strip().lower() in _FALSY:
+            return True
+        return None
+    return not progress
+
+
+def _progress_bar(progress, **kwargs):
+    """Return a tqdm progress bar following the ``progress`` policy."""
+    from tqdm import tqdm
+
+    return tqdm(disable=_progress_disable(progress), leave=False, **kwargs)

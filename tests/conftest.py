@@ -1,0 +1,53 @@
+"""Shared test fixtures."""
+
+import os
+import socket
+
+import pytest
+
+# Captured at start-up: tests may monkeypatch the environment variable away.
+_SKCIFAR_DATA = os.environ.get("SKCIFAR_DATA")
+_real_connect = socket.socket.connect
+
+
+def _refuse_network(*args, **kwargs):
+    raise RuntimeError("network access in tests")
+
+
+def _connect_local_only(self, address, *args, **kwargs):
+    # Local IPC (AF_UNIX, used by multiprocessing) is not network access.
+    if self.family == getattr(socket, "AF_UNIX", None):
+        return _real_connect(self, address, *args, **kwargs)
+    _refuse_network()
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Block network access in every test: connecting raises RuntimeError."""
+    monkeypatch.setattr(socket.socket, "connect", _connect_local_only)
+    monkeypatch.setattr(socket, "create_connection", _refuse_network)
+
+
+@pytest.fixture(scope="session")
+def cifar10_real_data_home(tmp_path_factory):
+    """A session-wide data home holding the decoded-array cache of the real data."""
+    return str(tmp_path_factory.mktemp("skcifar_data_home"))
+
+
+@pytest.fixture(scope="session")
+def cifar10_real(cifar10_real_data_home):
+    """The real CIFAR-10 from ``$SKCIFAR_DATA``: ``((X_train, y_train), (X_test, y_test))``.
+
+    Decoded once per test session (and cached in ``cifar10_real_data_home``); the
+    arrays are read-only because every test shares them. Skips the test when
+    ``SKCIFAR_DATA`` does not point at an existing file.
+    """
+    if not _SKCIFAR_DATA or not os.path.isfile(_SKCIFAR_DATA):
+        pytest.skip("set SKCIFAR_DATA to the CIFAR-10 archive to run tests on the real data")
+    from skcifar.datasets import load_data
+
+    data = load_data(_SKCIFAR_DATA, data_home=cifar10_real_data_home, progress=False)
+    for split in data:
+        for array in split:
+            array.setflags(write=False)
+    return data

@@ -1,0 +1,221 @@
+"""Stage 2 - model architectures as plain Keras builders (no scikit-learn needed).
+
+The defaults are the reference notebook's exact networks:
+
+* ANN: Flatten -> Dense 3000 relu -> Dense 1000 relu -> Dense 10 softmax, SGD;
+* CNN: Conv 32 3x3 relu -> MaxPool 2x2 -> Conv 64 3x3 relu -> MaxPool 2x2 ->
+  Flatten -> Dense 64 relu -> Dense 10 softmax, Adam.
+
+Both compile with sparse categorical cross-entropy and accuracy, as the
+notebook does, unless ``compile=False``.
+"""
+
+from __future__ import annotations
+
+from ._backend import import_keras
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam", "adagrad")
+
+
+def _as_tuple(value):
+    if value is None:
+        return ()
+    if isinstance(value, int):
+        return (value,)
+    return tuple(value)
+
+
+def make_optimizer(optimizer, learning_rate=None):
+    """Return a fresh Keras optimizer.
+
+    Parameters
+    ----------
+    optimizer : str or keras.optimizers.Optimizer
+        A name from :data:`OPTIMIZERS` or an optimizer instance (copied from
+        its config, so a shared instance never carries state between fits).
+    learning_rate : float or None, default=None
+        Overrides the optimizer's learning rate; None keeps the optimizer's
+        own default (Keras: Adam 0.001, SGD 0.01).
+
+    Returns
+    -------
+    keras.optimizers.Optimizer
+        A new optimizer.
+    """
+    keras = import_keras()
+    if isinstance(optimizer, str):
+        opt = keras.optimizers.get(optimizer.lower())
+    else:
+        opt = optimizer.__class__.from_config(optimizer.get_config())
+    if learning_rate is not None:
+        opt.learning_rate = float(learning_rate)
+    return opt
+
+
+def _compile(model, optimizer, learning_rate):
+    model.compile(
+        optimizer=make_optimizer(optimizer, learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def build_ann(
+    input_shape=(32, 32, 3),
+    n_classes=10,
+    *,
+    hidden_layer_sizes=(3000, 1000),
+    activation="relu",
+    dropout=0.0,
+    optimizer="sgd",
+    learning_rate=None,
+    compile=True,
+):
+    """Build the notebook's dense network (a multi-layer perceptron).
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default=(32, 32, 3)
+        Shape of one sample; it is flattened first.
+    n_classes : int, default=10
+        Number of softmax outputs.
+    hidden_layer_sizes : tuple of int, default=(3000, 1000)
+        Units of each hidden Dense layer.
+    activation : str, default="relu"
+        Activation of the hidden layers.
+    dropout : float, default=0.0
+        Dropout rate after each hidden layer (0 disables it).
+    optimizer : str or keras.optimizers.Optimizer, default="sgd"
+        See :func:`make_optimizer`.
+    learning_rate : float or None, default=None
+        See :func:`make_optimizer`.
+    compile : bool, default=True
+        Compile with sparse categorical cross-entropy and accuracy.
+
+    Returns
+    -------
+    keras.Sequential
+        The model.
+
+    Examples
+    --------
+    >>> from skcifar.architectures import build_ann
+    >>> model = build_ann()
+    >>> [layer.__class__.__name__ for layer in model.layers]
+    ['Flatten', 'Dense', 'Dense', 'Dense']
+    """
+    keras = import_keras()
+    layers = keras.layers
+    model = keras.Sequential(name="ann")
+    model.add(keras.Input(shape=tuple(input_shape)))
+    model.add(layers.Flatten())
+    for units in _as_tuple(hidden_layer_sizes):
+        model.add(layers.Dense(units, activation=activation))
+        if dropout:
+            model.add(layers.Dropout(dropout))
+    model.add(layers.Dense(n_classes, activation="softmax"))
+    return _compile(model, optimizer, learning_rate) if compile else model
+
+
+def _augmentation(layers):
+    """Random horizontal flips and shifts of up to 1/8 of the size (training only)."""
+    return [
+        layers.RandomFlip("horizontal"),
+        layers.RandomTranslation(0.125, 0.125, fill_mode="constant"),
+    ]
+
+
+def build_cnn(
+    input_shape=(32, 32, 3),
+    n_classes=10,
+    *,
+    filters=(32, 64),
+    kernel_size=3,
+    dense_units=64,
+    dropout=0.0,
+    batch_norm=False,
+    augment=False,
+    optimizer="adam",
+    learning_rate=None,
+    compile=True,
+):
+    """Build the notebook's convolutional network, with optional extras.
+
+    Each entry of ``filters`` adds a block: Conv2D (relu) -> MaxPool 2x2.
+    Blocks adapt to small inputs: a convolution larger than the current
+    feature map uses ``"same"`` padding and a pooling that would leave nothing
+    is skipped, so any input size works (32x32 images get exactly the notebook
+    network).
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default=(32, 32, 3)
+        ``(height, width, channels)`` of one image.
+    n_classes : int, default=10
+        Number of softmax outputs.
+    filters : tuple of int, default=(32, 64)
+        Filters of each convolutional block.
+    kernel_size : int or tuple of int, default=3
+        Convolution kernel size.
+    dense_units : int or tuple of int, default=64
+        Units of the Dense layer(s) after flattening; 0 or () for none.
+    dropout : float, default=0.0
+        Dropout rate after each block and hidden Dense layer.
+    batch_norm : bool, default=False
+        Conv -> BatchNormalization -> relu instead of Conv(relu).
+    augment : bool, default=False
+        Random horizontal flips and shifts during training.
+    optimizer : str or keras.optimizers.Optimizer, default="adam"
+        See :func:`make_optimizer`.
+    learning_rate : float or None, default=None
+        See :func:`make_optimizer`.
+    compile : bool, default=True
+        Compile with sparse categorical cross-entropy and accuracy.
+
+    Returns
+    -------
+    keras.Sequential
+        The model.
+
+    Examples
+    --------
+    >>> from skcifar.architectures import build_cnn
+    >>> model = build_cnn()
+    >>> model.count_params()
+    167562
+    """
+    keras = import_keras()
+    layers = keras.layers
+    kernel = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,)
+    kernel = (int(kernel[0]), int(kernel[-1]))
+    height, width = int(input_shape[0]), int(input_shape[1])
+    model = keras.Sequential(name="cnn")
+    model.add(keras.Input(shape=tuple(input_shape)))
+    if augment:
+        for layer in _augmentation(layers):
+            model.add(layer)
+    for n_filters in _as_tuple(filters):
+        fits = height >= kernel[0] and width >= kernel[1]
+        padding = "valid" if fits else "same"
+        if fits:
+            height, width = height - kernel[0] + 1, width - kernel[1] + 1
+        activation = None if batch_norm else "relu"
+        model.add(layers.Conv2D(n_filters, kernel, padding=padding, activation=activation))
+        if batch_norm:
+            model.add(layers.BatchNormalization())
+            model.add(layers.Activation("relu"))
+        pool = (2 if height >= 2 else 1, 2 if width >= 2 else 1)
+        if pool != (1, 1):
+            model.add(layers.MaxPooling2D(pool))
+            height, width = height // pool[0], width // pool[1]
+        if dropout:
+            model.add(layers.Dropout(dropout))
+    model.add(layers.Flatten())
+    for units in _as_tuple(dense_units):
+        if units:
+            model.add(layers.Dense(units, activation="relu"))
+            if dropout:
+                model.add(layers.Dropout(dropout))
+    model.add(layers.Dense(n_classes, activation="softmax"))
+    return _compile(model, optimizer, learning_rate) if compile else model

@@ -1,0 +1,126 @@
+"""The reference notebook's convolutional network as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+from ..architectures import build_cnn
+from ._base import _KerasImageClassifier, _layer_sizes
+from ._docstrings import common_parameters
+
+
+class CNNClassifier(_KerasImageClassifier):
+    __doc__ = (
+        """Convolutional network classifier (the notebook's CNN by default).
+
+    Conv 32 3x3 relu -> MaxPool -> Conv 64 3x3 relu -> MaxPool -> Dense 64 relu
+    -> softmax, trained with Adam for 10 epochs in batches of 32: the
+    reference notebook's model, as a scikit-learn estimator. Architecture
+    hyperparameters are constructor parameters, so a grid search can tune them.
+
+    Parameters
+    ----------
+    filters : tuple of int, default=(32, 64)
+        Filters of each Conv -> MaxPool block.
+    kernel_size : int or tuple of int, default=3
+        Convolution kernel size.
+    dense_units : int or tuple of int, default=64
+        Units of the hidden Dense layer(s).
+    dropout : float in [0, 1), default=0.0
+        Dropout after each block and hidden Dense layer.
+    batch_norm : bool, default=False
+        Batch normalisation after each convolution.
+    augment : bool, default=False
+        Random horizontal flips and shifts of the training images."""
+        + common_parameters("adam", 10)
+        + """
+    See Also
+    --------
+    ANNClassifier : the notebook's dense network.
+    skcifar.PixelScaler : scale pixels first, in a Pipeline.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skcifar import CNNClassifier, PixelScaler, fetch_cifar10
+    >>> X, y = fetch_cifar10(return_X_y=True)  # doctest: +SKIP
+    >>> clf = make_pipeline(PixelScaler(), CNNClassifier(epochs=10))
+    >>> clf.fit(X, y).score(X_test, y_test)  # doctest: +SKIP
+    0.68...
+    """
+    )
+
+    _parameter_constraints: dict = {
+        **_KerasImageClassifier._parameter_constraints,
+        "filters": [tuple, list, Integral],
+        "kernel_size": [Integral, tuple, list],
+        "dense_units": [tuple, list, Integral],
+        "batch_norm": ["boolean"],
+        "augment": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        filters=(32, 64),
+        kernel_size=3,
+        dense_units=64,
+        dropout=0.0,
+        batch_norm=False,
+        augment=False,
+        *,
+        optimizer="adam",
+        learning_rate=None,
+        epochs=10,
+        batch_size=32,
+        validation_fraction=None,
+        early_stopping=False,
+        n_iter_no_change=5,
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        warm_start=False,
+        class_weight=None,
+    ):
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.augment = augment
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self.class_weight = class_weight
+
+    def _check_architecture(self):
+        _layer_sizes("filters", self.filters)
+        kernel = _layer_sizes("kernel_size", self.kernel_size)
+        if len(kernel) > 2:
+            raise ValueError(
+                f"The 'kernel_size' parameter must be an int or a (height, width) pair; "
+                f"got {self.kernel_size!r}."
+            )
+        if self.dense_units not in (0, ()):
+            _layer_sizes("dense_units", self.dense_units)
+
+    def _build_network(self, input_shape, n_classes):
+        return build_cnn(
+            input_shape,
+            n_classes,
+            filters=_layer_sizes("filters", self.filters),
+            kernel_size=self.kernel_size,
+            dense_units=self.dense_units,
+            dropout=self.dropout,
+            batch_norm=self.batch_norm,
+            augment=self.augment,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+        )

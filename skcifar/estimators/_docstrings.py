@@ -1,0 +1,61 @@
+"""Docstring text shared by the classifiers (kept in one place)."""
+
+from ..architectures import OPTIMIZERS
+
+_DOC_COMMON = """
+    optimizer : str or keras.optimizers.Optimizer, default={optimizer!r}
+        Optimizer name ({names}, any case) or a Keras optimizer instance
+        (copied for each fit).
+    learning_rate : float or None, default=None
+        Learning rate; None keeps the optimizer's Keras default (Adam 0.001,
+        SGD 0.01), as the notebook does.
+    epochs : int, default={epochs}
+        Passes over the training data.
+    batch_size : int, default=32
+        Samples per gradient step (also used for prediction).
+    validation_fraction : float in [0, 1) or None, default=None
+        Fraction of the training data held out (stratified, seeded by
+        ``random_state``) to report ``val_loss``/``val_accuracy`` each epoch
+        and for early stopping. None means 0.1 when ``early_stopping`` is
+        True, else no hold-out (train on everything, like the notebook).
+    early_stopping : bool, default=False
+        Stop when the validation loss has not improved for
+        ``n_iter_no_change`` epochs and restore the best weights.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout, augmentation and the
+        validation split. The same seed gives identical predictions on the
+        same machine and thread count (CPU).
+    verbose : int, default=0
+        0 is silent, 1 shows a progress bar per epoch, 2 one line per epoch.
+    callbacks : list of keras.callbacks.Callback or None, default=None
+        Extra Keras callbacks for training.
+    warm_start : bool, default=False
+        If True, ``fit`` continues training the existing network.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, multiplied into ``sample_weight``.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained network.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in fit.
+    n_classes_ : int
+        Number of classes.
+    n_features_in_ : int
+        Values per sample seen in fit (3072 for CIFAR-10 images).
+    input_shape_ : tuple of int
+        Per-sample shape seen in fit; predict requires the same.
+    image_shape_ : tuple of int
+        ``(H, W, C)`` shape fed to the network.
+    history_ : dict of str to list of float
+        Per-epoch ``loss``, ``accuracy`` and, with a validation set,
+        ``val_loss`` and ``val_accuracy``.
+"""
+
+
+def common_parameters(optimizer, epochs):
+    """Numpydoc text of the parameters and attributes both classifiers share."""
+    return _DOC_COMMON.format(optimizer=optimizer, epochs=epochs, names=", ".join(OPTIMIZERS))

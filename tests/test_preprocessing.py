@@ -1,0 +1,106 @@
+"""PixelScaler: scaling, standardisation, shapes, errors."""
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from skcifar import PixelScaler
+
+
+@pytest.fixture
+def images():
+    return np.random.RandomState(0).randint(0, 256, size=(20, 8, 8, 3), dtype=np.uint8)
+
+
+def test_scales_uint8_to_float32_unit_range(images):
+    out = PixelScaler().fit_transform(images)
+    assert out.dtype == np.float32
+    assert out.shape == images.shape
+    np.testing.assert_allclose(out, images / 255.0, rtol=1e-6)
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_float_pixels_give_the_same_result(images):
+    as_uint8 = PixelScaler().fit_transform(images)
+    as_float = PixelScaler().fit_transform(images.astype(np.float64))
+    np.testing.assert_array_equal(as_uint8, as_float)
+
+
+def test_flat_rows_keep_their_shape_and_values(images):
+    flat = images.reshape(len(images), -1)
+    out = PixelScaler().fit_transform(flat)
+    assert out.shape == flat.shape and out.dtype == np.float32
+    np.testing.assert_array_equal(out.reshape(images.shape), PixelScaler().fit_transform(images))
+
+
+def test_standardize_learns_per_channel_statistics(images):
+    images = images.astype(np.float32)
+    images[..., 2] = 255  # a constant channel must not divide by zero
+    scaler = PixelScaler(standardize=True).fit(images)
+    assert scaler.mean_.shape == (3,) and scaler.scale_.shape == (3,)
+    np.testing.assert_allclose(
+        scaler.mean_[:2], (images[..., :2] / 255).mean(axis=(0, 1, 2)), rtol=1e-5
+    )
+    assert scaler.scale_[2] == 1.0
+    out = scaler.transform(images).reshape(-1, 3)
+    np.testing.assert_allclose(out[:, :2].mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(out[:, :2].std(axis=0), 1, atol=1e-4)
+    np.testing.assert_allclose(out[:, 2], 0, atol=1e-6)
+
+
+def test_standardize_flat_rows_matches_images(images):
+    flat = images.reshape(len(images), -1)
+    a = PixelScaler(standardize=True).fit(flat)
+    b = PixelScaler(standardize=True).fit(images)
+    np.testing.assert_allclose(a.mean_, b.mean_)
+    np.testing.assert_allclose(a.transform(flat).reshape(images.shape), b.transform(images))
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_inverse_transform_round_trips(images, standardize):
+    scaler = PixelScaler(standardize=standardize).fit(images)
+    back = scaler.inverse_transform(scaler.transform(images))
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back, images, atol=1e-3)
+
+
+def test_feature_names_for_flat_input_only(images):
+    flat = PixelScaler().fit(images.reshape(len(images), -1)[:, :12])
+    assert list(flat.get_feature_names_out()) == [f"x{i}" for i in range(12)]
+    with pytest.raises(ValueError, match="flat"):
+        PixelScaler().fit(images).get_feature_names_out()
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.full((2, 4, 4, 3), 256.0), "Values above 255"),
+        (np.full((2, 4, 4, 3), -1.0), "Negative values"),
+        (np.full((2, 4, 4, 3), np.nan), "NaN"),
+        (np.full((2, 4, 4, 3), np.inf), "infinity"),
+        (np.zeros((2, 4, 4)), "3-D"),
+        (np.zeros(12), "1-D"),
+        (np.array([["a", "b"]]), "numeric"),
+        (np.zeros((2, 4), dtype=complex), "Complex"),
+        (np.zeros((0, 12)), "0 sample"),
+    ],
+)
+def test_bad_input_raises_clear_value_error(bad, match):
+    with pytest.raises(ValueError, match=match):
+        PixelScaler().fit(bad)
+
+
+def test_transform_checks_fitted_and_shape(images):
+    with pytest.raises(NotFittedError):
+        PixelScaler().transform(images)
+    scaler = PixelScaler().fit(images)
+    with pytest.raises(ValueError, match="per-sample shape"):
+        scaler.transform(images[:, :4])
+    with pytest.raises(ValueError, match="features"):
+        PixelScaler().fit(images.reshape(20, -1)).transform(images.reshape(20, -1)[:, :10])
+
+
+def test_does_not_make_float64_copies(images):
+    big = np.zeros((5000, 32, 32, 3), dtype=np.uint8)
+    out = PixelScaler().fit_transform(big)
+    assert out.dtype == np.float32 and out.nbytes == big.size * 4

@@ -1,0 +1,29 @@
+"""scikit-learn's own estimator checks, with the documented expected failures."""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skcifar import ANNClassifier, CNNClassifier, PixelScaler
+from skcifar._testing import expected_failed_checks
+
+# Small networks: the checks fit hundreds of times on tiny tabular data.
+ESTIMATORS = [
+    PixelScaler(),
+    PixelScaler(standardize=True),
+    ANNClassifier(
+        hidden_layer_sizes=(32,), optimizer="adam", learning_rate=0.02, epochs=8, random_state=0
+    ),
+    CNNClassifier(filters=(8,), dense_units=16, learning_rate=0.02, epochs=8, random_state=0),
+]
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_at_most_two_documented_expected_failures(estimator):
+    xfails = expected_failed_checks(estimator)
+    assert len(xfails) <= 2
+    assert all(len(reason) > 40 for reason in xfails.values())

@@ -6,7 +6,9 @@ The package follows the four stages of the reference notebook:
 2. architectures (:mod:`skcifar.architectures`: plain Keras model builders);
 3. training through scikit-learn estimators (:class:`ANNClassifier`,
    :class:`CNNClassifier`);
-4. estimating performance with scikit-learn's own tools.
+4. estimating performance (:mod:`skcifar.evaluation`: metrics, plots, report).
+
+The ``skcifar`` command line (:mod:`skcifar.cli`) sits on top.
 
 Heavy modules (Keras, TensorFlow) are imported on first use, so importing
 ``skcifar`` or loading data stays fast.
@@ -29,6 +31,10 @@ _LAZY = {
     "build_cnn": "skcifar.architectures",
     "ANNClassifier": "skcifar.estimators",
     "CNNClassifier": "skcifar.estimators",
+    "evaluate": "skcifar.evaluation",
+    "write_report": "skcifar.evaluation",
+    "save": "skcifar.persistence",
+    "load": "skcifar.persistence",
 }
 
 __all__ = sorted(_LAZY)

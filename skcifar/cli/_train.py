@@ -1,0 +1,119 @@
+"""``skcifar train`` and ``skcifar evaluate``: the notebook's four stages, and stage 4 alone."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ._common import (
+    UsageError,
+    class_names,
+    describe,
+    image_input,
+    load_cifar10,
+    load_model,
+    progress_verbosity,
+    save_model,
+)
+
+# Training images used to measure the train/test gap in a report (speed bound).
+_GAP_SAMPLES = 10_000
+
+
+def default_out(model_name):
+    """Where ``skcifar train --model NAME`` saves the pipeline by default."""
+    return os.path.join("runs", f"{model_name}-pipeline.joblib")
+
+
+def _write_report(result, directory):
+    from skcifar.evaluation import write_report
+
+    try:
+        paths = write_report(result, directory)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {directory!r}: {describe(exc)}") from exc
+    page = paths.get("report", os.path.join(directory, "report.html"))
+    print(f"wrote the evaluation report to {os.path.abspath(page)}")
+
+
+def _make_pipeline(args):
+    from sklearn.pipeline import make_pipeline
+
+    from skcifar import ANNClassifier, CNNClassifier, PixelScaler
+
+    params = {
+        "batch_size": args.batch_size,
+        "random_state": args.seed,
+        "verbose": progress_verbosity(args.quiet),
+    }
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    if args.model == "cnn":
+        if args.filters is not None:
+            params["filters"] = args.filters
+        classifier = CNNClassifier(**params)
+    else:
+        classifier = ANNClassifier(**params)
+    return make_pipeline(PixelScaler(), classifier)
+
+
+def train(args):
+    """Load CIFAR-10, fit ``PixelScaler -> classifier``, save it, report test metrics."""
+    if args.filters is not None and args.model != "cnn":
+        raise UsageError(f"--filters applies to --model cnn only, not --model {args.model}")
+    out = args.out or default_out(args.model)
+
+    start = time.perf_counter()
+    (X_train, y_train), (X_test, y_test) = load_cifar10(args.data, args.quiet)
+    if args.subset:
+        X_train, y_train = X_train[: args.subset], y_train[: args.subset]
+    print(
+        f"stage 1  data: {len(X_train)} training and {len(X_test)} test images "
+        f"({time.perf_counter() - start:.1f} s)",
+        flush=True,
+    )
+
+    model = _make_pipeline(args)
+    classifier = model[-1]
+    print(f"stage 2  model: {classifier!r}", flush=True)
+
+    start = time.perf_counter()
+    model.fit(X_train, y_train)
+    print(
+        f"stage 3  trained {classifier.epochs} epochs in {time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
+    path = save_model(model, out)
+    print(
+        f"saved the fitted pipeline to {path} (load it with joblib.load; only load files you trust)"
+    )
+
+    from skcifar.evaluation import evaluate
+
+    gap = {}
+    if args.report:
+        gap = {"X_train": X_train[:_GAP_SAMPLES], "y_train": y_train[:_GAP_SAMPLES]}
+    result = evaluate(model, X_test, y_test, class_names=class_names(model.classes_), **gap)
+    print(f"stage 4  test accuracy {result.accuracy:.4f}, test log-loss {result.log_loss:.4f}")
+    if args.report:
+        _write_report(result, args.report)
+    return 0
+
+
+def evaluate(args):
+    """Evaluate a saved pipeline on the CIFAR-10 test set."""
+    from skcifar.evaluation import evaluate as evaluate_model
+
+    model = load_model(args.model)
+    _, (X_test, y_test) = load_cifar10(args.data, quiet=False)
+    X_test = image_input(model, X_test)
+    try:
+        result = evaluate_model(model, X_test, y_test, class_names=class_names(model.classes_))
+    except ValueError as exc:  # e.g. a model fitted on other labels or inputs
+        raise UsageError(
+            f"cannot evaluate {args.model!r} on the CIFAR-10 test set: {describe(exc)}"
+        ) from exc
+    print(result.summary())
+    if args.report:
+        _write_report(result, args.report)
+    return 0

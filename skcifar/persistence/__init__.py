@@ -1,0 +1,184 @@
+"""Save and load estimators without pickle: one ``.skcifar`` zip file.
+
+``joblib.load`` and ``pickle.load`` run code from the file they read, so a
+shared model file is a program. :func:`save` writes an estimator as data only
+(JSON, ``.npy`` arrays and Keras' own ``.keras`` format) and :func:`load`
+rebuilds it from an allow-list of classes, loading the network with Keras'
+``safe_mode``. See the user guide page "Saving models safely".
+
+Archive layout::
+
+    manifest.json        format stamp, versions, the estimator tree
+    arrays/<k>.npy       numeric/str fitted arrays (np.save, allow_pickle=False)
+    models/<k>.keras     each fitted network, in Keras' own format
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from importlib import metadata
+
+from ._archive import (
+    ARCHIVE_ERRORS,
+    FORMAT,
+    FORMAT_VERSION,
+    _Members,
+    extract_member,
+    open_archive,
+    read_member,
+    write_atomically,
+)
+from ._estimators import capture, restore
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "load", "save"]
+
+
+def _versions():
+    from .. import __version__
+
+    versions = {"skcifar": __version__, "python": sys.version.split()[0]}
+    for name, dist in (("keras", "keras"), ("scikit-learn", "scikit-learn"), ("numpy", "numpy")):
+        try:
+            versions[name] = metadata.version(dist)
+        except metadata.PackageNotFoundError:  # pragma: no cover - always installed
+            versions[name] = None
+    return versions
+
+
+def save(estimator, path):
+    """Save an estimator to a single ``.skcifar`` file, without pickle.
+
+    The file is a zip archive holding a JSON manifest (format version, the
+    versions of skcifar, Keras and scikit-learn that wrote it, each
+    estimator's class name, parameters and fitted attributes), fitted arrays
+    as ``.npy`` and each fitted network in Keras' ``.keras`` format. It is
+    written to a temporary file beside ``path`` and renamed into place, so an
+    interrupted save never leaves a partial file.
+
+    Parameters
+    ----------
+    estimator : PixelScaler, ANNClassifier, CNNClassifier or Pipeline
+        The estimator, fitted or not; a Pipeline's steps must be supported
+        estimators too (or ``"passthrough"``).
+    path : str or os.PathLike
+        Destination file, conventionally ending in ``.skcifar``; replaced if
+        it exists.
+
+    Raises
+    ------
+    TypeError
+        If the estimator is of another type, or one of its parameters is not
+        storable as JSON (e.g. a Keras optimizer instance or callbacks): the
+        message names the parameter.
+
+    See Also
+    --------
+    load : read the file back.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import skcifar
+    >>> from skcifar import PixelScaler
+    >>> scaler = PixelScaler(standardize=True).fit(np.arange(12).reshape(1, 2, 2, 3))
+    >>> path = os.path.join(tempfile.mkdtemp(), "scaler.skcifar")
+    >>> skcifar.save(scaler, path)
+    >>> skcifar.load(path)
+    PixelScaler(standardize=True)
+    """
+    members = _Members()
+    # Everything that can fail on the estimator itself fails here, before any file exists.
+    tree = capture(estimator, members.add_array, members.add_model)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": _versions(),
+        "estimator": tree,
+    }
+    write_atomically(path, manifest, members)
+
+
+def load(path):
+    """Load an estimator written by :func:`save`; no code is run from the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`save`.
+
+    Returns
+    -------
+    estimator : PixelScaler, ANNClassifier, CNNClassifier or Pipeline
+        The estimator, fitted if it was saved fitted; its predictions equal
+        the saved estimator's.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a skcifar model (not a zip archive, truncated, no
+        or garbled manifest, another format), was written by a newer skcifar
+        (upgrade skcifar), names a class outside the allow-list, or holds a
+        network that Keras' safe mode refuses (e.g. a ``Lambda`` layer).
+
+    See Also
+    --------
+    save : write the file.
+
+    Examples
+    --------
+    >>> import skcifar
+    >>> model = skcifar.load("cnn.skcifar")  # doctest: +SKIP
+    >>> model.predict(X_test)  # doctest: +SKIP
+    """
+    path = os.fspath(path)
+    archive, manifest = open_archive(path)
+    with archive, tempfile.TemporaryDirectory(prefix="skcifar-load-") as tmpdir:
+
+        def load_model(member, where):
+            return _load_network(archive, member, tmpdir, path, where)
+
+        try:
+            return restore(manifest.get("estimator"), read_member(archive, path), load_model)
+        except ValueError as exc:
+            raise ValueError(f"Cannot load {path!r}: {exc}") from exc
+        except ARCHIVE_ERRORS as exc:
+            raise ValueError(f"Cannot load {path!r}: the file is damaged ({exc}).") from exc
+
+
+def _load_network(archive, member, tmpdir, path, where):
+    """Load one ``.keras`` member with Keras' safe mode (no lambdas, no arbitrary code)."""
+    from .._backend import configure_threads, import_keras
+
+    if not isinstance(member, str) or member not in archive.namelist():
+        raise ValueError(f"the network of {where} is missing from the file.")
+    configure_threads()
+    keras = import_keras()
+    filename = extract_member(archive, member, tmpdir, f"model{len(os.listdir(tmpdir))}.keras")
+    try:
+        with _forced_safe_mode():
+            return keras.saving.load_model(filename, safe_mode=True)
+    except Exception as exc:
+        raise ValueError(
+            f"the Keras network of {where} could not be loaded in Keras' safe mode "
+            f"({type(exc).__name__}: {exc}) skcifar.load always uses safe mode and refuses "
+            "networks that would run code from the file (e.g. Lambda layers)."
+        ) from exc
+
+
+def _forced_safe_mode():
+    """Safe mode even if ``keras.config.enable_unsafe_deserialization()`` was called.
+
+    That global switch overrides ``load_model(safe_mode=True)``; Keras' own
+    scope object sets it back for the duration of the load.
+    """
+    try:
+        from keras.src.saving.serialization_lib import SafeModeScope
+    except ImportError:  # pragma: no cover - private Keras API moved
+        return contextlib.nullcontext()
+    return SafeModeScope(True)

@@ -1,0 +1,175 @@
+"""The ``.skcifar`` zip archive: atomic writing, validated reading."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import zipfile
+import zlib
+from contextlib import contextmanager
+
+from ._codec import array_to_npy
+
+FORMAT = "skcifar-model"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_MAX_MANIFEST_BYTES = 64 * 2**20
+# Errors that a damaged archive raises while a member is read.
+ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
+
+
+class _Members:
+    """Collects the archive members while the manifest is built (no I/O yet)."""
+
+    def __init__(self):
+        self.arrays = {}  # member name -> .npy bytes
+        self.models = {}  # member name -> Keras model
+
+    def add_array(self, array):
+        name = f"arrays/{len(self.arrays)}.npy"
+        self.arrays[name] = array_to_npy(array)
+        return name
+
+    def add_model(self, model):
+        name = f"models/{len(self.models)}.keras"
+        self.models[name] = model
+        return name
+
+
+def write_atomically(path, manifest, members):
+    """Write the archive to a temporary file beside ``path``, then rename it.
+
+    An interrupted or failing save leaves ``path`` as it was (absent, or the
+    previous file) and removes the temporary file.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"Cannot save to {path!r}: it is a directory; pass a file name.")
+    directory, base = os.path.split(path)
+    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
+    # os.open honours the umask, so the file gets the usual permissions.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(MANIFEST, json.dumps(manifest, indent=1, allow_nan=False))
+                for name, data in members.arrays.items():
+                    archive.writestr(name, data)
+                for name, model in members.models.items():
+                    _write_model(archive, name, model)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with _ignoring(OSError):
+            os.remove(tmp)
+        raise
+    with _ignoring(OSError):  # make the rename durable where the OS allows it
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _write_model(archive, name, model):
+    """Store a Keras network in Keras' own ``.keras`` format as one member."""
+    with tempfile.TemporaryDirectory(prefix="skcifar-save-") as tmpdir:
+        filename = os.path.join(tmpdir, "model.keras")
+        model.save(filename)
+        archive.write(filename, name, compress_type=zipfile.ZIP_STORED)
+
+
+@contextmanager
+def _ignoring(*errors):
+    try:
+        yield
+    except errors:
+        pass
+
+
+def open_archive(path):
+    """Open ``path`` and return ``(zipfile, manifest)``; clear errors for bad files."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such skcifar model file: {path!r}.")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a skcifar model file: it is not a zip archive (it may be "
+            "truncated, corrupted, or a joblib/pickle file). Files written by "
+            "skcifar.save(estimator, path) can be loaded; for a joblib file you trust, use "
+            "joblib.load."
+        )
+    try:
+        archive = zipfile.ZipFile(path)
+    except ARCHIVE_ERRORS as exc:
+        raise ValueError(f"{path!r} is a damaged zip archive ({exc}); save it again.") from None
+    try:
+        manifest = _read_manifest(archive, path)
+    except BaseException:
+        archive.close()
+        raise
+    return archive, manifest
+
+
+def _read_manifest(archive, path):
+    try:
+        info = archive.getinfo(MANIFEST)
+    except KeyError:
+        raise ValueError(
+            f"{path!r} is not a skcifar model file: the zip archive has no {MANIFEST}. "
+            "Save the estimator with skcifar.save(estimator, path)."
+        ) from None
+    if info.file_size > _MAX_MANIFEST_BYTES:
+        raise ValueError(f"{path!r}: {MANIFEST} is implausibly large; the file is damaged.")
+    try:
+        manifest = json.loads(archive.read(info).decode("utf-8"))
+    except (*ARCHIVE_ERRORS, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path!r}: cannot read {MANIFEST} ({exc}); the file is damaged. Save it again."
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise ValueError(
+            f"{path!r} is not a skcifar model file: its {MANIFEST} declares format "
+            f"{found!r}, expected {FORMAT!r}."
+        )
+    version = manifest.get("format_version")
+    if type(version) is not int or version < 1:
+        raise ValueError(
+            f"{path!r}: invalid format_version {version!r} in {MANIFEST}; the file is damaged."
+        )
+    if version > FORMAT_VERSION:
+        written_by = manifest.get("versions", {})
+        written_by = written_by.get("skcifar") if isinstance(written_by, dict) else None
+        raise ValueError(
+            f"{path!r} has format version {version}, written by a newer skcifar "
+            f"({written_by or 'unknown version'}); this skcifar reads format versions up to "
+            f"{FORMAT_VERSION}. Upgrade skcifar (pip install -U skcifar) to load it."
+        )
+    return manifest
+
+
+def read_member(archive, path):
+    """A ``read(name) -> bytes`` function over the archive's members."""
+
+    def read(name):
+        if not isinstance(name, str):
+            raise ValueError(f"member names are strings, got {type(name).__name__}")
+        try:
+            return archive.read(name)
+        except KeyError:
+            raise ValueError(f"{path!r} lacks the member {name!r}") from None
+
+    return read
+
+
+def extract_member(archive, name, directory, filename):
+    """Copy member ``name`` to ``directory/filename`` (a name we choose, not the file's)."""
+    target = os.path.join(directory, filename)
+    with archive.open(name) as source, open(target, "wb") as destination:
+        shutil.copyfileobj(source, destination)
+    return target

@@ -1,0 +1,162 @@
+"""Values <-> JSON without pickle: parameters and fitted attributes.
+
+JSON has no tuples, no non-string dict keys and no NaN, so those are tagged:
+a JSON object in the encoded form is always a one-key tag,
+
+* ``{"tuple": [...]}`` - a tuple (``filters=(32, 64)`` stays a tuple);
+* ``{"dict": [[key, value], ...]}`` - a dict, keys of any storable type;
+* ``{"float": "nan" | "inf" | "-inf"}`` - a non-finite float;
+* ``{"ndarray": member}`` - a numeric/str array, saved with
+  ``np.save(..., allow_pickle=False)`` as a member of the archive;
+* ``{"object_array": {"shape": [...], "items": [...]}}`` - an object array
+  of scalars (e.g. string class labels), as a JSON list.
+
+Anything else (an optimizer instance, a callback, a random generator) is not
+storable: :func:`encode` raises ``TypeError`` naming where it was found.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from numbers import Integral, Real
+
+import numpy as np
+
+_TAGS = ("tuple", "dict", "float", "ndarray", "object_array")
+_SCALARS = (str, bool, int, float, type(None))
+
+
+def _describe_type(value):
+    cls = type(value)
+    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _encode_scalar(value):
+    """A JSON scalar for ``value``, or ``NotImplemented`` when it is no scalar."""
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return None if value is None else bool(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real) and not isinstance(value, np.ndarray):
+        value = float(value)
+        if math.isfinite(value):
+            return value
+        return {"float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+    return NotImplemented
+
+
+def encode(value, where, arrays=None):
+    """Encode ``value`` as JSON-compatible data (see the module docstring).
+
+    Parameters
+    ----------
+    value : object
+        The value to encode.
+    where : str
+        Where the value comes from, for error messages ("parameter 'filters'
+        of CNNClassifier").
+    arrays : callable or None, default=None
+        ``arrays(ndarray) -> member name`` stores a numeric array in the
+        archive. None: arrays are not storable here (parameters).
+
+    Returns
+    -------
+    object
+        JSON-compatible data.
+    """
+    scalar = _encode_scalar(value)
+    if scalar is not NotImplemented:
+        return scalar
+    if isinstance(value, tuple):
+        return {"tuple": [encode(v, where, arrays) for v in value]}
+    if isinstance(value, list):
+        return [encode(v, where, arrays) for v in value]
+    if isinstance(value, dict):
+        return {
+            "dict": [[encode(k, where, arrays), encode(v, where, arrays)] for k, v in value.items()]
+        }
+    if isinstance(value, np.ndarray) and arrays is not None:
+        if value.dtype == object:
+            items = [_encode_scalar(v) for v in value.ravel()]
+            if any(item is NotImplemented for item in items):
+                raise TypeError(
+                    f"Cannot store {where}: its object array holds values other than "
+                    "strings and numbers."
+                )
+            return {"object_array": {"shape": list(value.shape), "items": items}}
+        if value.dtype.hasobject or value.dtype.kind == "V":
+            raise TypeError(f"Cannot store {where}: arrays of dtype {value.dtype} need pickle.")
+        return {"ndarray": arrays(value)}
+    raise TypeError(
+        f"Cannot store {where}: a {_describe_type(value)} is not representable as JSON. "
+        "skcifar.save stores plain values only (None, bool, int, float, str and "
+        "tuples, lists and dicts of them)."
+    )
+
+
+def array_to_npy(array):
+    """The bytes of ``np.save(array, allow_pickle=False)``."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def npy_to_array(data):
+    """Read ``.npy`` bytes, refusing pickled (object) content."""
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def decode(data, where, read_member=None):
+    """Inverse of :func:`encode`; raise ``ValueError`` on malformed data.
+
+    Parameters
+    ----------
+    data : object
+        Output of ``json.loads``.
+    where : str
+        What is decoded, for error messages.
+    read_member : callable or None, default=None
+        ``read_member(name) -> bytes`` for ``{"ndarray": name}`` tags; None
+        where arrays are not allowed.
+
+    Returns
+    -------
+    object
+        The decoded value.
+    """
+    if isinstance(data, _SCALARS):
+        return data
+    if isinstance(data, list):
+        return [decode(v, where, read_member) for v in data]
+    if not (isinstance(data, dict) and len(data) == 1 and next(iter(data)) in _TAGS):
+        raise ValueError(f"Malformed value in {where}: {str(data)[:80]}")
+    ((tag, body),) = data.items()
+    try:
+        if tag == "tuple":
+            return tuple(decode(v, where, read_member) for v in _as_list(body))
+        if tag == "dict":
+            return {
+                decode(k, where, read_member): decode(v, where, read_member)
+                for k, v in _as_list(body)
+            }
+        if tag == "float":
+            return float({"nan": "nan", "inf": "inf", "-inf": "-inf"}[body])
+        if tag == "ndarray" and read_member is not None and isinstance(body, str):
+            return npy_to_array(read_member(body))
+        if tag == "object_array" and read_member is not None:
+            items = [decode(v, where, None) for v in _as_list(body["items"])]
+            array = np.empty(len(items), dtype=object)
+            array[:] = items
+            return array.reshape(tuple(_as_list(body["shape"])))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"Malformed value in {where}: {exc}") from None
+    raise ValueError(f"Malformed value in {where}: unexpected {tag!r} entry.")
+
+
+def _as_list(body):
+    if not isinstance(body, list):
+        raise ValueError(f"expected a list, got {type(body).__name__}")
+    return body

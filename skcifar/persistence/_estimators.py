@@ -1,0 +1,222 @@
+"""What is stored for each supported estimator, and how it is rebuilt.
+
+Only the classes of :data:`_REGISTRY` can be saved or loaded. The manifest
+names them by a short name; loading looks the name up here (a fixed table),
+never imports a path read from the file.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from ._codec import decode, encode
+
+# short name -> (module, attribute): the allow-list of storable classes.
+_REGISTRY = {
+    "PixelScaler": ("skcifar.preprocessing", "PixelScaler"),
+    "ANNClassifier": ("skcifar.estimators", "ANNClassifier"),
+    "CNNClassifier": ("skcifar.estimators", "CNNClassifier"),
+    "Pipeline": ("sklearn.pipeline", "Pipeline"),
+}
+_CLASSIFIERS = {"ANNClassifier", "CNNClassifier"}
+_COMMON_ATTRIBUTES = ("n_features_in_", "input_shape_", "feature_names_in_")
+# Fitted attributes stored per class; classifiers derive the rest from classes_.
+_ATTRIBUTES = {
+    "PixelScaler": _COMMON_ATTRIBUTES + ("mean_", "scale_"),
+    "ANNClassifier": _COMMON_ATTRIBUTES + ("image_shape_", "classes_", "history_"),
+    "CNNClassifier": _COMMON_ATTRIBUTES + ("image_shape_", "classes_", "history_"),
+}
+_MAX_DEPTH = 16
+SUPPORTED = "PixelScaler, ANNClassifier, CNNClassifier and sklearn Pipelines of them"
+
+
+def _resolve(name):
+    module, attribute = _REGISTRY[name]
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _short_name(obj):
+    """The registry name of ``obj``'s class; ``TypeError`` if it is not supported."""
+    cls = type(obj)
+    name = cls.__name__
+    known = name in _REGISTRY and cls.__module__.split(".")[0] == _REGISTRY[name][0].split(".")[0]
+    if not known or cls is not _resolve(name):
+        hint = " Save its best_estimator_ instead." if name.endswith("SearchCV") else ""
+        raise TypeError(
+            f"skcifar.save cannot store a {cls.__module__}.{cls.__qualname__}: it stores "
+            f"only {SUPPORTED} (exactly these classes, not subclasses).{hint}"
+        )
+    return name
+
+
+def _is_fitted(obj):
+    try:
+        check_is_fitted(obj)
+    except NotFittedError:
+        return False
+    return True
+
+
+_PARAM_HINTS = {
+    "optimizer": " Pass the optimizer by name (e.g. optimizer='adam') with learning_rate.",
+    "callbacks": (
+        " Callbacks only matter for training: set_params(callbacks=None) before saving, "
+        "or use joblib for files you trust."
+    ),
+    "random_state": " Use an int seed (or None).",
+    "memory": " Use a cache directory path (str) or None.",
+}
+
+
+def _encode_param(key, value, name, where):
+    try:
+        return encode(value, f"parameter {key!r} of {where} ({name})")
+    except TypeError as exc:
+        raise TypeError(str(exc) + _PARAM_HINTS.get(key, "")) from None
+
+
+def capture(obj, add_array, add_model, where=None):
+    """Describe ``obj`` as a JSON-ready manifest node.
+
+    Parameters
+    ----------
+    obj : estimator
+        A supported estimator or Pipeline.
+    add_array : callable
+        ``add_array(ndarray) -> member name``: stores an array in the archive.
+    add_model : callable
+        ``add_model(keras_model) -> member name``: stores a Keras network.
+    where : str
+        Location of ``obj`` in the saved object, for error messages.
+
+    Returns
+    -------
+    dict
+        The node: class name, parameters, fitted state and members.
+    """
+    name = _short_name(obj)
+    where = where or ("the pipeline" if name == "Pipeline" else "the estimator")
+    params = obj.get_params(deep=False)
+    steps = params.pop("steps", None)
+    node = {
+        "class": name,
+        "params": {key: _encode_param(key, value, name, where) for key, value in params.items()},
+    }
+    if name == "Pipeline":
+        node["steps"] = [
+            {
+                "name": step_name,
+                "estimator": step
+                if step is None or isinstance(step, str)
+                else capture(step, add_array, add_model, f"step {step_name!r} of {where}"),
+            }
+            for step_name, step in steps
+        ]
+        return node
+    node["fitted"] = _is_fitted(obj)
+    if node["fitted"]:
+        node["attributes"] = {
+            attr: encode(getattr(obj, attr), f"attribute {attr!r} of {where}", add_array)
+            for attr in _ATTRIBUTES[name]
+            if hasattr(obj, attr)
+        }
+        if name in _CLASSIFIERS:
+            node["model"] = add_model(obj.model_)
+    return node
+
+
+def restore(node, read_member, load_model, where=None, depth=0):
+    """Rebuild the estimator described by a manifest node (inverse of :func:`capture`).
+
+    Raises ``ValueError`` for anything malformed, unknown or inconsistent.
+    """
+    if depth > _MAX_DEPTH or not isinstance(node, dict):
+        raise ValueError(f"Malformed entry for {where or 'the estimator'}.")
+    name = node.get("class")
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(
+            f"Unknown estimator class {str(name)[:60]!r} in the file: this skcifar loads only "
+            f"{', '.join(sorted(_REGISTRY))}."
+        )
+    where = where or ("the pipeline" if name == "Pipeline" else "the estimator")
+    cls = _resolve(name)
+    params = node.get("params")
+    if not isinstance(params, dict):
+        raise ValueError(f"Malformed parameters for {where} ({name}).")
+    params = {key: decode(value, f"parameter {key!r} of {where}") for key, value in params.items()}
+    if name == "Pipeline":
+        params["steps"] = _restore_steps(node.get("steps"), read_member, load_model, where, depth)
+    unknown = set(params) - set(cls._get_param_names())
+    if unknown:
+        raise ValueError(
+            f"Unknown parameters {sorted(unknown)} for {where} ({name}): the file was written by "
+            "an incompatible version of skcifar or scikit-learn."
+        )
+    try:
+        estimator = cls(**params)
+        estimator._validate_params()  # scikit-learn's parameter constraints
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Cannot rebuild {where} ({name}): {exc}") from exc
+    if name != "Pipeline" and node.get("fitted") is True:
+        _restore_fitted(estimator, name, node, read_member, load_model, where)
+    return estimator
+
+
+def _restore_steps(steps, read_member, load_model, where, depth):
+    if not isinstance(steps, list) or not steps:
+        raise ValueError(f"Malformed pipeline steps for {where}.")
+    restored = []
+    for step in steps:
+        if not (isinstance(step, dict) and isinstance(step.get("name"), str)):
+            raise ValueError(f"Malformed pipeline step in {where}.")
+        estimator = step.get("estimator")
+        if estimator is not None and estimator != "passthrough":
+            estimator = restore(
+                estimator, read_member, load_model, f"step {step['name']!r} of {where}", depth + 1
+            )
+        restored.append((step["name"], estimator))
+    return restored
+
+
+def _restore_fitted(estimator, name, node, read_member, load_model, where):
+    attributes = node.get("attributes")
+    if not isinstance(attributes, dict) or not set(attributes) <= set(_ATTRIBUTES[name]):
+        raise ValueError(f"Malformed or unknown fitted attributes for {where} ({name}).")
+    for attr, value in attributes.items():
+        setattr(estimator, attr, decode(value, f"attribute {attr!r} of {where}", read_member))
+    if name in _CLASSIFIERS:
+        _restore_network(estimator, node, load_model, where)
+    check_is_fitted(estimator)
+
+
+def _restore_network(clf, node, load_model, where):
+    """Give a classifier what scikeras' predict/score/fit need besides ``model_``."""
+    from ..estimators._labels import _ClassEncoder
+
+    try:
+        classes = np.asarray(clf.classes_)
+        image_shape = tuple(int(s) for s in clf.image_shape_)
+        member = node["model"]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise ValueError(f"Incomplete fitted state for {where}.") from None
+    model = load_model(member, where)
+    if (
+        classes.ndim != 1
+        or tuple(model.input_shape[1:]) != image_shape
+        or model.output_shape[-1] != len(classes)
+    ):
+        raise ValueError(
+            f"Inconsistent fitted state for {where}: the network maps {model.input_shape[1:]} "
+            f"to {model.output_shape[-1]} outputs, but the classifier expects {image_shape} "
+            f"and {len(classes)} classes."
+        )
+    clf.target_encoder_ = _ClassEncoder(classes=classes).fit(classes)
+    vars(clf).update(clf.target_encoder_.get_metadata())
+    clf.feature_encoder_ = clf.feature_encoder.fit(np.zeros((1, *image_shape), np.float32))
+    clf._partial_classes = None
+    clf.model_ = model
+    clf._initialize_callbacks()  # the (empty) callback lists that fit and predict use

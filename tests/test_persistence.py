@@ -1,0 +1,385 @@
+"""skcifar.save / skcifar.load: pickle-free round trips, format checks, safety."""
+
+import io
+import json
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+from _synthetic import make_images
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+import skcifar
+from skcifar import ANNClassifier, CNNClassifier, PixelScaler
+from skcifar._backend import import_keras
+from skcifar.persistence import _archive, load, save
+
+keras = import_keras()
+
+LABELS = np.array(["airplane", "bird", "cat"])
+
+
+def tiny_cnn(**kwargs):
+    return CNNClassifier(
+        **{"filters": (4,), "dense_units": 8, "epochs": 2, "random_state": 0, **kwargs}
+    )
+
+
+def tiny_ann(**kwargs):
+    return ANNClassifier(**{"hidden_layer_sizes": (8,), "epochs": 2, "random_state": 0, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_images()
+
+
+@pytest.fixture(scope="module")
+def fitted_pipeline(data):
+    X, y = data
+    return make_pipeline(PixelScaler(standardize=True), tiny_cnn()).fit(X, LABELS[y])
+
+
+@pytest.fixture(scope="module")
+def saved_cnn(data, tmp_path_factory):
+    """A fitted CNN (string labels) and the path it was saved to."""
+    X, y = data
+    clf = tiny_cnn(kernel_size=(3, 3)).fit(X / 255.0, LABELS[y])
+    path = tmp_path_factory.mktemp("saved") / "cnn.skcifar"
+    save(clf, path)
+    return clf, path
+
+
+def roundtrip(estimator, tmp_path, name="model.skcifar"):
+    path = tmp_path / name
+    save(estimator, path)
+    return load(path)
+
+
+def assert_same_params(loaded, original):
+    a, b = loaded.get_params(deep=False), original.get_params(deep=False)
+    assert a.keys() == b.keys()
+    for key in a:
+        if key != "steps":
+            assert a[key] == b[key] and type(a[key]) is type(b[key]), key
+
+
+def rewrite(src, dst, manifest=None, members=None):
+    """Copy an archive, editing its manifest (a function) and replacing members."""
+    members = members or {}
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            data = members.get(name, zin.read(name))
+            if name == "manifest.json" and manifest is not None:
+                data = json.dumps(manifest(json.loads(data)))
+            zout.writestr(name, data)
+    return dst
+
+
+# -- round trips ---------------------------------------------------------------
+def test_cnn_round_trip_predicts_identically(saved_cnn, data):
+    clf, path = saved_cnn
+    X, y = data
+    loaded = load(path)
+    assert type(loaded) is CNNClassifier
+    check_is_fitted(loaded)
+    np.testing.assert_array_equal(loaded.predict_proba(X / 255.0), clf.predict_proba(X / 255.0))
+    np.testing.assert_array_equal(loaded.predict(X / 255.0), clf.predict(X / 255.0))
+    assert loaded.score(X / 255.0, LABELS[y]) == clf.score(X / 255.0, LABELS[y])
+    assert_same_params(loaded, clf)
+    assert loaded.filters == (4,) and loaded.kernel_size == (3, 3)
+    np.testing.assert_array_equal(loaded.classes_, LABELS)
+    assert loaded.classes_.dtype == clf.classes_.dtype
+    assert loaded.n_classes_ == 3 and loaded.n_features_in_ == clf.n_features_in_
+    assert loaded.input_shape_ == clf.input_shape_ == (8, 8, 3)
+    assert loaded.history_ == clf.history_ and loaded.current_epoch == 2
+
+
+def test_ann_round_trip_on_flat_rows_with_object_labels(data, tmp_path):
+    X, y = data
+    flat = X.reshape(len(X), -1)[:, :10].astype(np.float32) / 255.0
+    labels = LABELS[y].astype(object)
+    clf = tiny_ann(class_weight={"airplane": 1.0, "bird": 2.0, "cat": 1.0}).fit(flat, labels)
+    loaded = roundtrip(clf, tmp_path)
+    np.testing.assert_array_equal(loaded.predict_proba(flat), clf.predict_proba(flat))
+    assert loaded.classes_.dtype == object and list(loaded.classes_) == list(LABELS)
+    assert loaded.image_shape_ == (1, 10, 1)
+    assert_same_params(loaded, clf)
+
+
+def test_pixel_scaler_round_trip(data, tmp_path):
+    X, _ = data
+    scaler = PixelScaler(standardize=True).fit(X)
+    loaded = roundtrip(scaler, tmp_path)
+    np.testing.assert_array_equal(loaded.mean_, scaler.mean_)
+    assert loaded.mean_.dtype == np.float32
+    np.testing.assert_array_equal(loaded.transform(X), scaler.transform(X))
+
+
+def test_feature_names_round_trip(tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(np.arange(40).reshape(10, 4) % 256, columns=["a", "b", "c", "d"])
+    loaded = roundtrip(PixelScaler().fit(frame), tmp_path)
+    np.testing.assert_array_equal(loaded.feature_names_in_, ["a", "b", "c", "d"])
+    assert list(loaded.get_feature_names_out()) == ["a", "b", "c", "d"]
+
+
+def test_pipeline_round_trip(fitted_pipeline, data, tmp_path):
+    X, y = data
+    loaded = roundtrip(fitted_pipeline, tmp_path)
+    assert [name for name, _ in loaded.steps] == ["pixelscaler", "cnnclassifier"]
+    check_is_fitted(loaded)
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted_pipeline.predict_proba(X))
+    assert loaded.score(X, LABELS[y]) == fitted_pipeline.score(X, LABELS[y])
+    for (_, a), (_, b) in zip(loaded.steps, fitted_pipeline.steps, strict=True):
+        assert_same_params(a, b)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        PixelScaler(standardize=True),
+        tiny_cnn(filters=[4, 8], kernel_size=(3, 3), class_weight={0: 1.0, 2: 2.5}),
+        tiny_ann(learning_rate=1e-3, validation_fraction=0.2, optimizer="adam"),
+        make_pipeline(PixelScaler(), "passthrough", tiny_cnn()),
+    ],
+    ids=["scaler", "cnn", "ann", "pipeline"],
+)
+def test_unfitted_round_trip(estimator, tmp_path):
+    loaded = roundtrip(estimator, tmp_path)
+    assert type(loaded) is type(estimator)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(loaded)
+    assert repr(loaded) == repr(estimator)
+    if hasattr(estimator, "steps"):
+        assert loaded.steps[1] == ("passthrough", "passthrough")
+        estimator, loaded = estimator[-1], loaded[-1]
+    assert_same_params(loaded, estimator)
+
+
+def test_loaded_classifier_can_be_refitted_and_warm_started(saved_cnn, data):
+    X, y = data
+    loaded = load(saved_cnn[1])
+    loaded.set_params(warm_start=True, epochs=1).fit(X / 255.0, LABELS[y])
+    assert loaded.current_epoch == 3  # continued from the loaded network
+    loaded.partial_fit(X / 255.0, LABELS[y])
+    assert loaded.current_epoch == 4
+    loaded.set_params(warm_start=False).fit(X / 255.0, LABELS[y])
+    assert loaded.current_epoch == 1  # a fresh network
+    assert_same_params(clone(loaded), loaded)
+
+
+# -- no pickle -------------------------------------------------------------------
+def _is_pickle(data):
+    return data[:1] == b"\x80" or data[:2] in (b"(d", b"(l", b"}q", b"]q")
+
+
+def test_archive_holds_no_pickle(saved_cnn, monkeypatch):
+    clf, path = saved_cnn
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        assert names[0] == "manifest.json"
+        for name in names:
+            data = archive.read(name)
+            assert not _is_pickle(data), name
+            if name.endswith(".npy"):
+                header = np.lib.format.read_magic(io.BytesIO(data))
+                assert header[0] >= 1
+                assert np.load(io.BytesIO(data), allow_pickle=False).dtype != object
+            if name.endswith(".keras"):
+                with zipfile.ZipFile(io.BytesIO(data)) as inner:
+                    assert not any(_is_pickle(inner.read(n)) for n in inner.namelist())
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle used while loading")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    loaded = load(path)
+    X, _ = make_images(n=6)
+    np.testing.assert_array_equal(loaded.predict_proba(X / 255.0), clf.predict_proba(X / 255.0))
+
+
+# -- damaged and foreign files -------------------------------------------------------
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: {**m, "format": "other-model"}, "not a skcifar model file"),
+        (lambda m: {**m, "format_version": 2}, "newer skcifar.*Upgrade skcifar"),
+        (lambda m: {**m, "format_version": "1"}, "invalid format_version"),
+        (lambda m: [m], "not a skcifar model file"),
+        (lambda m: {**m, "estimator": {**m["estimator"], "class": "os.system"}}, "os.system"),
+        (
+            lambda m: {**m, "estimator": {**m["estimator"], "class": "LogisticRegression"}},
+            "Unknown estimator class",
+        ),
+        (
+            lambda m: {**m, "estimator": {**m["estimator"], "params": {"shell": "rm -rf /"}}},
+            "Unknown parameters",
+        ),
+        (
+            lambda m: {
+                **m,
+                "estimator": {**m["estimator"], "params": {"filters": {"eval": "1"}}},
+            },
+            "Malformed value",
+        ),
+        (
+            lambda m: {**m, "estimator": {**m["estimator"], "params": {"epochs": -3}}},
+            "epochs",
+        ),
+        (
+            lambda m: {
+                **m,
+                "estimator": {**m["estimator"], "attributes": {"__class__": 1}},
+            },
+            "unknown fitted attributes",
+        ),
+        (lambda m: {**m, "estimator": {**m["estimator"], "model": "nope.keras"}}, "missing"),
+    ],
+    ids=[
+        "format",
+        "future-version",
+        "version-type",
+        "not-a-dict",
+        "import-path",
+        "foreign-class",
+        "unknown-param",
+        "unknown-tag",
+        "invalid-param",
+        "unknown-attribute",
+        "missing-network",
+    ],
+)
+def test_tampered_manifest_is_refused(saved_cnn, tmp_path, edit, message):
+    path = rewrite(saved_cnn[1], tmp_path / "tampered.skcifar", manifest=edit)
+    with pytest.raises(ValueError, match=message) as info:
+        load(path)
+    assert "tampered.skcifar" in str(info.value)
+
+
+def test_damaged_files_are_refused(saved_cnn, tmp_path):
+    content = saved_cnn[1].read_bytes()
+    truncated = tmp_path / "truncated.skcifar"
+    truncated.write_bytes(content[: len(content) // 2])
+    noise = tmp_path / "noise.skcifar"
+    noise.write_bytes(np.random.RandomState(0).bytes(2000))
+    pickled = tmp_path / "model.joblib"
+    pickled.write_bytes(pickle.dumps({"a": 1}))
+    for path in (truncated, noise, pickled):
+        with pytest.raises(ValueError, match="not a zip archive") as info:
+            load(path)
+        assert path.name in str(info.value)
+    garbled = rewrite(saved_cnn[1], tmp_path / "garbled.skcifar", members={"manifest.json": b"{"})
+    with pytest.raises(ValueError, match="cannot read manifest.json"):
+        load(garbled)
+    plain_zip = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain_zip, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    with pytest.raises(ValueError, match="no manifest.json"):
+        load(plain_zip)
+    with pytest.raises(FileNotFoundError, match="missing.skcifar"):
+        load(tmp_path / "missing.skcifar")
+
+
+def test_lambda_network_is_refused_by_safe_mode(saved_cnn, tmp_path):
+    network = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Lambda(lambda x: x * 2.0),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    network.save(tmp_path / "evil.keras")
+    path = rewrite(
+        saved_cnn[1],
+        tmp_path / "evil.skcifar",
+        members={"models/0.keras": (tmp_path / "evil.keras").read_bytes()},
+    )
+    with pytest.raises(ValueError, match="safe mode"):
+        load(path)
+    # Keras' global opt-out (enable_unsafe_deserialization) does not weaken skcifar.load.
+    from keras.src.backend.common import global_state
+
+    previous = global_state.get_global_attribute("safe_mode_saving")
+    keras.config.enable_unsafe_deserialization()
+    try:
+        with pytest.raises(ValueError, match="safe mode"):
+            load(path)
+    finally:
+        global_state.set_global_attribute("safe_mode_saving", previous)
+
+
+# -- saving ----------------------------------------------------------------------
+def test_save_is_atomic(saved_cnn, tmp_path, monkeypatch):
+    path = tmp_path / "model.skcifar"
+    save(PixelScaler(), path)
+    before = path.read_bytes()
+
+    def crash(archive, name, model):
+        archive.writestr(name, b"partial")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(_archive, "_write_model", crash)
+    for target in (path, tmp_path / "new.skcifar"):
+        with pytest.raises(RuntimeError, match="disk full"):
+            save(saved_cnn[0], target)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["model.skcifar"]
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"callbacks": [keras.callbacks.EarlyStopping()]}, "callbacks"),
+        ({"optimizer": keras.optimizers.Adam()}, "optimizer"),
+        ({"random_state": np.random.RandomState(0)}, "random_state"),
+    ],
+)
+def test_unstorable_parameter_raises_type_error(params, name, tmp_path):
+    with pytest.raises(TypeError, match=f"parameter '{name}'.*not representable as JSON"):
+        save(make_pipeline(PixelScaler(), tiny_cnn().set_params(**params)), tmp_path / "m")
+    assert os.listdir(tmp_path) == []
+
+
+class _MyCNN(CNNClassifier):
+    pass
+
+
+@pytest.mark.parametrize(
+    "estimator, message",
+    [
+        (LogisticRegression(), "LogisticRegression"),
+        (GridSearchCV(tiny_cnn(), {"epochs": [1]}), "best_estimator_"),
+        (_MyCNN(), "not subclasses"),
+        (make_pipeline(StandardScaler(), tiny_cnn()), "StandardScaler"),
+        ({"model": tiny_cnn()}, "dict"),
+    ],
+)
+def test_unsupported_objects_raise_type_error(estimator, message, tmp_path):
+    with pytest.raises(TypeError, match=message):
+        save(estimator, tmp_path / "m.skcifar")
+    assert os.listdir(tmp_path) == []
+
+
+def test_manifest_records_format_and_versions(saved_cnn):
+    with zipfile.ZipFile(saved_cnn[1]) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["format"] == "skcifar-model" and manifest["format_version"] == 1
+    assert manifest["versions"]["skcifar"] == skcifar.__version__
+    assert {"keras", "scikit-learn"} <= set(manifest["versions"])
+    assert manifest["estimator"]["class"] == "CNNClassifier"
+    assert manifest["estimator"]["params"]["filters"] == {"tuple": [4]}
+
+
+def test_top_level_exports():
+    assert skcifar.save is save and skcifar.load is load

@@ -58,6 +58,10 @@ def _compile(model, optimizer, learning_rate):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    # Create the optimizer's slot variables now, eagerly. Created lazily inside
+    # the first traced train step, TensorFlow keeps their initialisation graphs
+    # alive for the life of the process: ~8 MB leaked per fit in a grid search.
+    model.optimizer.build(model.trainable_variables)
     return model
 
 

@@ -8,24 +8,39 @@ import pytest
 # Captured at start-up: tests may monkeypatch the environment variable away.
 _SKCIFAR_DATA = os.environ.get("SKCIFAR_DATA")
 _real_connect = socket.socket.connect
+_real_create_connection = socket.create_connection
 
 
 def _refuse_network(*args, **kwargs):
     raise RuntimeError("network access in tests")
 
 
+def _is_loopback(address):
+    host = address[0] if isinstance(address, tuple) else address
+    return isinstance(host, str) and (
+        host.startswith("127.") or host in ("localhost", "::1", "0:0:0:0:0:0:0:1")
+    )
+
+
 def _connect_local_only(self, address, *args, **kwargs):
-    # Local IPC (AF_UNIX, used by multiprocessing) is not network access.
-    if self.family == getattr(socket, "AF_UNIX", None):
+    # Local IPC (AF_UNIX, used by multiprocessing) and loopback (a local Dask
+    # cluster) never leave the machine: they are not network access.
+    if self.family == getattr(socket, "AF_UNIX", None) or _is_loopback(address):
         return _real_connect(self, address, *args, **kwargs)
+    _refuse_network()
+
+
+def _create_connection_local_only(address, *args, **kwargs):
+    if _is_loopback(address):
+        return _real_create_connection(address, *args, **kwargs)
     _refuse_network()
 
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
-    """Block network access in every test: connecting raises RuntimeError."""
+    """Block network access in every test: connecting anywhere but loopback raises."""
     monkeypatch.setattr(socket.socket, "connect", _connect_local_only)
-    monkeypatch.setattr(socket, "create_connection", _refuse_network)
+    monkeypatch.setattr(socket, "create_connection", _create_connection_local_only)
 
 
 @pytest.fixture(scope="session")

@@ -90,11 +90,14 @@ def _fail(*args, **kwargs):
 
 
 def test_network_access_is_blocked():
+    # 192.0.2.1 is TEST-NET-1 (never routed); loopback stays allowed for local clusters.
     with pytest.raises(RuntimeError, match="network access in tests"):
-        socket.create_connection(("127.0.0.1", 9), timeout=1)
+        socket.create_connection(("192.0.2.1", 9), timeout=1)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         with pytest.raises(RuntimeError, match="network access in tests"):
-            sock.connect(("127.0.0.1", 9))
+            sock.connect(("192.0.2.1", 9))
+    with pytest.raises(RuntimeError, match="network access in tests"):
+        socket.create_connection(("example.org", 80), timeout=1)
 
 
 # -- formats ---------------------------------------------------------------------

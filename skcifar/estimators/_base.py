@@ -13,7 +13,14 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_consistent_length
 
-from .._backend import configure_threads, import_keras, seed_from, seeded
+from .._backend import (
+    configure_threads,
+    import_keras,
+    release_memory,
+    released_gradient_registrations,
+    seed_from,
+    seeded,
+)
 from .._validation import as_images, image_shape_for, validate_pixels
 from ..architectures import OPTIMIZERS
 from ._labels import _ClassEncoder
@@ -125,6 +132,7 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         return X, y
 
     def _build_keras_model(self):
+        release_memory()  # free the networks of earlier fits first (grid searches)
         with seeded(self._seed):
             return self._build_network(self.image_shape_, self.n_classes_)
 
@@ -150,6 +158,7 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         self, X, y, sample_weight, warm_start, epochs, initial_epoch, partial=False, **kwargs
     ):
         keras = import_keras()
+        self._initialize_callbacks()  # honour callbacks set since the model was built
         callbacks = list(self._fit_callbacks)
         validation = None
         if not partial:
@@ -162,23 +171,33 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
                         restore_best_weights=True,
                     )
                 )
-        with seeded(self._seed):
-            history = self.model_.fit(
-                X,
-                y,
-                sample_weight=sample_weight,
-                validation_data=validation,
-                batch_size=self.batch_size,
-                epochs=initial_epoch + epochs,
-                initial_epoch=initial_epoch,
-                verbose=int(self.verbose),
-                shuffle=True,
-                callbacks=callbacks,
-            )
         if not (warm_start or partial) or not hasattr(self, "history_"):
             self.history_ = {}
-        for key, values in history.history.items():
-            self.history_.setdefault(key, []).extend(float(v) for v in values)
+        previous = getattr(self.model_, "history", None)
+        history = {}
+        try:
+            with seeded(self._seed), released_gradient_registrations():
+                history = self.model_.fit(
+                    X,
+                    y,
+                    sample_weight=sample_weight,
+                    validation_data=validation,
+                    batch_size=self.batch_size,
+                    epochs=initial_epoch + epochs,
+                    initial_epoch=initial_epoch,
+                    verbose=int(self.verbose),
+                    shuffle=True,
+                    callbacks=callbacks,
+                ).history
+        except KeyboardInterrupt:
+            # Keras attaches this fit's History to the model at each epoch end:
+            # it holds the epochs completed before Ctrl-C (none if unchanged).
+            current = getattr(self.model_, "history", None)
+            history = current.history if current is not previous and current else {}
+            raise
+        finally:
+            for key, values in history.items():
+                self.history_.setdefault(key, []).extend(float(v) for v in values)
 
     def _predict_raw(self, X, **kwargs):
         kwargs.setdefault("verbose", 0)
@@ -198,6 +217,24 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 else (np.asarray(sample_weight, dtype=np.float64) * weights)
             )
         return sample_weight
+
+    def _interruptible_fit(self, X, y, **kwargs):
+        """scikeras' ``_fit``, leaving a consistent estimator on Ctrl-C.
+
+        Interrupted after at least one completed epoch, the estimator stays
+        fitted: its network keeps the weights it had when interrupted and
+        ``history_`` lists the completed epochs. A fresh (not warm-started) fit
+        interrupted before its first epoch ends leaves the estimator unfitted. KeyboardInterrupt is
+        re-raised either way, so a search or script still stops.
+        """
+        continuing = self.initialized_ and (self.warm_start or kwargs.get("warm_start", False))
+        try:
+            self._fit(X, y, **kwargs)
+        except KeyboardInterrupt:
+            if not continuing and not getattr(self, "history_", {}).get("loss"):
+                for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+                    delattr(self, name)
+            raise
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -219,7 +256,7 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         """
         self._partial_classes = None
         sample_weight = self._prepare_fit(y, sample_weight)
-        self._fit(
+        self._interruptible_fit(
             X,
             y,
             sample_weight=sample_weight,
@@ -253,7 +290,7 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         if not self.initialized_:
             self._partial_classes = None if classes is None else np.unique(classes)
         sample_weight = self._prepare_fit(y, sample_weight)
-        self._fit(
+        self._interruptible_fit(
             X,
             y,
             sample_weight=sample_weight,

@@ -100,10 +100,10 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
 
     def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
         """scikeras hook: check X (and y), return images ready for the network."""
+        X = validate_pixels(self, X, reset=reset)
         if y is not None:
             y = column_or_1d(y, warn=True)
             check_consistent_length(X, y)
-        X = validate_pixels(self, X, reset=reset)
         if reset:
             self.image_shape_ = image_shape_for(self.n_features_in_)
             if X.ndim == 4:

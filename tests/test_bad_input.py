@@ -1,0 +1,204 @@
+"""A catalogue of bad input to the library: each case must fail fast with a clear
+ValueError / TypeError / NotFittedError / OSError naming the problem.
+
+Loader-format cases live in test_datasets.py and command-line cases in
+test_cli.py; this file covers the estimators, the scaler, persistence and the
+loader's lookup, plus property-based tests of the input validation.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from sklearn.exceptions import NotFittedError
+
+import skcifar
+from skcifar import ANNClassifier, CNNClassifier, PixelScaler
+from skcifar._validation import image_shape_for
+from skcifar.datasets import fetch_cifar10, load_data
+
+rng = np.random.RandomState(0)
+IMAGES = rng.rand(30, 8, 8, 3).astype(np.float32)
+LABELS = np.arange(30) % 3
+TINY = dict(filters=(4,), dense_units=4, epochs=1, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return CNNClassifier(**TINY).fit(IMAGES, LABELS)
+
+
+def _fit(**params):
+    return lambda: CNNClassifier(**{**TINY, **params}).fit(IMAGES, LABELS)
+
+
+def _fit_data(X, y=LABELS, **kwargs):
+    return lambda: CNNClassifier(**TINY).fit(X, y, **kwargs)
+
+
+ESTIMATOR_CASES = {
+    # shapes and dimensions
+    "X 1-D": (_fit_data(IMAGES[0].ravel()), ValueError, "1-D"),
+    "X 3-D (no channel axis)": (_fit_data(IMAGES[..., 0]), ValueError, "channel axis"),
+    "X 5-D": (_fit_data(IMAGES[None]), ValueError, "5-D"),
+    "X empty": (_fit_data(IMAGES[:0], LABELS[:0]), ValueError, "0 sample"),
+    # dtypes
+    "X strings": (_fit_data(np.full((30, 12), "a")), ValueError, "numeric"),
+    "X complex": (_fit_data(IMAGES.astype(complex)), ValueError, "[Cc]omplex"),
+    "X object of dicts": (_fit_data(np.array([[{}]] * 30)), (TypeError, ValueError), "dict"),
+    "X sparse": (_fit_data(sp.csr_matrix(np.ones((30, 12)))), TypeError, "[Ss]parse"),
+    "X None": (_fit_data(None), ValueError, "None"),
+    # values
+    "X NaN": (_fit_data(np.where(IMAGES > 0.9, np.nan, IMAGES)), ValueError, "NaN"),
+    "X inf": (_fit_data(np.where(IMAGES > 0.9, np.inf, IMAGES)), ValueError, "infinity"),
+    # labels
+    "a single class": (_fit_data(IMAGES, np.zeros(30)), ValueError, "2 classes"),
+    "label/sample count mismatch": (_fit_data(IMAGES, LABELS[:-1]), ValueError, "inconsistent"),
+    "continuous labels": (_fit_data(IMAGES, np.linspace(0, 1, 30)), ValueError, "continuous"),
+    "multilabel y": (_fit_data(IMAGES, np.ones((30, 3))), ValueError, "y"),
+    "y with NaN": (_fit_data(IMAGES, np.where(LABELS == 0, np.nan, LABELS)), ValueError, "NaN"),
+    "sample_weight length": (
+        _fit_data(IMAGES, sample_weight=np.ones(3)),
+        ValueError,
+        "sample_weight",
+    ),
+    "sample_weight all zero": (_fit_data(IMAGES, sample_weight=np.zeros(30)), ValueError, "weight"),
+    # hyperparameters
+    "filters negative": (_fit(filters=(8, -1)), ValueError, "filters"),
+    "filters a string": (_fit(filters="wide"), (ValueError, TypeError), "filters"),
+    "kernel_size 3-D": (_fit(kernel_size=(3, 3, 3)), ValueError, "kernel_size"),
+    "epochs 0": (_fit(epochs=0), ValueError, "epochs"),
+    "batch_size float": (_fit(batch_size=2.5), (ValueError, TypeError), "batch_size"),
+    "learning_rate negative": (_fit(learning_rate=-0.1), ValueError, "learning_rate"),
+    "unknown optimizer": (_fit(optimizer="magic"), ValueError, "optimizer"),
+    "dropout 1": (_fit(dropout=1.0), ValueError, "dropout"),
+    "validation_fraction 1.5": (_fit(validation_fraction=1.5), ValueError, "validation_fraction"),
+    "early stopping without validation": (
+        _fit(early_stopping=True, validation_fraction=0.0),
+        ValueError,
+        "validation_fraction",
+    ),
+    "class_weight unknown string": (_fit(class_weight="heavy"), ValueError, "class_weight"),
+    "callbacks not a list": (_fit(callbacks="stop"), (ValueError, TypeError), "callbacks"),
+    "random_state a string": (_fit(random_state="seed"), ValueError, "random_state"),
+    "ANN activation unknown": (
+        lambda: ANNClassifier(activation="wiggle").fit(IMAGES, LABELS),
+        ValueError,
+        "activation",
+    ),
+    "ANN zero-width layer": (
+        lambda: ANNClassifier(hidden_layer_sizes=(0,)).fit(IMAGES, LABELS),
+        ValueError,
+        "hidden_layer_sizes",
+    ),
+    # the scaler
+    "pixels above 255": (lambda: PixelScaler().fit(IMAGES * 300), ValueError, "above 255"),
+    "negative pixels": (lambda: PixelScaler().fit(IMAGES - 1), ValueError, "Negative"),
+    "scaler standardize not bool": (
+        lambda: PixelScaler(standardize="yes").fit(IMAGES),
+        ValueError,
+        "standardize",
+    ),
+    "scaler not fitted": (lambda: PixelScaler().transform(IMAGES), NotFittedError, "fitted"),
+    "scaler feature names of images": (
+        lambda: PixelScaler().fit(IMAGES).get_feature_names_out(),
+        ValueError,
+        "flat",
+    ),
+    # the loader's lookup
+    "fetch subset unknown": (lambda: fetch_cifar10(subset="validation"), ValueError, "subset"),
+    "load_data path missing": (
+        lambda: load_data("/nonexistent/cifar.tar.gz"),
+        FileNotFoundError,
+        "nonexistent",
+    ),
+    # persistence
+    "load a missing file": (lambda: skcifar.load("/nonexistent.skcifar"), FileNotFoundError, "nonexistent"),
+    "save an unsupported object": (lambda: skcifar.save(object(), os.devnull), TypeError, "object"),
+}
+
+
+@pytest.mark.parametrize("case", list(ESTIMATOR_CASES), ids=list(ESTIMATOR_CASES))
+def test_bad_input_fails_clearly(case):
+    action, errors, match = ESTIMATOR_CASES[case]
+    with pytest.raises(errors, match=match):
+        action()
+
+
+PREDICT_CASES = {
+    "predict unfitted": (lambda f: CNNClassifier().predict(IMAGES), NotFittedError),
+    "unseen image size": (lambda f: f.predict(np.zeros((2, 16, 16, 3))), "per-sample shape"),
+    "unseen channel count": (lambda f: f.predict(np.zeros((2, 8, 8, 1))), "per-sample shape"),
+    "flat rows after images": (lambda f: f.predict(IMAGES.reshape(30, -1)), "per-sample shape"),
+    "predict_proba with NaN": (lambda f: f.predict_proba(IMAGES * np.nan), "NaN"),
+    "score with unknown labels": (lambda f: f.partial_fit(IMAGES, LABELS + 5), "not in classes_"),
+}
+
+
+@pytest.mark.parametrize("case", list(PREDICT_CASES), ids=list(PREDICT_CASES))
+def test_bad_input_after_fit_fails_clearly(case, fitted):
+    action, expected = PREDICT_CASES[case]
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=expected):
+            action(fitted)
+    else:
+        with pytest.raises(expected):
+            action(fitted)
+
+
+def test_the_catalogue_is_large():
+    assert len(ESTIMATOR_CASES) + len(PREDICT_CASES) >= 40
+
+
+# -- properties ------------------------------------------------------------------
+
+image_batches = hnp.arrays(
+    np.uint8,
+    st.tuples(st.integers(1, 4), st.integers(1, 6), st.integers(1, 6), st.sampled_from([1, 3])),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(image_batches, st.booleans())
+def test_scaler_maps_any_pixels_into_unit_range_and_back(X, standardize):
+    scaler = PixelScaler(standardize=standardize).fit(X)
+    out = scaler.transform(X)
+    assert out.dtype == np.float32 and out.shape == X.shape and np.isfinite(out).all()
+    if not standardize:
+        assert out.min() >= 0 and out.max() <= 1
+    np.testing.assert_allclose(scaler.inverse_transform(out), X, atol=2e-3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 5), st.integers(1, 12)),
+        elements=st.floats(allow_nan=True, allow_infinity=True, width=32),
+    ),
+)
+def test_scaler_accepts_exactly_finite_values_in_pixel_range(X):
+    valid = bool(np.isfinite(X).all() and X.min() >= 0 and X.max() <= 255)
+    if valid:
+        assert PixelScaler().fit_transform(X).shape == X.shape
+    else:
+        with pytest.raises(ValueError):
+            PixelScaler().fit(X)
+
+
+@given(st.integers(1, 20_000))
+def test_reshaping_rule_keeps_every_value(n_features):
+    height, width, channels = image_shape_for(n_features)
+    assert height * width * channels == n_features
+    assert channels in (1, 3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from([(2, 16, 16, 3), (2, 8, 8, 1), (2, 192), (2, 8, 8), (2,)]))
+def test_predict_rejects_every_shape_but_the_fitted_one(fitted, shape):
+    with pytest.raises(ValueError, match="shape|features|-D"):
+        fitted.predict(np.zeros(shape, dtype=np.float32))

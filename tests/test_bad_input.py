@@ -117,7 +117,11 @@ ESTIMATOR_CASES = {
         "nonexistent",
     ),
     # persistence
-    "load a missing file": (lambda: skcifar.load("/nonexistent.skcifar"), FileNotFoundError, "nonexistent"),
+    "load a missing file": (
+        lambda: skcifar.load("/nonexistent.skcifar"),
+        FileNotFoundError,
+        "nonexistent",
+    ),
     "save an unsupported object": (lambda: skcifar.save(object(), os.devnull), TypeError, "object"),
 }
 

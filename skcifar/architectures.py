@@ -25,6 +25,36 @@ def _as_tuple(value):
     return tuple(value)
 
 
+class _Seeds:
+    """Explicit, distinct seeds for every random layer and initialiser.
+
+    With ``seed=None`` layers draw their own. With an int, each initialiser
+    and random layer gets ``seed + k``: weights no longer depend on Python's
+    global :mod:`random` state, which other threads (e.g. a Dask worker's
+    event loop) may draw from while a model is built.
+    """
+
+    def __init__(self, seed):
+        self.seed, self.count = seed, 0
+
+    def next(self):
+        if self.seed is None:
+            return None
+        self.count += 1
+        return int(self.seed) + self.count
+
+    def kernel(self):
+        return (
+            "glorot_uniform"
+            if self.seed is None
+            else self._keras.initializers.GlorotUniform(seed=self.next())
+        )
+
+    def bind(self, keras):
+        self._keras = keras
+        return self
+
+
 def make_optimizer(optimizer, learning_rate=None):
     """Return a fresh Keras optimizer.
 
@@ -74,6 +104,7 @@ def build_ann(
     dropout=0.0,
     optimizer="sgd",
     learning_rate=None,
+    seed=None,
     compile=True,
 ):
     """Build the notebook's dense network (a multi-layer perceptron).
@@ -94,6 +125,8 @@ def build_ann(
         See :func:`make_optimizer`.
     learning_rate : float or None, default=None
         See :func:`make_optimizer`.
+    seed : int or None, default=None
+        Seeds the weight initialisers and dropout (explicitly, layer by layer).
     compile : bool, default=True
         Compile with sparse categorical cross-entropy and accuracy.
 
@@ -111,22 +144,23 @@ def build_ann(
     """
     keras = import_keras()
     layers = keras.layers
+    seeds = _Seeds(seed).bind(keras)
     model = keras.Sequential(name="ann")
     model.add(keras.Input(shape=tuple(input_shape)))
     model.add(layers.Flatten())
     for units in _as_tuple(hidden_layer_sizes):
-        model.add(layers.Dense(units, activation=activation))
+        model.add(layers.Dense(units, activation=activation, kernel_initializer=seeds.kernel()))
         if dropout:
-            model.add(layers.Dropout(dropout))
-    model.add(layers.Dense(n_classes, activation="softmax"))
+            model.add(layers.Dropout(dropout, seed=seeds.next()))
+    model.add(layers.Dense(n_classes, activation="softmax", kernel_initializer=seeds.kernel()))
     return _compile(model, optimizer, learning_rate) if compile else model
 
 
-def _augmentation(layers):
+def _augmentation(layers, seeds):
     """Random horizontal flips and shifts of up to 1/8 of the size (training only)."""
     return [
-        layers.RandomFlip("horizontal"),
-        layers.RandomTranslation(0.125, 0.125, fill_mode="constant"),
+        layers.RandomFlip("horizontal", seed=seeds.next()),
+        layers.RandomTranslation(0.125, 0.125, fill_mode="constant", seed=seeds.next()),
     ]
 
 
@@ -142,6 +176,7 @@ def build_cnn(
     augment=False,
     optimizer="adam",
     learning_rate=None,
+    seed=None,
     compile=True,
 ):
     """Build the notebook's convolutional network, with optional extras.
@@ -174,6 +209,9 @@ def build_cnn(
         See :func:`make_optimizer`.
     learning_rate : float or None, default=None
         See :func:`make_optimizer`.
+    seed : int or None, default=None
+        Seeds the weight initialisers, dropout and augmentation (explicitly,
+        layer by layer).
     compile : bool, default=True
         Compile with sparse categorical cross-entropy and accuracy.
 
@@ -194,10 +232,11 @@ def build_cnn(
     kernel = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,)
     kernel = (int(kernel[0]), int(kernel[-1]))
     height, width = int(input_shape[0]), int(input_shape[1])
+    seeds = _Seeds(seed).bind(keras)
     model = keras.Sequential(name="cnn")
     model.add(keras.Input(shape=tuple(input_shape)))
     if augment:
-        for layer in _augmentation(layers):
+        for layer in _augmentation(layers, seeds):
             model.add(layer)
     for n_filters in _as_tuple(filters):
         fits = height >= kernel[0] and width >= kernel[1]
@@ -205,7 +244,15 @@ def build_cnn(
         if fits:
             height, width = height - kernel[0] + 1, width - kernel[1] + 1
         activation = None if batch_norm else "relu"
-        model.add(layers.Conv2D(n_filters, kernel, padding=padding, activation=activation))
+        model.add(
+            layers.Conv2D(
+                n_filters,
+                kernel,
+                padding=padding,
+                activation=activation,
+                kernel_initializer=seeds.kernel(),
+            )
+        )
         if batch_norm:
             model.add(layers.BatchNormalization())
             model.add(layers.Activation("relu"))
@@ -214,12 +261,12 @@ def build_cnn(
             model.add(layers.MaxPooling2D(pool))
             height, width = height // pool[0], width // pool[1]
         if dropout:
-            model.add(layers.Dropout(dropout))
+            model.add(layers.Dropout(dropout, seed=seeds.next()))
     model.add(layers.Flatten())
     for units in _as_tuple(dense_units):
         if units:
-            model.add(layers.Dense(units, activation="relu"))
+            model.add(layers.Dense(units, activation="relu", kernel_initializer=seeds.kernel()))
             if dropout:
-                model.add(layers.Dropout(dropout))
-    model.add(layers.Dense(n_classes, activation="softmax"))
+                model.add(layers.Dropout(dropout, seed=seeds.next()))
+    model.add(layers.Dense(n_classes, activation="softmax", kernel_initializer=seeds.kernel()))
     return _compile(model, optimizer, learning_rate) if compile else model

@@ -103,4 +103,5 @@ class ANNClassifier(_KerasImageClassifier):
             dropout=self.dropout,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
+            seed=self._seed,
         )

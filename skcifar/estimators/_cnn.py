@@ -123,4 +123,5 @@ class CNNClassifier(_KerasImageClassifier):
             augment=self.augment,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
+            seed=self._seed,
         )

@@ -13,7 +13,7 @@ export SKCIFAR_DATA ?= $(SHARED_DATA)
 endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install train test test-all lint clean
+.PHONY: install train test test-all lint docs bench clean
 
 install: $(STAMP)
 
@@ -32,8 +32,16 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest
 
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
+bench: $(STAMP)
+	$(PY) benchmarks/repeated_fits.py
+	$(PY) benchmarks/distributed_search.py
+
 lint: $(STAMP)
-	$(PY) -m ruff check skcifar tests examples
+	$(PY) -m ruff check skcifar tests examples benchmarks
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -19,9 +19,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from _common import load_slices  # examples/_common.py: shared plumbing
 from sklearn.pipeline import make_pipeline
 
-from skcifar import CNNClassifier, PixelScaler, load_data
+from skcifar import CNNClassifier, PixelScaler
 
 
 def parse_args(argv=None):
@@ -46,9 +47,7 @@ def main(argv=None):
     else:
         n_train, n_test, epochs = 5000, None, 3
 
-    (X_train, y_train), (X_test, y_test) = load_data(args.data)  # stage 1: load
-    X_train, y_train = X_train[:n_train], y_train[:n_train]
-    X_test, y_test = X_test[:n_test], y_test[:n_test]
+    (X_train, y_train), (X_test, y_test) = load_slices(args.data, n_train, n_test)  # stage 1
 
     model = make_pipeline(  # stage 1b + 2: preprocess and define the model
         PixelScaler(),

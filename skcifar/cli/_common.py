@@ -10,9 +10,10 @@ stays fast.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
+
+from .._atomic import atomic_output
 
 
 class UsageError(Exception):
@@ -195,17 +196,10 @@ def save_model(model, out):
     import joblib
 
     out = os.path.abspath(out)
-    directory, name = os.path.split(out)
-    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     try:
-        os.makedirs(directory, exist_ok=True)
-        with open(tmp, "wb") as file:
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with atomic_output(out) as file:  # never leave a half-written model file
             joblib.dump(model, file)
-        os.replace(tmp, out)  # never leave a half-written model file
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        if isinstance(exc, OSError):
-            raise UsageError(f"cannot write {out!r}: {describe(exc)}") from exc
-        raise
+    except OSError as exc:
+        raise UsageError(f"cannot write {out!r}: {describe(exc)}") from exc
     return out

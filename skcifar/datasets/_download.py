@@ -1,10 +1,9 @@
 """Atomic, md5-verified download of the official CIFAR-10 archive."""
 
-import contextlib
 import hashlib
 import os
-import tempfile
 
+from .._atomic import atomic_output
 from ._home import _progress_bar
 
 # Module constants (read at call time, so tests can monkeypatch them).
@@ -31,37 +30,26 @@ def _download(url, destination, md5, *, progress=None, timeout=None):
 
     directory = os.path.dirname(os.path.abspath(destination))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(destination)}.", suffix=".part", dir=directory
-    )
-    try:
-        digest = hashlib.md5(usedforsecurity=False)
-        with (
-            os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(url, timeout=timeout or TIMEOUT) as response,
-        ):
-            length = response.headers.get("Content-Length")
-            with _progress_bar(
-                progress,
-                total=int(length) if length and length.isdigit() else None,
-                unit="B",
-                unit_scale=True,
-                desc=f"Downloading {os.path.basename(destination)}",
-            ) as bar:
-                while chunk := response.read(_CHUNK_BYTES):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != md5:
+    digest = hashlib.md5(usedforsecurity=False)
+    with (
+        atomic_output(destination, suffix=".part") as out,
+        urllib.request.urlopen(url, timeout=timeout or TIMEOUT) as response,
+    ):
+        length = response.headers.get("Content-Length")
+        with _progress_bar(
+            progress,
+            total=int(length) if length and length.isdigit() else None,
+            unit="B",
+            unit_scale=True,
+            desc=f"Downloading {os.path.basename(destination)}",
+        ) as bar:
+            while chunk := response.read(_CHUNK_BYTES):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+        if digest.hexdigest() != md5:  # raising here discards the partial file
             raise OSError(
                 f"md5 mismatch for {url}: got {digest.hexdigest()}, expected {md5} "
                 "(the download is incomplete or corrupt)"
             )
-        os.replace(tmp, destination)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
     return destination

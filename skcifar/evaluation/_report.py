@@ -8,10 +8,10 @@ import io
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 
+from .._atomic import atomic_output
 from ._plots import (
     plot_confusion_matrix,
     plot_learning_curves,
@@ -77,23 +77,9 @@ def _summary_text(result):
 
 
 def _write_atomic(path, data):
-    """Write ``data`` (bytes) to ``path`` through a temp file in the same directory.
-
-    The temp file is renamed over ``path`` only once complete, so an
-    interrupted run never leaves a half-written file.
-    """
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``data`` (bytes) to ``path`` atomically: complete or not at all."""
+    with atomic_output(path) as file:
+        file.write(data)
 
 
 def _png_bytes(fig):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import tempfile
 import zipfile
 import zlib
 from contextlib import contextmanager
 
+from .._atomic import atomic_output
 from ._codec import array_to_npy
 
 FORMAT = "skcifar-model"
@@ -48,25 +48,14 @@ def write_atomically(path, manifest, members):
     path = os.path.abspath(os.fspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(f"Cannot save to {path!r}: it is a directory; pass a file name.")
-    directory, base = os.path.split(path)
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
-    # os.open honours the umask, so the file gets the usual permissions.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(MANIFEST, json.dumps(manifest, indent=1, allow_nan=False))
-                for name, data in members.arrays.items():
-                    archive.writestr(name, data)
-                for name, model in members.models.items():
-                    _write_model(archive, name, model)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with _ignoring(OSError):
-            os.remove(tmp)
-        raise
+    with atomic_output(path) as file:
+        with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(MANIFEST, json.dumps(manifest, indent=1, allow_nan=False))
+            for name, data in members.arrays.items():
+                archive.writestr(name, data)
+            for name, model in members.models.items():
+                _write_model(archive, name, model)
+    directory = os.path.dirname(path)
     with _ignoring(OSError):  # make the rename durable where the OS allows it
         dir_fd = os.open(directory, os.O_RDONLY)
         try:

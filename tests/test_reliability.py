@@ -96,3 +96,26 @@ def test_ctrl_c_during_a_warm_start_keeps_the_earlier_fit(small_data):
         clf.fit(X, y)
     assert len(clf.history_["loss"]) == 3  # 2 earlier epochs + 1 completed now
     assert clf.predict(X).shape == (64,)
+
+
+def test_joblib_worker_thread_limit_reaches_tensorflow():
+    """joblib's process workers get OMP_NUM_THREADS=cores//n_jobs; a fit applies it to TF."""
+    import os
+    import subprocess
+
+    script = (
+        "import numpy as np\n"
+        "import tensorflow as tf\n"
+        "from skcifar import ANNClassifier\n"
+        "X = np.random.RandomState(0).rand(20, 4).astype('float32')\n"
+        "ANNClassifier(hidden_layer_sizes=(4,), epochs=1).fit(X, np.arange(20) % 2)\n"
+        "print(tf.config.threading.get_intra_op_parallelism_threads(),"
+        " tf.config.threading.get_inter_op_parallelism_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SKCIFAR_NUM_THREADS"}
+    env["OMP_NUM_THREADS"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1"]

@@ -39,6 +39,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/repeated_fits.py
 	$(PY) benchmarks/distributed_search.py
+	$(PY) benchmarks/wrapper_overhead.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check skcifar tests examples benchmarks

@@ -35,6 +35,7 @@ from sklearn.metrics import accuracy_score, log_loss
 from sklearn.pipeline import make_pipeline
 
 from skcifar import CLASS_NAMES, ANNClassifier, CNNClassifier, PixelScaler
+from skcifar.architectures import build_ann, build_cnn
 
 
 def parse_args(argv=None):
@@ -42,6 +43,21 @@ def parse_args(argv=None):
         __doc__, "1,000 training / 500 test images and 1 epoch per model (a smoke run)"
     )
     return parser.parse_args(argv)
+
+
+def describe(network):
+    """One line per Keras model: its layers, with their sizes."""
+    parts = []
+    for layer in network.layers:
+        kind = type(layer).__name__
+        if hasattr(layer, "filters"):
+            size = "x".join(map(str, layer.kernel_size))
+            parts.append(f"{kind} {layer.filters} {size} {layer.activation.__name__}")
+        elif hasattr(layer, "units"):
+            parts.append(f"{kind} {layer.units} {layer.activation.__name__}")
+        else:
+            parts.append(kind)
+    return " -> ".join(parts)
 
 
 def main(argv=None):
@@ -73,6 +89,9 @@ def main(argv=None):
     }
     for name, model in models.items():
         print(f"  {name}: {model[-1]!r}")
+    # The same networks as plain Keras models, from the builders the classifiers use.
+    print(f"  ANN layers: {describe(build_ann(compile=False))}")
+    print(f"  CNN layers: {describe(build_cnn(compile=False))}")
 
     print("Stage 3: training the models")
     for name, model in models.items():

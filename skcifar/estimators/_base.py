@@ -301,6 +301,21 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         )
         return self
 
+    def predict(self, X):
+        """Predicted class labels for ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W, C) or (n_samples, n_features)
+            Input with the per-sample shape seen in fit.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The most probable class of each sample, from ``classes_``.
+        """
+        return super().predict(X)
+
     def predict_proba(self, X):
         """Class probabilities for ``X``.
 

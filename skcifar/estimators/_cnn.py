@@ -42,8 +42,8 @@ class CNNClassifier(_KerasImageClassifier):
     Examples
     --------
     >>> from sklearn.pipeline import make_pipeline
-    >>> from skcifar import CNNClassifier, PixelScaler, fetch_cifar10
-    >>> X, y = fetch_cifar10(return_X_y=True)  # doctest: +SKIP
+    >>> from skcifar import CNNClassifier, PixelScaler, load_data
+    >>> (X, y), (X_test, y_test) = load_data()  # doctest: +SKIP
     >>> clf = make_pipeline(PixelScaler(), CNNClassifier(epochs=10))
     >>> clf.fit(X, y).score(X_test, y_test)  # doctest: +SKIP
     0.68...

@@ -69,10 +69,9 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         "dropout": [Interval(Real, 0, 1, closed="left")],
     }
 
-    # What scikeras' BaseWrapper routes from get_params() to Model.fit/predict.
-    _fit_kwargs = {"batch_size", "shuffle"}
+    # What scikeras' BaseWrapper routes from get_params() to Model.predict (fit
+    # and compile are ours: the builders compile, _fit_keras_model fits).
     _predict_kwargs = {"batch_size"}
-    _compile_kwargs: set = set()
 
     # scikit-learn's parameter handling (signature based), not scikeras' routing.
     get_params = BaseEstimator.get_params
@@ -105,9 +104,9 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
             y = column_or_1d(y, warn=True)
             check_consistent_length(X, y)
         if reset:
-            self.image_shape_ = image_shape_for(self.n_features_in_)
-            if X.ndim == 4:
-                self.image_shape_ = self.input_shape_
+            self.image_shape_ = (
+                self.input_shape_ if X.ndim == 4 else image_shape_for(self.n_features_in_)
+            )
         X = as_images(X)
         if X.dtype not in (np.float32, np.uint8):
             X = X.astype(np.float32)

@@ -44,15 +44,10 @@ class _Seeds:
         return int(self.seed) + self.count
 
     def kernel(self):
-        return (
-            "glorot_uniform"
-            if self.seed is None
-            else self._keras.initializers.GlorotUniform(seed=self.next())
-        )
-
-    def bind(self, keras):
-        self._keras = keras
-        return self
+        """A Glorot-uniform kernel initialiser (Keras' default), seeded."""
+        if self.seed is None:
+            return "glorot_uniform"
+        return import_keras().initializers.GlorotUniform(seed=self.next())
 
 
 def make_optimizer(optimizer, learning_rate=None):
@@ -144,7 +139,7 @@ def build_ann(
     """
     keras = import_keras()
     layers = keras.layers
-    seeds = _Seeds(seed).bind(keras)
+    seeds = _Seeds(seed)
     model = keras.Sequential(name="ann")
     model.add(keras.Input(shape=tuple(input_shape)))
     model.add(layers.Flatten())
@@ -232,7 +227,7 @@ def build_cnn(
     kernel = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,)
     kernel = (int(kernel[0]), int(kernel[-1]))
     height, width = int(input_shape[0]), int(input_shape[1])
-    seeds = _Seeds(seed).bind(keras)
+    seeds = _Seeds(seed)
     model = keras.Sequential(name="cnn")
     model.add(keras.Input(shape=tuple(input_shape)))
     if augment:

@@ -5,7 +5,7 @@ The package follows the four stages of the reference notebook:
 1. data (:mod:`skcifar.datasets`) and preprocessing (:class:`PixelScaler`);
 2. architectures (:mod:`skcifar.architectures`: plain Keras model builders);
 3. training through scikit-learn estimators (:class:`ANNClassifier`,
-   :class:`CNNClassifier`);
+   :class:`CNNClassifier`, :class:`ResNetClassifier`);
 4. estimating performance (:mod:`skcifar.evaluation`: metrics, plots, report).
 
 The ``skcifar`` command line (:mod:`skcifar.cli`) sits on top.
@@ -29,8 +29,10 @@ _LAZY = {
     "PixelScaler": "skcifar.preprocessing",
     "build_ann": "skcifar.architectures",
     "build_cnn": "skcifar.architectures",
+    "build_resnet": "skcifar.architectures",
     "ANNClassifier": "skcifar.estimators",
     "CNNClassifier": "skcifar.estimators",
+    "ResNetClassifier": "skcifar.estimators",
     "evaluate": "skcifar.evaluation",
     "write_report": "skcifar.evaluation",
     "save": "skcifar.persistence",

@@ -2,16 +2,18 @@
 
 from ..architectures import OPTIMIZERS
 
-_DOC_COMMON = """
+_DOC_OPTIMIZER = """
     optimizer : str or keras.optimizers.Optimizer, default={optimizer!r}
         Optimizer name ({names}, any case) or a Keras optimizer instance
         (copied for each fit).
     learning_rate : float or None, default=None
         Learning rate; None keeps the optimizer's Keras default (Adam 0.001,
-        SGD 0.01), as the notebook does.
+        SGD 0.01), as the notebook does."""
+
+_DOC_TRAINING = """
     epochs : int, default={epochs}
         Passes over the training data.
-    batch_size : int, default=32
+    batch_size : int, default={batch_size}
         Samples per gradient step (also used for prediction).
     validation_fraction : float in [0, 1) or None, default=None
         Fraction of the training data held out (stratified, seeded by
@@ -57,5 +59,11 @@ _DOC_COMMON = """
 
 
 def common_parameters(optimizer, epochs):
-    """Numpydoc text of the parameters and attributes both classifiers share."""
-    return _DOC_COMMON.format(optimizer=optimizer, epochs=epochs, names=", ".join(OPTIMIZERS))
+    """Numpydoc text of the notebook classifiers' optimiser and training parameters."""
+    optimizer_doc = _DOC_OPTIMIZER.format(optimizer=optimizer, names=", ".join(OPTIMIZERS))
+    return optimizer_doc + training_parameters(epochs, 32)
+
+
+def training_parameters(epochs, batch_size):
+    """Numpydoc text of the training parameters and attributes all classifiers share."""
+    return _DOC_TRAINING.format(epochs=epochs, batch_size=batch_size)

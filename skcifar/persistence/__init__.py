@@ -159,6 +159,8 @@ def _load_network(archive, member, tmpdir, path, where):
         raise ValueError(f"the network of {where} is missing from the file.")
     configure_threads()
     keras = import_keras()
+    from ..architectures import _layers  # noqa: F401 - registers skcifar's Keras objects
+
     filename = extract_member(archive, member, tmpdir, f"model{len(os.listdir(tmpdir))}.keras")
     try:
         with _forced_safe_mode():

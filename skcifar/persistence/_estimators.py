@@ -20,18 +20,22 @@ _REGISTRY = {
     "PixelScaler": ("skcifar.preprocessing", "PixelScaler"),
     "ANNClassifier": ("skcifar.estimators", "ANNClassifier"),
     "CNNClassifier": ("skcifar.estimators", "CNNClassifier"),
+    "ResNetClassifier": ("skcifar.estimators", "ResNetClassifier"),
     "Pipeline": ("sklearn.pipeline", "Pipeline"),
 }
-_CLASSIFIERS = {"ANNClassifier", "CNNClassifier"}
+_CLASSIFIERS = {"ANNClassifier", "CNNClassifier", "ResNetClassifier"}
 _COMMON_ATTRIBUTES = ("n_features_in_", "input_shape_", "feature_names_in_")
 # Fitted attributes stored per class; classifiers derive the rest from classes_.
 _ATTRIBUTES = {
     "PixelScaler": _COMMON_ATTRIBUTES + ("mean_", "scale_"),
     "ANNClassifier": _COMMON_ATTRIBUTES + ("image_shape_", "classes_", "history_"),
     "CNNClassifier": _COMMON_ATTRIBUTES + ("image_shape_", "classes_", "history_"),
+    "ResNetClassifier": _COMMON_ATTRIBUTES + ("image_shape_", "classes_", "history_"),
 }
 _MAX_DEPTH = 16
-SUPPORTED = "PixelScaler, ANNClassifier, CNNClassifier and sklearn Pipelines of them"
+SUPPORTED = (
+    "PixelScaler, ANNClassifier, CNNClassifier, ResNetClassifier and sklearn Pipelines of them"
+)
 
 
 def _resolve(name):

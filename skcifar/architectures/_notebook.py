@@ -1,6 +1,6 @@
-"""Stage 2 - model architectures as plain Keras builders (no scikit-learn needed).
+"""The reference notebook's networks as Keras builders.
 
-The defaults are the reference notebook's exact networks:
+The defaults are the notebook's exact networks:
 
 * ANN: Flatten -> Dense 3000 relu -> Dense 1000 relu -> Dense 10 softmax, SGD;
 * CNN: Conv 32 3x3 relu -> MaxPool 2x2 -> Conv 64 3x3 relu -> MaxPool 2x2 ->
@@ -12,7 +12,7 @@ notebook does, unless ``compile=False``.
 
 from __future__ import annotations
 
-from ._backend import import_keras
+from .._backend import import_keras
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam", "adagrad")
 
@@ -77,10 +77,11 @@ def make_optimizer(optimizer, learning_rate=None):
     return opt
 
 
-def _compile(model, optimizer, learning_rate):
+def _compile(model, optimizer, loss="sparse_categorical_crossentropy"):
+    """Compile with ``optimizer`` (an instance), ``loss`` and accuracy."""
     model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate),
-        loss="sparse_categorical_crossentropy",
+        optimizer=optimizer,
+        loss=loss,
         metrics=["accuracy"],
     )
     # Create the optimizer's slot variables now, eagerly. Created lazily inside
@@ -148,7 +149,7 @@ def build_ann(
         if dropout:
             model.add(layers.Dropout(dropout, seed=seeds.next()))
     model.add(layers.Dense(n_classes, activation="softmax", kernel_initializer=seeds.kernel()))
-    return _compile(model, optimizer, learning_rate) if compile else model
+    return _compile(model, make_optimizer(optimizer, learning_rate)) if compile else model
 
 
 def _augmentation(layers, seeds):
@@ -264,4 +265,4 @@ def build_cnn(
             if dropout:
                 model.add(layers.Dropout(dropout, seed=seeds.next()))
     model.add(layers.Dense(n_classes, activation="softmax", kernel_initializer=seeds.kernel()))
-    return _compile(model, optimizer, learning_rate) if compile else model
+    return _compile(model, make_optimizer(optimizer, learning_rate)) if compile else model

@@ -37,9 +37,7 @@ docs: $(STAMP)
 	@echo "open docs/_build/html/index.html"
 
 bench: $(STAMP)
-	$(PY) benchmarks/repeated_fits.py
-	$(PY) benchmarks/distributed_search.py
-	$(PY) benchmarks/wrapper_overhead.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check skcifar tests examples benchmarks

@@ -5,14 +5,20 @@ Usage::
 
     python benchmarks/distributed_search.py            # ~5,000 images, cv=3: a few minutes
     python benchmarks/distributed_search.py --quick    # 600 images, cv=2: about a minute
+    python benchmarks/distributed_search.py --no-dask --json out.json
 
 The data comes from :func:`skcifar.datasets.load_data` (``SKCIFAR_DATA``, the data home,
-...). The script prints its results and writes nothing else (the loader's usual array
-cache aside; Dask's scratch space is a temporary directory, removed at the end).
+...). The script prints its results and, with ``--json PATH``, writes them there
+(the loader's usual array cache aside; Dask's scratch space is a temporary directory,
+removed at the end). ``--no-dask`` skips the Dask cluster (the loky/local ratio,
+``n_jobs=2`` wall time / ``n_jobs=1``, is the benchmark table's metric).
 
 Grid: ``filters`` (16, 32) / (32, 64) x ``epochs`` 2 / 4 of
 ``Pipeline(PixelScaler, CNNClassifier(random_state=0))``, scored by accuracy and
 log-loss, ``refit=False`` (a refit is one more local fit, the same in every mode).
+Before the timed runs, TensorFlow is imported and one tiny untimed fit warms its
+runtime up in this process, so that the local time does not include start-up costs that
+a loky search pays anyway in its workers (whose start-up stays in the loky time).
 The local run uses TensorFlow's default thread count (all cores, unless
 ``SKCIFAR_NUM_THREADS``/``OMP_NUM_THREADS`` say otherwise); loky and Dask workers use
 cores // 2 each, so their scores match each other exactly, and the local ones only
@@ -28,6 +34,7 @@ import os
 import tempfile
 import time
 
+import _common
 import numpy as np
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -75,6 +82,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="600 images, epochs 1/2, cv=2")
     parser.add_argument("--n-images", type=int, default=None, help="training images to use")
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask LocalCluster")
+    parser.add_argument("--json", metavar="PATH", help="write the results to this JSON file")
     args = parser.parse_args()
     n_images, epochs, cv = (600, (1, 2), 2) if args.quick else (5000, (2, 4), 3)
     n_images = args.n_images or n_images
@@ -87,6 +96,12 @@ def main():
         f"epochs {epochs}, {os.cpu_count()} CPUs"
     )
 
+    # Untimed warm-up: TensorFlow import and runtime start in this process.
+    _, warmup_s = timed(
+        lambda: make_pipeline(PixelScaler(), CNNClassifier(filters=(16, 32), epochs=1)).fit(
+            X[:256], y[:256]
+        )
+    )
     runs = {}
     search, seconds = timed(lambda: make_search(epochs, cv, n_jobs=1).fit(X, y))
     import tensorflow as tf  # already imported (and configured) by the fits
@@ -97,39 +112,40 @@ def main():
     search, seconds = timed(lambda: make_search(epochs, cv, n_jobs=2).fit(X, y))
     runs["loky n_jobs=2"] = (search.cv_results_, seconds, "incl. worker start")
 
-    from distributed import Client, LocalCluster
+    if not args.no_dask:
+        from distributed import Client, LocalCluster
 
-    from skcifar.distributed import dask_search_backend, prepare_workers
+        from skcifar.distributed import dask_search_backend, prepare_workers
 
-    saved_env = dict(os.environ)  # the nanny sets OMP_NUM_THREADS=1 etc. in this process
-    with tempfile.TemporaryDirectory(prefix="dask-") as scratch:
-        start = time.perf_counter()
-        with (
-            LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                local_directory=scratch,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            cluster_s = time.perf_counter() - start
-            threads, prepare_s = timed(lambda: prepare_workers(client))
+        saved_env = dict(os.environ)  # the nanny sets OMP_NUM_THREADS=1 etc. in this process
+        with tempfile.TemporaryDirectory(prefix="dask-") as scratch:
             start = time.perf_counter()
-            with dask_search_backend(client, scatter=[X, y]):
-                scatter_s = time.perf_counter() - start  # includes a (no-op) prepare again
-                search, seconds = timed(lambda: make_search(epochs, cv).fit(X, y))
-        os.environ.clear()
-        os.environ.update(saved_env)
-    runs["dask 2 workers"] = (
-        search.cv_results_,
-        seconds,
-        f"+ cluster start {cluster_s:.1f} s, prepare_workers {prepare_s:.1f} s "
-        f"(TF threads {sorted(threads.values())}), scatter {scatter_s:.2f} s",
-    )
+            with (
+                LocalCluster(
+                    n_workers=2,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    local_directory=scratch,
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                cluster_s = time.perf_counter() - start
+                threads, prepare_s = timed(lambda: prepare_workers(client))
+                start = time.perf_counter()
+                with dask_search_backend(client, scatter=[X, y]):
+                    scatter_s = time.perf_counter() - start  # includes a (no-op) prepare again
+                    search, seconds = timed(lambda: make_search(epochs, cv).fit(X, y))
+            os.environ.clear()
+            os.environ.update(saved_env)
+        runs["dask 2 workers"] = (
+            search.cv_results_,
+            seconds,
+            f"+ cluster start {cluster_s:.1f} s, prepare_workers {prepare_s:.1f} s "
+            f"(TF threads {sorted(threads.values())}), scatter {scatter_s:.2f} s",
+        )
 
     reference = runs["local n_jobs=1"][0]
     loky = runs["loky n_jobs=2"][0]
@@ -138,9 +154,41 @@ def main():
         best = np.max(results["mean_test_accuracy"])
         print(f"{name:<16} {seconds:9.1f}  {best:8.3f}  {notes}")
     print("\nagreement of the cross-validation results (all split scores):")
-    print(f"  loky vs local: {compare(loky, reference, cv)}")
-    print(f"  dask vs local: {compare(runs['dask 2 workers'][0], reference, cv)}")
-    print(f"  dask vs loky:  {compare(runs['dask 2 workers'][0], loky, cv)}")
+    agreement = {"loky vs local": compare(loky, reference, cv)}
+    if "dask 2 workers" in runs:
+        agreement["dask vs local"] = compare(runs["dask 2 workers"][0], reference, cv)
+        agreement["dask vs loky"] = compare(runs["dask 2 workers"][0], loky, cv)
+    for name, text in agreement.items():
+        print(f"  {name}: {text}")
+    ratio = runs["loky n_jobs=2"][1] / runs["local n_jobs=1"][1]
+    print(
+        f"\nsearch wall time n_jobs=2 / n_jobs=1 on {os.cpu_count()} CPUs: {ratio:.3f} "
+        "(target <= 1.0)"
+    )
+    if args.json:
+        _common.write_json(
+            args.json,
+            {
+                "quick": args.quick,
+                "n_images": n_images,
+                "epochs": list(epochs),
+                "cv": cv,
+                "n_fits": n_fits,
+                "cpus": os.cpu_count(),
+                "local_tf_threads": local_threads,
+                "warmup_seconds": warmup_s,
+                "modes": {
+                    name: {
+                        "seconds": seconds,
+                        "best_accuracy": float(np.max(results["mean_test_accuracy"])),
+                        "notes": notes,
+                    }
+                    for name, (results, seconds, notes) in runs.items()
+                },
+                "agreement": agreement,
+                "n_jobs2_over_n_jobs1": ratio,
+            },
+        )
 
 
 if __name__ == "__main__":

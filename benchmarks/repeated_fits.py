@@ -9,6 +9,7 @@ it once) and is reported separately.
     python benchmarks/repeated_fits.py            # 20 fits (targets: RSS <= 100 MB,
                                                   #          time drift <= 10%)
     python benchmarks/repeated_fits.py --fits 8 --images 500   # quick look
+    python benchmarks/repeated_fits.py --quick --json out.json  # 6 fits of 300 images
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import _common
 import numpy as np
 
 
@@ -68,19 +70,38 @@ def summarize(records, window=5):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fits", type=int, default=20)
-    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--fits", type=int, default=None, help="default 20 (--quick: 6)")
+    parser.add_argument("--images", type=int, default=None, help="default 2000 (--quick: 300)")
+    parser.add_argument("--quick", action="store_true", help="6 fits of 300 images")
+    parser.add_argument("--json", metavar="PATH", help="write the results to this JSON file")
     args = parser.parse_args()
-    warmup, *records = run(args.fits, args.images)
+    fits = args.fits or (6 if args.quick else 20)
+    images = args.images or (300 if args.quick else 2000)
+    warmup, *records = run(fits, images)
     print(f"warm-up fit: {warmup[0]:6.2f} s   RSS {warmup[1]:7.1f} MB")
     for i, (seconds, rss) in enumerate(records, 1):
         print(f"fit {i:3d}: {seconds:6.2f} s   RSS {rss:7.1f} MB")
-    s = summarize(records)
+    window = min(5, max(len(records) // 2, 1))
+    s = summarize(records, window=window)
     print(
         f"RSS growth first->last fit: {s['rss_growth_mb']:.1f} MB (target <= 100)\n"
-        f"per-fit time, first 5 vs last 5: {s['time_first_s']:.2f} s -> {s['time_last_s']:.2f} s "
+        f"per-fit time, first {window} vs last {window}: {s['time_first_s']:.2f} s -> "
+        f"{s['time_last_s']:.2f} s "
         f"= {100 * s['time_drift']:+.1f}% (target <= 10%)"
     )
+    if args.json:
+        _common.write_json(
+            args.json,
+            {
+                "quick": args.quick,
+                "fits": fits,
+                "images": images,
+                "warmup": {"seconds": warmup[0], "rss_mb": warmup[1]},
+                "records": [{"seconds": t, "rss_mb": r} for t, r in records],
+                "window": window,
+                **s,
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ def _shareable(X):
         and X.flags.writeable
         and X.size > 0
         and X.ctypes.data % _ALIGN == 0
+        and X.dtype.isnative
     )
 
 
@@ -52,7 +53,8 @@ def as_tensor(X):
     if X.size == 0:
         return tf.convert_to_tensor(X)
     if not _shareable(X):
-        copy = aligned_empty(X.shape, X.dtype)
+        # DLPack has no byte order: copy byte-swapped arrays into native order.
+        copy = aligned_empty(X.shape, X.dtype.newbyteorder("="))
         np.copyto(copy, X)
         X = copy
     return tf.experimental.dlpack.from_dlpack(X.__dlpack__())

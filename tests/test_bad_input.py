@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 from sklearn.exceptions import NotFittedError
 
 import skcifar
-from skcifar import ANNClassifier, CNNClassifier, PixelScaler
+from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
 from skcifar._validation import image_shape_for
 from skcifar.datasets import fetch_cifar10, load_data
 
@@ -34,6 +34,11 @@ def fitted():
 
 def _fit(**params):
     return lambda: CNNClassifier(**{**TINY, **params}).fit(IMAGES, LABELS)
+
+
+def _fit_resnet(**params):
+    tiny = dict(widths=(4,), stem_filters=4, epochs=1, precision="float32", random_state=0)
+    return lambda: ResNetClassifier(**{**tiny, **params}).fit(IMAGES, LABELS)
 
 
 def _fit_data(X, y=LABELS, **kwargs):
@@ -95,7 +100,35 @@ ESTIMATOR_CASES = {
         ValueError,
         "hidden_layer_sizes",
     ),
+    # the residual network
+    "ResNet widths negative": (_fit_resnet(widths=(8, -1)), ValueError, "'widths'"),
+    "ResNet widths zero": (_fit_resnet(widths=0), ValueError, "'widths'"),
+    "ResNet widths a string": (_fit_resnet(widths="wide"), ValueError, "'widths'"),
+    "ResNet widths floats": (_fit_resnet(widths=(8.0, 16.0)), ValueError, "'widths'"),
+    "ResNet stem_filters 0": (_fit_resnet(stem_filters=0), ValueError, "'stem_filters'"),
+    "ResNet precision unknown": (_fit_resnet(precision="float16"), ValueError, "'precision'"),
+    "ResNet label_smoothing 1": (_fit_resnet(label_smoothing=1.0), ValueError, "label_smoothing"),
+    "ResNet label_smoothing < 0": (
+        _fit_resnet(label_smoothing=-0.1),
+        ValueError,
+        "label_smoothing",
+    ),
+    "ResNet momentum 1": (_fit_resnet(momentum=1.0), ValueError, "'momentum'"),
+    "ResNet weight_decay negative": (_fit_resnet(weight_decay=-1e-4), ValueError, "weight_decay"),
+    "ResNet warmup_fraction 1": (_fit_resnet(warmup_fraction=1), ValueError, "warmup_fraction"),
+    "ResNet learning_rate None": (_fit_resnet(learning_rate=None), ValueError, "learning_rate"),
+    "ResNet tta not bool": (_fit_resnet(tta="yes"), ValueError, "'tta'"),
+    "ResNet X None": (
+        lambda: ResNetClassifier(epochs=1).fit(None, LABELS),
+        ValueError,
+        "ResNetClassifier needs X, got None",
+    ),
     # the scaler
+    "scaler dtype float64": (
+        lambda: PixelScaler(dtype="float64").fit(IMAGES),
+        ValueError,
+        "'dtype'",
+    ),
     "pixels above 255": (lambda: PixelScaler().fit(IMAGES * 300), ValueError, "above 255"),
     "negative pixels": (lambda: PixelScaler().fit(IMAGES - 1), ValueError, "Negative"),
     "scaler standardize not bool": (

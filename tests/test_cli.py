@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 from sklearn.pipeline import make_pipeline
 
-from skcifar import ANNClassifier, CNNClassifier, PixelScaler, __version__, cli
-from skcifar.cli import _common, main
+from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier, __version__, cli
+from skcifar.cli import _common, _train, main
 from skcifar.datasets import CLASS_NAMES
 
 DATA = os.environ.get("SKCIFAR_DATA", "")
@@ -143,6 +143,50 @@ def test_train_ann_default_output(cifar10_real, tmp_path, monkeypatch, capsys):
     assert isinstance(model[-1], ANNClassifier)
 
 
+def _pipeline(*options):
+    return _train._make_pipeline(cli._build_parser().parse_args(["train", *options]))
+
+
+def test_train_builds_each_model_with_its_own_defaults():
+    resnet = _pipeline("--model", "resnet")[-1]
+    assert isinstance(resnet, ResNetClassifier)
+    defaults = ResNetClassifier()
+    assert resnet.get_params()["widths"] == defaults.widths == (64, 256, 256)
+    assert (resnet.epochs, resnet.batch_size) == (defaults.epochs, defaults.batch_size) == (12, 512)
+    assert resnet.random_state == 0
+    cnn, ann = _pipeline("--model", "cnn")[-1], _pipeline("--model", "ann")[-1]
+    assert (cnn.epochs, cnn.batch_size, ann.epochs, ann.batch_size) == (10, 32, 5, 32)
+    options = ["--epochs", "3", "--batch-size", "64", "--seed", "7", "--quiet"]
+    resnet = _pipeline("--model", "resnet", "--widths", "32,64,128", *options)[-1]
+    assert (resnet.widths, resnet.epochs, resnet.batch_size) == ((32, 64, 128), 3, 64)
+    assert (resnet.random_state, resnet.verbose) == (7, 0)
+    cnn = _pipeline("--filters", "8,16", *options)[-1]
+    assert (cnn.filters, cnn.epochs, cnn.batch_size, cnn.random_state) == ((8, 16), 3, 64, 7)
+    pipeline = _pipeline("--model", "resnet")
+    assert [type(step).__name__ for _, step in pipeline.steps] == [
+        "PixelScaler",
+        "ResNetClassifier",
+    ]
+
+
+def test_train_resnet(cifar10_real, tmp_path, images, capsys):
+    out_file = tmp_path / "resnet.joblib"
+    args = ["train", "--model", "resnet", "--subset", "300", "--epochs", "1"]
+    args += ["--widths", "8,16", "--batch-size", "64", "--data", DATA, "--quiet"]
+    assert main([*args, "--out", str(out_file)]) == 0
+    out = capsys.readouterr().out
+    assert "ResNetClassifier" in out and "trained 1 epochs" in out and "test accuracy" in out
+    model = joblib.load(out_file)
+    classifier = model[-1]
+    assert isinstance(classifier, ResNetClassifier)
+    assert (classifier.widths, classifier.epochs, classifier.batch_size) == ((8, 16), 1, 64)
+    assert len(classifier.history_["loss"]) == 1
+    assert model.predict(np.zeros((2, 32, 32, 3), np.uint8)).shape == (2,)
+    assert main(["predict", str(out_file), images[0], "--json"]) == 0
+    predictions = json.loads(capsys.readouterr().out)["results"][0]["predictions"]
+    assert len(predictions) == 3 and all(p["class"] in CLASS_NAMES for p in predictions)
+
+
 def test_evaluate(trained, tmp_path, capsys):
     assert main(["evaluate", trained["model"], "--data", DATA, "--report", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -200,12 +244,16 @@ def test_predict_flat_model_with_string_labels(tmp_path, images, capsys):
     "args, phrase",
     [
         ([], "missing command"),
-        (["train", "--model", "resnet"], "invalid choice"),
+        (["train", "--model", "vgg"], "invalid choice"),
         (["train", "--epochs", "0"], "--epochs"),
         (["train", "--epochs", "x"], "--epochs"),
         (["train", "--filters", "3,a"], "--filters"),
         (["train", "--filters", ""], "--filters"),
         (["train", "--model", "ann", "--filters", "8"], "--filters"),
+        (["train", "--model", "resnet", "--filters", "8"], "--filters"),
+        (["train", "--model", "cnn", "--widths", "8"], "--widths"),
+        (["train", "--widths", "8,x"], "--widths"),
+        (["train", "--model", "resnet", "--widths", "0"], "--widths"),
         (["train", "--subset", "-5"], "--subset"),
         (["train", "--batch-size", "0"], "--batch-size"),
         (["train", "--seed", "-1"], "--seed"),

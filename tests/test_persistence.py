@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 import skcifar
-from skcifar import ANNClassifier, CNNClassifier, PixelScaler
+from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
 from skcifar._backend import import_keras
 from skcifar.persistence import _archive, load, save
 
@@ -35,6 +35,20 @@ def tiny_cnn(**kwargs):
 
 def tiny_ann(**kwargs):
     return ANNClassifier(**{"hidden_layer_sizes": (8,), "epochs": 2, "random_state": 0, **kwargs})
+
+
+def tiny_resnet(**kwargs):
+    return ResNetClassifier(
+        **{
+            "widths": (4,),
+            "stem_filters": 4,
+            "epochs": 2,
+            "batch_size": 16,
+            "precision": "float32",
+            "random_state": 0,
+            **kwargs,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +157,45 @@ def test_pipeline_round_trip(fitted_pipeline, data, tmp_path):
         assert_same_params(a, b)
 
 
+def test_resnet_round_trip_predicts_identically(data, tmp_path):
+    """The custom Keras pieces (RandomShiftFlip, the smoothed loss) load in safe mode."""
+    X, y = data
+    X = X / 255.0
+    clf = tiny_resnet(widths=[4, 8], label_smoothing=0.2).fit(X, LABELS[y])
+    loaded = roundtrip(clf, tmp_path)
+    assert type(loaded) is ResNetClassifier
+    check_is_fitted(loaded)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))  # with TTA
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    assert_same_params(loaded, clf)
+    assert loaded.widths == [4, 8] and loaded.tta is True
+    np.testing.assert_array_equal(loaded.classes_, LABELS)
+    assert loaded.history_ == clf.history_ and loaded.image_shape_ == (8, 8, 3)
+    network = loaded.model_
+    assert [type(layer).__name__ for layer in network.layers][1] == "RandomShiftFlip"
+    assert network.layers[1].get_config() == clf.model_.layers[1].get_config()
+    assert type(network.loss).__name__ == "SmoothedSparseCrossentropy"
+    assert network.loss.label_smoothing == pytest.approx(0.2)
+    loaded.partial_fit(X, LABELS[y])  # the compiled loss and optimizer work after loading
+    assert len(loaded.history_["loss"]) == 3
+
+
+def test_resnet_pipeline_round_trip(data, tmp_path):
+    X, y = data
+    pipe = make_pipeline(
+        PixelScaler(dtype="float16"), tiny_resnet(precision="bfloat16", stem_filters=8)
+    ).fit(X, LABELS[y])
+    loaded = roundtrip(pipe, tmp_path)
+    assert [name for name, _ in loaded.steps] == ["pixelscaler", "resnetclassifier"]
+    assert loaded[0].dtype == "float16" and loaded[0].transform(X).dtype == np.float16
+    np.testing.assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
+    assert loaded.score(X, LABELS[y]) == pipe.score(X, LABELS[y])
+    conv = next(layer for layer in loaded[-1].model_.layers if type(layer).__name__ == "Conv2D")
+    assert conv.dtype_policy.name == "mixed_bfloat16"
+    for (_, a), (_, b) in zip(loaded.steps, pipe.steps, strict=True):
+        assert_same_params(a, b)
+
+
 @pytest.mark.parametrize(
     "estimator",
     [
@@ -150,8 +203,10 @@ def test_pipeline_round_trip(fitted_pipeline, data, tmp_path):
         tiny_cnn(filters=[4, 8], kernel_size=(3, 3), class_weight={0: 1.0, 2: 2.5}),
         tiny_ann(learning_rate=1e-3, validation_fraction=0.2, optimizer="adam"),
         make_pipeline(PixelScaler(), "passthrough", tiny_cnn()),
+        tiny_resnet(widths=(8, 16), tta=False, precision="auto", warmup_fraction=0.0),
+        make_pipeline(PixelScaler(dtype="float16"), "passthrough", tiny_resnet()),
     ],
-    ids=["scaler", "cnn", "ann", "pipeline"],
+    ids=["scaler", "cnn", "ann", "pipeline", "resnet", "resnet-pipeline"],
 )
 def test_unfitted_round_trip(estimator, tmp_path):
     loaded = roundtrip(estimator, tmp_path)

@@ -104,3 +104,50 @@ def test_does_not_make_float64_copies(images):
     big = np.zeros((5000, 32, 32, 3), dtype=np.uint8)
     out = PixelScaler().fit_transform(big)
     assert out.dtype == np.float32 and out.nbytes == big.size * 4
+
+
+def test_float16_output(images):
+    scaler = PixelScaler(dtype="float16")
+    out = scaler.fit_transform(images)
+    assert out.dtype == np.float16 and out.shape == images.shape
+    expected = (images / 255.0).astype(np.float16)
+    np.testing.assert_array_equal(out, expected)
+    every_value = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
+    np.testing.assert_array_equal(  # every pixel value maps to the nearest float16
+        PixelScaler(dtype="float16").fit_transform(every_value),
+        (every_value / 255.0).astype(np.float16),
+    )
+    flat = scaler.fit_transform(images.reshape(len(images), -1))
+    assert flat.dtype == np.float16
+    np.testing.assert_array_equal(flat.reshape(images.shape), out)
+    back = scaler.fit(images).inverse_transform(out)
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back, images, atol=0.07)  # half a float16 step at 255
+    assert PixelScaler(dtype="float16").__sklearn_tags__().transformer_tags.preserves_dtype == [
+        "float16"
+    ]
+
+
+def test_float16_standardized(images):
+    a = PixelScaler(standardize=True, dtype="float16").fit(images)
+    b = PixelScaler(standardize=True).fit(images)
+    np.testing.assert_array_equal(a.mean_, b.mean_)
+    assert a.transform(images).dtype == np.float16
+    np.testing.assert_allclose(a.transform(images), b.transform(images), atol=2e-3)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("n", [1, 3, 20, 4097])
+def test_output_is_64_byte_aligned_and_contiguous(dtype, n):
+    """So the classifiers can hand it to TensorFlow without a copy (skcifar._memory)."""
+    X = np.random.RandomState(n).randint(0, 256, size=(n, 4, 4, 3), dtype=np.uint8)
+    for out in (
+        PixelScaler(dtype=dtype).fit_transform(X),
+        PixelScaler(dtype=dtype).fit_transform(X.reshape(n, -1)),
+        PixelScaler(standardize=True, dtype=dtype).fit_transform(X),
+    ):
+        assert out.ctypes.data % 64 == 0
+        assert out.flags.c_contiguous and out.flags.writeable and out.flags.owndata is False
+        assert np.isfinite(out).all()
+    chunked = PixelScaler(dtype=dtype).fit_transform(X)  # 4097 rows: two chunks
+    np.testing.assert_allclose(chunked, (X / 255.0).astype(dtype), rtol=1e-6)

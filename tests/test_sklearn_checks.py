@@ -3,7 +3,7 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skcifar import ANNClassifier, CNNClassifier, PixelScaler
+from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
 from skcifar._testing import expected_failed_checks
 
 # Small networks: the checks fit hundreds of times on tiny tabular data.
@@ -14,6 +14,18 @@ ESTIMATORS = [
         hidden_layer_sizes=(32,), optimizer="adam", learning_rate=0.02, epochs=8, random_state=0
     ),
     CNNClassifier(filters=(8,), dense_units=16, learning_rate=0.02, epochs=8, random_state=0),
+    PixelScaler(dtype="float16"),
+    # The checks use tabular data, read as one-pixel-high strips (1, w, 1), which the
+    # default augmentation and TTA leave alone (tests/test_resnet.py covers them on images).
+    ResNetClassifier(
+        widths=(16,),
+        stem_filters=16,
+        learning_rate=0.05,
+        epochs=3,
+        batch_size=32,
+        precision="float32",
+        random_state=0,
+    ),
 ]
 
 

@@ -2,7 +2,9 @@
 
 Both are registered under the ``skcifar`` package name, so a saved network
 loads with ``keras.saving.load_model(..., safe_mode=True)`` once this module
-is imported (importing :mod:`skcifar.architectures` does it).
+is imported. :func:`~skcifar.architectures.build_resnet`, importing
+:mod:`skcifar.estimators` and :func:`skcifar.load` import it; importing
+:mod:`skcifar.architectures` alone does not (it stays free of TensorFlow).
 """
 
 from __future__ import annotations

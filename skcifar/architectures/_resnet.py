@@ -9,6 +9,10 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 
 _POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
+# Shifts and flips only make sense for real images, not for tiny maps or the
+# one-pixel-high strips that tabular rows become.
+_MIN_AUGMENTED_SIZE = 8
+
 
 def _cpu_has_bf16():
     """True if the CPU does bfloat16 arithmetic natively (AMX or AVX512-BF16)."""
@@ -106,7 +110,9 @@ def build_resnet(
     stem_filters : int, default=24
         Filters of the 2x2 stem convolution.
     augment : bool, default=True
-        Random shifts of up to 1/8 of the image size and flips in training.
+        Random shifts of up to 1/8 of the image size and flips in training
+        (images at least 8 pixels high and wide; smaller inputs, such as
+        tabular rows, are never augmented).
     learning_rate : float, default=0.4
         Peak learning rate of SGD (batches of 512 or so).
     momentum : float, default=0.9
@@ -152,8 +158,12 @@ def build_resnet(
 
     def conv(x, filters, kernel=(3, 3), padding="same", **kwargs):
         return layers.Conv2D(
-            filters, kernel, padding=padding, kernel_initializer=seeds.kernel(),
-            dtype=policy, **kwargs,
+            filters,
+            kernel,
+            padding=padding,
+            kernel_initializer=seeds.kernel(),
+            dtype=policy,
+            **kwargs,
         )(x)
 
     def norm_relu(x):
@@ -162,8 +172,8 @@ def build_resnet(
 
     inputs = keras.Input(shape=tuple(input_shape))
     x = inputs
-    if augment:
-        shift = max(min(height, width) // 8, 1)
+    if augment and min(height, width) >= _MIN_AUGMENTED_SIZE:
+        shift = min(height, width) // 8
         x = RandomShiftFlip(shift, seed=seeds.next(), dtype=policy)(x)
     stem = (min(height, 2), min(width, 2))
     x = conv(x, int(stem_filters), stem, padding="valid", activation="relu")

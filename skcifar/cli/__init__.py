@@ -53,23 +53,38 @@ def _add_train(commands):
     parser = commands.add_parser(
         "train",
         help="train a classifier on CIFAR-10 and save it",
-        description="Load CIFAR-10, fit Pipeline(PixelScaler, ANN or CNN classifier), print "
-        "the test accuracy and log-loss, and save the fitted pipeline with joblib.",
+        description="Load CIFAR-10, fit Pipeline(PixelScaler, ANN, CNN or ResNet classifier), "
+        "print the test accuracy and log-loss, and save the fitted pipeline with joblib.",
     )
     parser.add_argument(
-        "--model", choices=("ann", "cnn"), default="cnn", help="the network (default: cnn)"
+        "--model",
+        choices=("ann", "cnn", "resnet"),
+        default="cnn",
+        help="the network: the notebook's ann or cnn, or the fast residual network (default: cnn)",
     )
     parser.add_argument(
-        "--epochs", type=positive_int, metavar="N", help="training epochs (default: cnn 10, ann 5)"
+        "--epochs",
+        type=positive_int,
+        metavar="N",
+        help="training epochs (default: cnn 10, ann 5, resnet 12)",
     )
     parser.add_argument(
-        "--batch-size", type=positive_int, default=32, metavar="N", help="batch size (default 32)"
+        "--batch-size",
+        type=positive_int,
+        metavar="N",
+        help="batch size (default: ann and cnn 32, resnet 512)",
     )
     parser.add_argument(
         "--filters",
         type=filters,
         metavar="F1,F2,...",
         help="filters of each convolution block, cnn only (default 32,64)",
+    )
+    parser.add_argument(
+        "--widths",
+        type=filters,
+        metavar="W1,W2,...",
+        help="filters of each residual stage, resnet only (default 64,256,256)",
     )
     parser.add_argument(
         "--subset", type=positive_int, metavar="N", help="train on the first N images only"

@@ -39,19 +39,22 @@ def _write_report(result, directory):
 def _make_pipeline(args):
     from sklearn.pipeline import make_pipeline
 
-    from skcifar import ANNClassifier, CNNClassifier, PixelScaler
+    from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
 
-    params = {
-        "batch_size": args.batch_size,
-        "random_state": args.seed,
-        "verbose": progress_verbosity(args.quiet),
-    }
-    if args.epochs is not None:
-        params["epochs"] = args.epochs
+    params = {"random_state": args.seed, "verbose": progress_verbosity(args.quiet)}
+    # Options left out keep the classifier's own defaults (e.g. batches of 32 for the
+    # notebook's networks, 512 for the residual network).
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
     if args.model == "cnn":
         if args.filters is not None:
             params["filters"] = args.filters
         classifier = CNNClassifier(**params)
+    elif args.model == "resnet":
+        if args.widths is not None:
+            params["widths"] = args.widths
+        classifier = ResNetClassifier(**params)
     else:
         classifier = ANNClassifier(**params)
     return make_pipeline(PixelScaler(), classifier)
@@ -59,8 +62,11 @@ def _make_pipeline(args):
 
 def train(args):
     """Load CIFAR-10, fit ``PixelScaler -> classifier``, save it, report test metrics."""
-    if args.filters is not None and args.model != "cnn":
-        raise UsageError(f"--filters applies to --model cnn only, not --model {args.model}")
+    for option, model in (("filters", "cnn"), ("widths", "resnet")):
+        if getattr(args, option) is not None and args.model != model:
+            raise UsageError(
+                f"--{option} applies to --model {model} only, not --model {args.model}"
+            )
     out = args.out or default_out(args.model)
 
     start = time.perf_counter()

@@ -39,7 +39,8 @@ class ResNetClassifier(_KerasImageClassifier):
         Filters of the 2x2 stem convolution.
     augment : bool, default=True
         Random shifts (up to 1/8 of the size, zero padded) and horizontal
-        flips of the training images, done inside the training step.
+        flips of the training images, done inside the training step (images
+        at least 8 pixels high and wide; tabular rows are never augmented).
     learning_rate : float, default=0.4
         Peak learning rate of the schedule.
     momentum : float in [0, 1), default=0.9
@@ -54,7 +55,8 @@ class ResNetClassifier(_KerasImageClassifier):
         a tenth of ``learning_rate``; the rest decays it to 0 along a cosine.
     tta : bool, default=True
         Test-time augmentation: ``predict_proba`` averages the probabilities
-        of each image and its mirror image (twice the prediction cost).
+        of each image and its mirror image (twice the prediction cost). Like
+        ``augment``, it applies to images at least 8 pixels high and wide.
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Compute precision; ``"auto"`` uses bfloat16 where the CPU computes it
         natively (AMX or AVX512-BF16), float32 elsewhere. Weights and outputs
@@ -145,7 +147,10 @@ class ResNetClassifier(_KerasImageClassifier):
         _layer_sizes("widths", self.widths)
 
     def _initialize(self, X, y=None):
-        n_samples = _num_samples(X)
+        try:
+            n_samples = _num_samples(X)
+        except TypeError:  # not array-like (None, a scalar): super()._initialize says why
+            n_samples = 0
         fraction = self._validation_fraction()
         n_train = n_samples - (max(int(round(fraction * n_samples)), 1) if fraction else 0)
         self._schedule_steps = math.ceil(max(n_train, 1) / self.batch_size) * self.epochs
@@ -169,7 +174,7 @@ class ResNetClassifier(_KerasImageClassifier):
         )
 
     def _predict_raw(self, X, **kwargs):
-        if not self.tta or not self.initialized_:
+        if not (self.tta and self.initialized_ and min(self.image_shape_[:2]) >= 8):
             return super()._predict_raw(X, **kwargs)
         images, _ = self._validate_data(X)
         kwargs = {"batch_size": self.batch_size, "verbose": 0, **kwargs}

@@ -1,0 +1,274 @@
+"""Helpers shared by the benchmark scripts (not a benchmark itself).
+
+* :func:`notebook_script`: the reference notebook's CNN script (``X / 255.0`` in
+  float64, the raw Keras ``Sequential``, ``cnn.fit(X_train, y_train, epochs=10)``),
+  as Python source to run in a fresh interpreter; the single copy of it that
+  ``accuracy_budget.py`` and ``wrapper_overhead.py`` use;
+* :func:`run_child`: run a command in a fresh process and return its own peak RSS
+  (``VmHWM``, reported by the child) and wall time;
+* :func:`make_curve_callback`: a Keras callback recording test accuracy after
+  each epoch against cumulative training seconds, its own evaluation time excluded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+
+# The notebook's script. Lines marked "benchmark:" are not the notebook's: they only
+# time ``cnn.fit`` and, when asked, subset the data (--quick), record a test-accuracy
+# curve and write results. Everything else is the notebook, in its order: float64
+# pixels, default batch size 32, adam, no seed.
+_NOTEBOOK = """\
+import time  # benchmark: timing
+import tensorflow as tf
+from tensorflow.keras import layers, models
+from skcifar.datasets import load_data
+(X_train, y_train), (X_test, y_test) = load_data()
+#SUBSET
+X_train = X_train / 255.0
+X_test = X_test / 255.0
+cnn = models.Sequential([
+    layers.Conv2D(filters=32, kernel_size=(3, 3), activation='relu', input_shape=(32, 32, 3)),
+    layers.MaxPooling2D((2, 2)),
+    layers.Conv2D(filters=64, kernel_size=(3, 3), activation='relu'),
+    layers.MaxPooling2D((2, 2)),
+    layers.Flatten(),
+    layers.Dense(64, activation='relu'),
+    layers.Dense(10, activation='softmax'),
+])
+cnn.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])
+#BEFORE_FIT
+_fit_start = time.perf_counter()  # benchmark: the budget is the time of cnn.fit itself
+cnn.fit(X_train, y_train, epochs=EPOCHS, verbose=0#CALLBACKS)
+_fit_wall = time.perf_counter() - _fit_start  # benchmark
+cnn.evaluate(X_test, y_test, verbose=0)
+#REPORT
+"""
+
+
+def notebook_script(epochs=10, *, n_train=None, n_test=None, curve=False, out=None):
+    """Source of the notebook's CNN script, ready for ``python -c``.
+
+    With the defaults it is the notebook's script (plus two timing lines around
+    ``cnn.fit``): what the peak-RSS comparison runs. ``n_train``/``n_test`` keep
+    only the first images (quick runs); ``curve`` adds :func:`make_curve_callback`
+    on the test set; ``out`` writes fit time, test accuracy and log-loss (from
+    ``cnn.predict``, after the notebook's lines) and the curve to that JSON file.
+    ``verbose=0``: the notebook shows a progress bar, which only costs time, so
+    the budget measured here is, if anything, slightly tighter than the notebook's.
+    """
+    code = _NOTEBOOK.replace("EPOCHS", str(int(epochs)))
+    subset = ""
+    if n_train is not None or n_test is not None:
+        subset = (
+            f"X_train, y_train = X_train[:{n_train}], y_train[:{n_train}]  # benchmark: quick\n"
+            f"X_test, y_test = X_test[:{n_test}], y_test[:{n_test}]  # benchmark: quick\n"
+        )
+    before = callbacks = report = ""
+    if curve or out:
+        before = (
+            f"import sys; sys.path.insert(0, {str(BENCH_DIR)!r})  # benchmark\n"
+            "import _common  # benchmark\n"
+        )
+    if curve:
+        before += (
+            "_curve = _common.make_curve_callback(X_test, y_test)  # benchmark\n"
+            "_curve.start()  # benchmark\n"
+        )
+        callbacks = ", callbacks=[_curve]"
+    if out:
+        report = (
+            "_common.write_notebook_result(  # benchmark\n"
+            f"    {str(out)!r}, cnn, X_test, y_test, _fit_wall, {'_curve' if curve else None}\n"
+            ")\n"
+        )
+    return (
+        code.replace("#SUBSET\n", subset)
+        .replace("#BEFORE_FIT\n", before)
+        .replace("#CALLBACKS", callbacks)
+        .replace("#REPORT\n", report)
+    )
+
+
+def log_loss(y, proba):
+    """Mean cross-entropy of ``proba`` (n, n_classes) at integer labels ``y``."""
+    from sklearn.metrics import log_loss as sk_log_loss
+
+    return float(sk_log_loss(y, proba, labels=np.arange(proba.shape[1])))
+
+
+def accuracy(y, proba):
+    return float(np.mean(np.argmax(proba, axis=1) == np.asarray(y)))
+
+
+def make_curve_callback(X_test, y_test, batch_size=1024):
+    """A Keras callback: test accuracy after each epoch vs cumulative training seconds.
+
+    At each epoch end it predicts ``X_test`` (``self.model.predict``, no test-time
+    augmentation) and records ``{"epoch", "seconds", "accuracy", "log_loss"}``;
+    ``seconds`` counts from :meth:`start` (call it just before ``fit``; otherwise
+    the start of training) minus the time spent in these evaluations, which is
+    also summed in ``eval_seconds`` so that callers can take it off their own clock.
+    """
+    import keras
+
+    y_test = np.asarray(y_test)
+
+    class EpochCurve(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.points = []
+            self.eval_seconds = 0.0
+            self._start = None
+
+        def start(self):
+            self._start = time.perf_counter()
+
+        def on_train_begin(self, logs=None):
+            if self._start is None:
+                self.start()
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.perf_counter()
+            proba = self.model.predict(X_test, batch_size=batch_size, verbose=0)
+            self.points.append(
+                {
+                    "epoch": epoch + 1,
+                    "seconds": now - self._start - self.eval_seconds,
+                    "accuracy": accuracy(y_test, proba),
+                    "log_loss": log_loss(y_test, proba),
+                }
+            )
+            self.eval_seconds += time.perf_counter() - now
+
+    return EpochCurve()
+
+
+def write_notebook_result(path, cnn, X_test, y_test, fit_wall, curve=None):
+    """Results of the notebook script (called at its end when ``out`` is given)."""
+    start = time.perf_counter()
+    proba = cnn.predict(X_test, verbose=0)  # the notebook's own y_pred = cnn.predict(X_test)
+    predict_seconds = time.perf_counter() - start
+    eval_seconds = curve.eval_seconds if curve is not None else 0.0
+    write_json(
+        path,
+        {
+            "fit_seconds": fit_wall - eval_seconds,
+            "fit_wall_seconds": fit_wall,
+            "curve_eval_seconds": eval_seconds,
+            "predict_seconds": predict_seconds,
+            "test_accuracy": accuracy(y_test, proba),
+            "test_log_loss": log_loss(y_test, proba),
+            "curve": curve.points if curve is not None else [],
+        },
+    )
+
+
+def write_json(path, obj):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+PEAK_FILE_ENV = "SKCIFAR_BENCH_PEAK_FILE"
+
+# Appended to ``python -c`` children: write this process's own peak RSS where run_child reads it.
+_PEAK_SNIPPET = """
+import os as _os  # benchmark: this process's own peak RSS
+if _os.environ.get(PEAK_FILE_ENV):
+    with open('/proc/self/status') as _status, open(_os.environ[PEAK_FILE_ENV], 'w') as _out:
+        _out.write(''.join(l for l in _status if l.startswith('VmHWM:')))
+""".replace("PEAK_FILE_ENV", repr(PEAK_FILE_ENV))
+
+
+def own_peak_rss_mb():
+    """Peak RSS of this process's own address space, in MB (``VmHWM``).
+
+    Not ``ru_maxrss``: Linux carries a process's ``ru_maxrss`` over from the
+    address space it had before ``execve`` - for a subprocess, its parent's - so a
+    child started by a process holding 1 GB reports at least 1 GB.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_own_peak():
+    """In a child of :func:`run_child`: report this process's peak RSS (call at the end)."""
+    path = os.environ.get(PEAK_FILE_ENV)
+    if path:
+        Path(path).write_text(f"VmHWM: {int(own_peak_rss_mb() * 1024)} kB\n")
+
+
+def child_env(**extra):
+    """Environment for a benchmark child: TensorFlow's start-up logging silenced."""
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.pop(PEAK_FILE_ENV, None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run_child(argv, *, env=None, check=True):
+    """Run ``argv`` in a fresh process; return its own peak RSS and wall time.
+
+    The child reports its peak RSS (``VmHWM``, see :func:`own_peak_rss_mb`) at its
+    end into a file named by ``$SKCIFAR_BENCH_PEAK_FILE`` (:func:`python_child` adds
+    the code; other children call :func:`write_own_peak`). Without a report,
+    ``peak_rss_mb`` is None. Output goes to this process's stdout/stderr.
+    Returns ``{"returncode", "peak_rss_mb", "wall_seconds"}``; raises
+    CalledProcessError on failure when ``check``.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryDirectory(prefix="skcifar-bench-") as tmp:
+        peak_file = Path(tmp) / "peak"
+        env = dict(child_env() if env is None else env, **{PEAK_FILE_ENV: str(peak_file)})
+        start = time.perf_counter()
+        proc = subprocess.run(argv, env=env, check=False)
+        wall = time.perf_counter() - start
+        peak = None
+        if peak_file.exists() and peak_file.read_text().split():
+            peak = int(peak_file.read_text().split()[1]) / 1024
+    if check and proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, argv)
+    return {"returncode": proc.returncode, "peak_rss_mb": peak, "wall_seconds": wall}
+
+
+def python_child(code, **kwargs):
+    """:func:`run_child` of ``python -c code`` (this interpreter), reporting its peak RSS."""
+    return run_child([sys.executable, "-c", code + _PEAK_SNIPPET], **kwargs)

@@ -1,0 +1,199 @@
+"""The benchmark scripts in benchmarks/: helpers and reporting (fast), --quick runs (slow).
+
+The fast tests check the shared notebook script, the per-process peak-RSS
+measurement and the table/plot rendering of ``run_all.py`` on made-up results.
+The slow one runs ``run_all.py --quick`` end to end (every script, tiny data:
+about 2-3 minutes on 2 cores) on the real data.
+"""
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "benchmarks"
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    """Import benchmarks/_common.py and run_all.py (the scripts' own directory on sys.path)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    common = importlib.import_module("_common")
+    run_all = importlib.import_module("run_all")
+    return common, run_all
+
+
+def test_notebook_script_is_the_notebook(bench):
+    common, _ = bench
+    code = common.notebook_script()
+    lines = [line for line in code.splitlines() if "# benchmark" not in line]
+    assert lines[3:6] == [
+        "(X_train, y_train), (X_test, y_test) = load_data()",
+        "X_train = X_train / 255.0",
+        "X_test = X_test / 255.0",
+    ]
+    assert "cnn.fit(X_train, y_train, epochs=10, verbose=0)" in lines
+    assert "optimizer='adam', loss='sparse_categorical_crossentropy'" in code
+    assert "batch_size" not in code  # the default, 32
+    compile(code, "<notebook>", "exec")
+
+    variant = common.notebook_script(2, n_train=100, n_test=50, curve=True, out="/tmp/x.json")
+    assert "epochs=2, verbose=0, callbacks=[_curve])" in variant
+    assert "X_train[:100]" in variant and "write_notebook_result" in variant
+    compile(variant, "<notebook variant>", "exec")
+
+
+def test_child_peak_rss_is_its_own(bench):
+    """A child's peak is its own, not inherited from a large parent (ru_maxrss would be)."""
+    common, _ = bench
+    import numpy as np
+
+    ballast = np.ones(400_000_000 // 8)  # the parent holds 400 MB
+    result = common.python_child("import numpy as np; a = np.ones(150_000_000 // 8); a[:] = 2")
+    del ballast
+    assert result["returncode"] == 0
+    assert 150 < result["peak_rss_mb"] < 390
+
+
+def _fake_results(budget=100.0):
+    def curve(n, start, stop, step):
+        return [
+            {
+                "epoch": i + 1,
+                "seconds": step * (i + 1),
+                "accuracy": start + (stop - start) * i / n,
+                "log_loss": 1.0,
+            }
+            for i in range(n)
+        ]
+
+    def resnet(config, factor, seconds, acc, loss):
+        return {
+            "config": config,
+            "params": {"widths": [64, 256, 256], "epochs": 12, "tta": True},
+            "compute_dtype": "mixed_bfloat16",
+            "fit_seconds": seconds,
+            "fit_wall_seconds": seconds + 5,
+            "curve_eval_seconds": 5.0,
+            "predict_seconds": 3.0,
+            "test_accuracy": acc,
+            "test_log_loss": loss,
+            "curve": curve(5, 0.4, acc - 0.01, seconds / 5),
+            "budget_factor": factor,
+            "budget_seconds": factor * budget,
+            "within_budget": seconds <= factor * budget,
+        }
+
+    rounds = [
+        {
+            "fit_raw_seconds": 10.0,
+            "fit_skcifar_seconds": 10.1,
+            "predict_raw_seconds": 1.0,
+            "predict_skcifar_seconds": 0.99,
+            "fit_ratio": 1.01,
+            "predict_ratio": 1.01,
+        }
+    ]
+    return {
+        "accuracy_budget": {
+            "n_train": 50000,
+            "n_test": 10000,
+            "notebook": {
+                "epochs": 10,
+                "fit_seconds": budget,
+                "curve_eval_seconds": 10.0,
+                "predict_seconds": 1.0,
+                "test_accuracy": 0.68,
+                "test_log_loss": 1.0,
+                "curve": curve(10, 0.45, 0.68, budget / 10),
+            },
+            "runs": {
+                "fast": resnet({"widths": [32, 64, 128], "epochs": 5}, 1, 95.0, 0.85, 0.5),
+                # over its budget: not met despite the accuracy
+                "full": resnet({}, 12, 1300.0, 0.93, 0.3),
+            },
+        },
+        "wrapper_overhead": {
+            "n_images": 20000,
+            "n_test": 10000,
+            "epochs": 2,
+            "rounds": rounds,
+            "fit_ratio": 1.01,
+            "predict_ratio": 0.96,
+            "fit_ratios": [1.01],
+            "predict_ratios": [0.96],
+            "rss": {
+                "epochs": 1,
+                "n_train": 50000,
+                "notebook_mb": 3000.0,
+                "pipeline_float32_mb": 1000.0,
+                "pipeline_float16_mb": 800.0,
+                "ratio_float32": 1 / 3,
+                "ratio_float16": 0.8 / 3,
+                "notebook_wall_seconds": 20.0,
+                "pipeline_float32_wall_seconds": 20.0,
+                "pipeline_float16_wall_seconds": 20.0,
+            },
+        },
+        # distributed_search and repeated_fits "not run"
+    }
+
+
+def test_report_rendering(bench, tmp_path):
+    _, run_all = bench
+    report = {
+        "date": "2026-01-01T00:00:00+00:00",
+        "quick": False,
+        "machine": {"cpu_model": "CPU", "cores": 2},
+        "versions": {"Python": "3"},
+        "commands": ["python benchmarks/run_all.py"],
+        "scripts": {"accuracy_budget": {"returncode": 0, "wall_seconds": 1500.0}},
+        "results": _fake_results(),
+    }
+    text = run_all.render(report, tmp_path, tmp_path / "plot.png")
+    met = {row["metric"].split(" (")[0]: row["met"] for row in report["table"]}
+    assert len(report["table"]) == 6
+    assert [row["met"] for row in report["table"]] == [True, False, True, False, True, False]
+    assert report["table"][5]["value"] == "not run", met
+    assert "| test accuracy within 12x that time | 0.9300, log-loss 0.300" in text
+    assert (tmp_path / "plot.png").stat().st_size > 10_000
+    saved = json.loads((tmp_path / "latest.json").read_text())
+    assert saved["table"] == report["table"]
+    assert (tmp_path / "latest.md").read_text() == text
+
+
+@pytest.mark.slow
+def test_run_all_quick(tmp_path):
+    data = os.environ.get("SKCIFAR_DATA")
+    if not data or not os.path.isfile(data):
+        pytest.skip("set SKCIFAR_DATA to the CIFAR-10 archive to run the benchmarks")
+    subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "run_all.py"),
+            "--quick",
+            "--no-dask",
+            "--out-dir",
+            str(tmp_path),
+        ],
+        check=True,
+        timeout=900,
+        cwd=ROOT,
+    )
+    report = json.loads((tmp_path / "latest.json").read_text())
+    assert set(report["results"]) == {
+        "accuracy_budget",
+        "wrapper_overhead",
+        "distributed_search",
+        "repeated_fits",
+    }
+    assert all(info["returncode"] == 0 for info in report["scripts"].values())
+    assert len(report["table"]) == 6
+    assert not any(row["value"] in ("not run", "failed") for row in report["table"])
+    assert (tmp_path / "accuracy_vs_time.png").exists()
+    assert (tmp_path / "latest.md").read_text().count("\n| ") >= 6

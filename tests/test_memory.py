@@ -1,0 +1,151 @@
+"""skcifar._memory: aligned allocation and zero-copy hand-over of arrays to TensorFlow."""
+
+import numpy as np
+import pytest
+
+from skcifar import PixelScaler, ResNetClassifier
+from skcifar._backend import import_keras
+from skcifar._memory import aligned_empty, as_tensor, take_rows
+from skcifar.estimators import _base
+
+import_keras()  # quiet TensorFlow start-up
+import tensorflow as tf  # noqa: E402
+
+
+def _address(tensor):
+    """Address of a CPU tensor's buffer (through DLPack: ``.numpy()`` may copy)."""
+    return np.from_dlpack(tensor).ctypes.data
+
+
+def _aligned(shape, dtype=np.float32, seed=0):
+    out = aligned_empty(shape, dtype)
+    out[...] = np.random.RandomState(seed).randint(0, 255, size=shape)
+    return out
+
+
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [((7, 5, 5, 3), np.float32), ((3,), np.float16), ((2, 3), np.uint8), ((0, 4), np.float32)],
+)
+def test_aligned_empty(shape, dtype):
+    out = aligned_empty(shape, dtype)
+    assert out.shape == shape and out.dtype == dtype
+    assert out.flags.c_contiguous and out.flags.writeable
+    assert out.size == 0 or out.ctypes.data % 64 == 0
+
+
+def test_aligned_empty_is_aligned_for_many_sizes():
+    # NumPy's own allocations are typically only 16-byte aligned.
+    assert all(aligned_empty((n, 3), np.float32).ctypes.data % 64 == 0 for n in range(1, 40))
+
+
+def test_aligned_array_is_shared_not_copied():
+    X = _aligned((6, 4, 4, 3))
+    tensor = as_tensor(X)
+    assert tensor.dtype == tf.float32 and tuple(tensor.shape) == X.shape
+    assert _address(tensor) == X.ctypes.data
+    X[2, 1, 1, 0] = -7.0  # a write to the array shows in the tensor
+    assert tensor.numpy()[2, 1, 1, 0] == -7.0
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.uint8])
+def test_other_dtypes_are_shared(dtype):
+    X = _aligned((5, 3), dtype)
+    tensor = as_tensor(X)
+    assert tensor.dtype.as_numpy_dtype == dtype
+    assert _address(tensor) == X.ctypes.data
+
+
+def _read_only(X):
+    out = aligned_empty(X.shape, X.dtype)  # aligned and contiguous, but not writeable
+    out[...] = X
+    out.setflags(write=False)
+    return out
+
+
+def _misaligned(X):
+    buffer = aligned_empty((X.size + 1,), X.dtype)
+    out = buffer[1:].reshape(X.shape)
+    out[...] = X
+    assert out.ctypes.data % 64 != 0
+    return out
+
+
+def _byteswapped(X):
+    return X.astype(X.dtype.newbyteorder(">" if np.little_endian else "<"))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _read_only,
+        _misaligned,
+        lambda X: np.asfortranarray(X),
+        lambda X: np.repeat(X, 2, axis=2)[:, :, ::2],  # a strided view
+        _byteswapped,
+    ],
+    ids=["read-only", "misaligned", "fortran-order", "strided", "byte-swapped"],
+)
+def test_other_arrays_are_copied_once_with_equal_values(make):
+    source = _aligned((4, 3, 3, 2))
+    X = make(source)
+    tensor = as_tensor(X)
+    np.testing.assert_array_equal(tensor.numpy(), source)
+    assert _address(tensor) % 64 == 0
+    if X.flags.writeable:
+        X[...] = -1  # the tensor owns its copy
+        np.testing.assert_array_equal(tensor.numpy(), source)
+    assert _address(tensor) != X.ctypes.data
+
+
+def test_empty_array():
+    tensor = as_tensor(np.zeros((0, 8, 8, 3), np.float32))
+    assert tuple(tensor.shape) == (0, 8, 8, 3) and tensor.dtype == tf.float32
+
+
+def test_tensor_keeps_the_array_alive():
+    X = _aligned((50, 8))
+    expected = X.copy()
+    tensor = as_tensor(X)
+    del X  # the DLPack capsule holds a reference: memory stays valid
+    junk = [np.full((50, 8), 99.0, np.float32) for _ in range(20)]
+    np.testing.assert_array_equal(tensor.numpy(), expected)
+    del junk
+
+
+def test_take_rows_is_correct_and_aligned():
+    X = np.random.RandomState(0).rand(30, 4, 4, 3).astype(np.float32)
+    indices = np.array([29, 0, 7, 7, 3])
+    out = take_rows(X, indices)
+    np.testing.assert_array_equal(out, X[indices])
+    assert out.dtype == X.dtype and out.ctypes.data % 64 == 0 and out.flags.c_contiguous
+    assert not np.shares_memory(out, X)
+    assert take_rows(X, np.array([], dtype=int)).shape == (0, 4, 4, 3)
+    # works on read-only input (joblib's memory maps) and any dtype
+    read_only = X.astype(np.float16)
+    read_only.setflags(write=False)
+    np.testing.assert_array_equal(take_rows(read_only, indices), read_only[indices])
+
+
+def test_fit_hands_scaled_images_to_tensorflow_without_a_copy(monkeypatch):
+    """PixelScaler's output is shared with TensorFlow, training part of a split too."""
+    seen = []
+
+    def spy(X):
+        tensor = as_tensor(X)
+        seen.append((X.ctypes.data, _address(tensor)))
+        return tensor
+
+    monkeypatch.setattr(_base, "as_tensor", spy)
+    images = np.random.RandomState(0).randint(0, 256, (40, 8, 8, 3)).astype(np.uint8)
+    y = np.arange(40) % 2
+    clf = ResNetClassifier(
+        widths=(4,), stem_filters=4, epochs=1, batch_size=16, precision="float32", random_state=0
+    )
+    for dtype in ("float32", "float16"):
+        X = PixelScaler(dtype=dtype).fit_transform(images)
+        clf.fit(X, y)
+        assert seen[-1] == (X.ctypes.data, X.ctypes.data)
+    clf.set_params(validation_fraction=0.25).fit(X, y)  # training rows: take_rows, aligned
+    assert seen[-1][0] == seen[-1][1] and seen[-1][0] != X.ctypes.data
+    assert len(seen) == 3

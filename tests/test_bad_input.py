@@ -118,6 +118,7 @@ ESTIMATOR_CASES = {
     "ResNet warmup_fraction 1": (_fit_resnet(warmup_fraction=1), ValueError, "warmup_fraction"),
     "ResNet learning_rate None": (_fit_resnet(learning_rate=None), ValueError, "learning_rate"),
     "ResNet tta not bool": (_fit_resnet(tta="yes"), ValueError, "'tta'"),
+    "ResNet temperature 0": (_fit_resnet(temperature=0), ValueError, "'temperature'"),
     "ResNet X None": (
         lambda: ResNetClassifier(epochs=1).fit(None, LABELS),
         ValueError,

@@ -22,7 +22,13 @@ from skcifar.estimators import _resnet as resnet_estimator
 keras = import_keras()
 
 TINY = dict(
-    widths=(4,), stem_filters=4, epochs=2, batch_size=16, precision="float32", random_state=0
+    widths=(4,),
+    stem_filters=4,
+    epochs=2,
+    batch_size=16,
+    temperature=1.0,  # the network's own probabilities (tested separately)
+    precision="float32",
+    random_state=0,
 )
 
 
@@ -381,8 +387,8 @@ def test_defaults():
     clf = ResNetClassifier()
     assert clf.get_params() == dict(
         widths=(64, 256, 256), stem_filters=24, augment=True, learning_rate=0.4,
-        momentum=0.9, weight_decay=5e-3, label_smoothing=0.1, warmup_fraction=0.2, tta=True,
-        precision="auto", epochs=12, batch_size=512, validation_fraction=None,
+        momentum=0.9, weight_decay=5e-3, label_smoothing=0.1, warmup_fraction=0.2, tta=True, temperature=0.6,
+        precision="auto", epochs=12, batch_size=256, validation_fraction=None,
         early_stopping=False, n_iter_no_change=5, random_state=None, verbose=0,
         callbacks=None, warm_start=False, class_weight=None,
     )  # fmt: skip
@@ -485,6 +491,21 @@ def test_tta_averages_the_image_and_its_mirror_image(fitted, data):
     # tta=False: the network's own output.
     no_tta = pickle.loads(pickle.dumps(fitted)).set_params(tta=False)
     np.testing.assert_allclose(no_tta.predict_proba(X), plain, rtol=1e-5, atol=1e-7)
+
+
+def test_temperature_sharpens_probabilities_but_never_predictions(fitted, data):
+    X, _ = data
+    plain = fitted.predict_proba(X)
+    sharp = clone(fitted).set_params(temperature=0.5)
+    sharp.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    proba = sharp.predict_proba(X)
+    expected = plain**2 / (plain**2).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(proba, expected, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert (proba.max(axis=1) >= plain.max(axis=1) - 1e-6).all()
+    assert (proba.max(axis=1) > plain.max(axis=1) + 1e-3).any()
+    np.testing.assert_array_equal(sharp.predict(X), fitted.predict(X))
+    assert ResNetClassifier().temperature == 0.6
 
 
 def test_tta_in_chunks_gives_the_same_result(fitted, data, monkeypatch):

@@ -114,7 +114,7 @@ def build_resnet(
         (images at least 8 pixels high and wide; smaller inputs, such as
         tabular rows, are never augmented).
     learning_rate : float, default=0.4
-        Peak learning rate of SGD (batches of 512 or so).
+        Peak learning rate of SGD (for batches of about 256).
     momentum : float, default=0.9
         Nesterov momentum.
     weight_decay : float, default=5e-3

@@ -72,7 +72,7 @@ def _add_train(commands):
         "--batch-size",
         type=positive_int,
         metavar="N",
-        help="batch size (default: ann and cnn 32, resnet 512)",
+        help="batch size (default: ann and cnn 32, resnet 256)",
     )
     parser.add_argument(
         "--filters",

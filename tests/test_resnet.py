@@ -387,8 +387,8 @@ def test_defaults():
     clf = ResNetClassifier()
     assert clf.get_params() == dict(
         widths=(64, 256, 256), stem_filters=24, augment=True, learning_rate=0.4,
-        momentum=0.9, weight_decay=5e-3, label_smoothing=0.1, warmup_fraction=0.2, tta=True, temperature=0.6,
-        precision="auto", epochs=12, batch_size=256, validation_fraction=None,
+        momentum=0.9, weight_decay=5e-3, label_smoothing=0.1, warmup_fraction=0.2, tta=True,
+        temperature=0.6, precision="auto", epochs=12, batch_size=256, validation_fraction=None,
         early_stopping=False, n_iter_no_change=5, random_state=None, verbose=0,
         callbacks=None, warm_start=False, class_weight=None,
     )  # fmt: skip

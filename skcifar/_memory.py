@@ -1,7 +1,9 @@
 """Feeding arrays to TensorFlow without copying them.
 
 ``model.fit(ndarray)`` converts the training array to a TensorFlow tensor, a
-full copy (0.6 GB for CIFAR-10 in float32). TensorFlow can instead use the
+full copy (0.6 GB for CIFAR-10 in float32), and casts any other float type to
+float32 first (another copy). :func:`batches` feeds batches gathered from
+the array itself instead. TensorFlow can instead use the
 array's own memory through DLPack, provided the buffer is C-contiguous,
 writeable and aligned to 64 bytes (TensorFlow's CPU tensor alignment). The
 helpers here allocate arrays that way and hand them over without a copy.
@@ -34,13 +36,6 @@ def _shareable(X):
     )
 
 
-def take_rows(X, indices):
-    """``X[indices]`` (rows) into a new 64-byte-aligned array."""
-    out = aligned_empty((len(indices),) + X.shape[1:], X.dtype)
-    np.take(X, indices, axis=0, out=out)
-    return out
-
-
 def as_tensor(X):
     """A TensorFlow tensor of ``X``, sharing its memory when possible.
 
@@ -58,3 +53,76 @@ def as_tensor(X):
         np.copyto(copy, X)
         X = copy
     return tf.experimental.dlpack.from_dlpack(X.__dlpack__())
+
+
+def batches(X, y=None, sample_weight=None, *, batch_size, indices=None, shuffle=False, seed=None):
+    """A ``tf.data.Dataset`` of batches gathered straight from ``X``'s memory.
+
+    Keras' own array feeding converts a float array that is not float32 (the
+    float16 output of ``PixelScaler(dtype="float16")``) into a float32 copy of
+    the whole array first, and a validation split needs its rows copied out.
+    Here ``X`` is shared with TensorFlow once (:func:`as_tensor`) and each
+    batch is a gather of its rows, in the input's own dtype (the network casts
+    a batch as it reads it), except that float16 rows come out as float32:
+    TensorFlow's oneDNN build logs an error for every float16 operation on
+    CPUs without AVX512-FP16, so float16 data travels as its 16-bit patterns
+    and a lookup in a table of all 65,536 of them widens each batch, exactly.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        Inputs.
+    y, sample_weight : ndarray of shape (n_samples,) or None
+        Targets and per-sample weights; None leaves them out of the batches.
+    batch_size : int
+        Rows per batch (the last one may be smaller).
+    indices : ndarray of int or None
+        Rows of ``X`` to use, in this order (None: all of them).
+    shuffle : bool, default=False
+        Shuffle the rows anew each epoch (training); False keeps their order.
+    seed : int or None
+        Seed of the shuffling (None: TensorFlow's global seed, if any).
+
+    Returns
+    -------
+    tf.data.Dataset
+        Elements ``x``, ``(x, y)`` or ``(x, y, sample_weight)``; ``x`` has
+        ``X``'s dtype, or float32 where that is float16.
+    """
+    import tensorflow as tf
+
+    if indices is None:
+        indices = np.arange(len(X))
+    half = X.dtype == np.float16
+    if half:  # carried as its bit patterns, widened per batch below
+        X = X.view(np.uint16)
+    rows = tf.data.Dataset.from_tensor_slices(np.asarray(indices, dtype=np.int64))
+    if shuffle:
+        rows = rows.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+    arrays = (as_tensor(X),) + tuple(
+        tf.constant(np.asarray(a)) for a in (y, sample_weight) if a is not None
+    )
+    # The arrays enter as one dataset element repeated, not as captures of the
+    # gather function: tf.data would otherwise serialise them into its graph.
+    data = tf.data.Dataset.zip(
+        (rows.batch(int(batch_size)), tf.data.Dataset.from_tensors(arrays).repeat())
+    )
+
+    widen = _half_to_float32_table(tf) if half else None  # 256 KB, captured
+
+    def gather(index, arrays):
+        picked = tuple(tf.gather(a, index) for a in arrays)
+        if widen is not None:
+            picked = (tf.gather(widen, tf.cast(picked[0], tf.int32)),) + picked[1:]
+        return picked if len(picked) > 1 else picked[0]
+
+    options = tf.data.Options()  # as Keras' own array feeding: no graph rewrites to pay for
+    options.experimental_optimization.apply_default_optimizations = False
+    data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return data.with_options(options)
+
+
+def _half_to_float32_table(tf):
+    """The float32 value of each of the 65,536 float16 bit patterns (256 KB)."""
+    table = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+    return tf.constant(table)

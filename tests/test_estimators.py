@@ -228,10 +228,14 @@ def test_quiet_by_default_in_a_fresh_process(tmp_path):
     """No TensorFlow C++ log lines, warnings or progress bars unless verbose asks."""
     script = (
         "import numpy as np\n"
-        "from skcifar import CNNClassifier\n"
+        "from sklearn.pipeline import make_pipeline\n"
+        "from skcifar import CNNClassifier, PixelScaler\n"
         "X = np.random.RandomState(0).rand(40, 8, 8, 3).astype('float32')\n"
         "CNNClassifier(filters=(4,), dense_units=4, epochs=2).fit(X, np.arange(40) % 2)"
         ".predict(X)\n"
+        # float16 pixels: TensorFlow logs an error for any float16 op on this CPU
+        "clf = make_pipeline(PixelScaler(), CNNClassifier(filters=(4,), dense_units=4))\n"
+        "clf.fit(X * 255, np.arange(40) % 2).predict_proba(X * 255)\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
     done = subprocess.run(

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from skcifar import PixelScaler, ResNetClassifier
+from skcifar import PixelScaler, ResNetClassifier, _memory
 from skcifar._backend import import_keras
-from skcifar._memory import aligned_empty, as_tensor, take_rows
-from skcifar.estimators import _base
+from skcifar._memory import aligned_empty, as_tensor, batches
 
 import_keras()  # quiet TensorFlow start-up
 import tensorflow as tf  # noqa: E402
@@ -113,18 +112,32 @@ def test_tensor_keeps_the_array_alive():
     del junk
 
 
-def test_take_rows_is_correct_and_aligned():
-    X = np.random.RandomState(0).rand(30, 4, 4, 3).astype(np.float32)
-    indices = np.array([29, 0, 7, 7, 3])
-    out = take_rows(X, indices)
-    np.testing.assert_array_equal(out, X[indices])
-    assert out.dtype == X.dtype and out.ctypes.data % 64 == 0 and out.flags.c_contiguous
-    assert not np.shares_memory(out, X)
-    assert take_rows(X, np.array([], dtype=int)).shape == (0, 4, 4, 3)
-    # works on read-only input (joblib's memory maps) and any dtype
-    read_only = X.astype(np.float16)
-    read_only.setflags(write=False)
-    np.testing.assert_array_equal(take_rows(read_only, indices), read_only[indices])
+def test_batches_cover_every_row_once_per_epoch_in_a_fresh_order():
+    X = _aligned((50, 2, 2, 3), np.float16)
+    y, w = np.arange(50), np.linspace(0, 1, 50)
+    data = batches(X, y, w, batch_size=16, shuffle=True, seed=3)
+
+    def epoch(dataset):
+        parts = [tuple(t.numpy() for t in batch) for batch in dataset]
+        assert [len(p[0]) for p in parts] == [16, 16, 16, 2]
+        return [np.concatenate(column) for column in zip(*parts, strict=True)]
+
+    x1, y1, w1 = epoch(data)
+    x2, y2, _ = epoch(data)
+    assert x1.dtype == np.float32  # float16 rows are widened batch by batch, exactly
+    assert sorted(y1) == sorted(y2) == list(range(50)) and not np.array_equal(y1, y2)
+    np.testing.assert_array_equal(x1, X[y1])
+    np.testing.assert_array_equal(w1, w[y1])
+    again = batches(X, y, w, batch_size=16, shuffle=True, seed=3)
+    np.testing.assert_array_equal(epoch(again)[1], y1)  # the same seed, the same order
+
+
+def test_batches_for_prediction_keep_the_order_of_the_chosen_rows():
+    X = _aligned((20, 3), np.uint8)
+    rows = np.array([19, 0, 5])
+    data = batches(X, batch_size=2, indices=rows)
+    got = np.concatenate([b.numpy() for b in data])
+    np.testing.assert_array_equal(got, X[rows])
 
 
 def test_fit_hands_scaled_images_to_tensorflow_without_a_copy(monkeypatch):
@@ -136,7 +149,7 @@ def test_fit_hands_scaled_images_to_tensorflow_without_a_copy(monkeypatch):
         seen.append((X.ctypes.data, _address(tensor)))
         return tensor
 
-    monkeypatch.setattr(_base, "as_tensor", spy)
+    monkeypatch.setattr(_memory, "as_tensor", spy)
     images = np.random.RandomState(0).randint(0, 256, (40, 8, 8, 3)).astype(np.uint8)
     y = np.arange(40) % 2
     clf = ResNetClassifier(
@@ -146,6 +159,9 @@ def test_fit_hands_scaled_images_to_tensorflow_without_a_copy(monkeypatch):
         X = PixelScaler(dtype=dtype).fit_transform(images)
         clf.fit(X, y)
         assert seen[-1] == (X.ctypes.data, X.ctypes.data)
-    clf.set_params(validation_fraction=0.25).fit(X, y)  # training rows: take_rows, aligned
-    assert seen[-1][0] == seen[-1][1] and seen[-1][0] != X.ctypes.data
-    assert len(seen) == 3
+    # a validation split gathers both parts from X itself: no rows copied out
+    clf.set_params(validation_fraction=0.25).fit(X, y)
+    assert seen[-2:] == [(X.ctypes.data, X.ctypes.data)] * 2
+    assert len(seen) == 4
+    clf.predict_proba(X)  # and so does prediction, both passes of the flip TTA
+    assert seen[-1] == (X.ctypes.data, X.ctypes.data) and len(seen) == 5

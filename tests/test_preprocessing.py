@@ -13,7 +13,7 @@ def images():
 
 
 def test_scales_uint8_to_float32_unit_range(images):
-    out = PixelScaler().fit_transform(images)
+    out = PixelScaler(dtype="float32").fit_transform(images)
     assert out.dtype == np.float32
     assert out.shape == images.shape
     np.testing.assert_allclose(out, images / 255.0, rtol=1e-6)
@@ -28,15 +28,16 @@ def test_float_pixels_give_the_same_result(images):
 
 def test_flat_rows_keep_their_shape_and_values(images):
     flat = images.reshape(len(images), -1)
-    out = PixelScaler().fit_transform(flat)
+    out = PixelScaler(dtype="float32").fit_transform(flat)
     assert out.shape == flat.shape and out.dtype == np.float32
-    np.testing.assert_array_equal(out.reshape(images.shape), PixelScaler().fit_transform(images))
+    expected = PixelScaler(dtype="float32").fit_transform(images)
+    np.testing.assert_array_equal(out.reshape(images.shape), expected)
 
 
 def test_standardize_learns_per_channel_statistics(images):
     images = images.astype(np.float32)
     images[..., 2] = 255  # a constant channel must not divide by zero
-    scaler = PixelScaler(standardize=True).fit(images)
+    scaler = PixelScaler(standardize=True, dtype="float32").fit(images)
     assert scaler.mean_.shape == (3,) and scaler.scale_.shape == (3,)
     np.testing.assert_allclose(
         scaler.mean_[:2], (images[..., :2] / 255).mean(axis=(0, 1, 2)), rtol=1e-5
@@ -58,7 +59,7 @@ def test_standardize_flat_rows_matches_images(images):
 
 @pytest.mark.parametrize("standardize", [False, True])
 def test_inverse_transform_round_trips(images, standardize):
-    scaler = PixelScaler(standardize=standardize).fit(images)
+    scaler = PixelScaler(standardize=standardize, dtype="float32").fit(images)
     back = scaler.inverse_transform(scaler.transform(images))
     assert back.dtype == np.float32
     np.testing.assert_allclose(back, images, atol=1e-3)
@@ -102,8 +103,9 @@ def test_transform_checks_fitted_and_shape(images):
 
 def test_does_not_make_float64_copies(images):
     big = np.zeros((5000, 32, 32, 3), dtype=np.uint8)
-    out = PixelScaler().fit_transform(big)
-    assert out.dtype == np.float32 and out.nbytes == big.size * 4
+    out = PixelScaler().fit_transform(big)  # float16 by default: 2 bytes a value
+    assert out.dtype == np.float16 and out.nbytes == big.size * 2
+    assert PixelScaler(dtype="float32").fit_transform(big).nbytes == big.size * 4
 
 
 def test_float16_output(images):
@@ -149,5 +151,5 @@ def test_output_is_64_byte_aligned_and_contiguous(dtype, n):
         assert out.ctypes.data % 64 == 0
         assert out.flags.c_contiguous and out.flags.writeable and out.flags.owndata is False
         assert np.isfinite(out).all()
-    chunked = PixelScaler(dtype=dtype).fit_transform(X)  # 4097 rows: two chunks
+    chunked = PixelScaler(dtype=dtype).fit_transform(X)  # 4097 rows: several chunks
     np.testing.assert_allclose(chunked, (X / 255.0).astype(dtype), rtol=1e-6)

@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import column_or_1d
@@ -21,7 +22,7 @@ from .._backend import (
     seed_from,
     seeded,
 )
-from .._memory import as_tensor, take_rows
+from .._memory import batches
 from .._validation import as_images, image_shape_for, validate_pixels
 from ..architectures import OPTIMIZERS
 from ._labels import _ClassEncoder
@@ -136,23 +137,16 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         with seeded(self._seed):
             return self._build_network(self.image_shape_, self.n_classes_)
 
-    def _split_validation(self, X, y, sample_weight):
+    def _split_validation(self, y):
+        """Row indices of the training and validation parts (None: no validation)."""
         fraction = self._validation_fraction()
+        rows = np.arange(len(y))
         if not fraction:
-            return (X, y, sample_weight), None
+            return rows, None
         n_val = max(int(round(fraction * len(y))), 1)
         counts = np.bincount(y)
         stratify = y if counts[counts > 0].min() >= 2 and n_val >= len(counts) else None
-        idx_train, idx_val = train_test_split(
-            np.arange(len(y)), test_size=n_val, random_state=self._seed, stratify=stratify
-        )
-        weights = (
-            (None, None)
-            if sample_weight is None
-            else (sample_weight[idx_train], sample_weight[idx_val])
-        )
-        val = (X[idx_val], y[idx_val]) + ((weights[1],) if weights[1] is not None else ())
-        return (take_rows(X, idx_train), y[idx_train], weights[0]), val
+        return train_test_split(rows, test_size=n_val, random_state=self._seed, stratify=stratify)
 
     def _fit_keras_model(
         self, X, y, sample_weight, warm_start, epochs, initial_epoch, partial=False, **kwargs
@@ -160,9 +154,13 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         keras = import_keras()
         self._initialize_callbacks()  # honour callbacks set since the model was built
         callbacks = list(self._fit_callbacks)
-        validation = None
+        rows, validation = np.arange(len(y)), None
         if not partial:
-            (X, y, sample_weight), validation = self._split_validation(X, y, sample_weight)
+            rows, val_rows = self._split_validation(y)
+            if val_rows is not None:
+                validation = batches(
+                    X, y, sample_weight, batch_size=self.batch_size, indices=val_rows
+                )
             if self.early_stopping:
                 callbacks.append(
                     keras.callbacks.EarlyStopping(
@@ -171,6 +169,12 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
                         restore_best_weights=True,
                     )
                 )
+        # Batches are gathered from X's own memory (no float32 copy of the data);
+        # the order is reshuffled every epoch, reproducibly under random_state.
+        seed = None if self._seed is None else self._seed + initial_epoch
+        train = batches(
+            X, y, sample_weight, batch_size=self.batch_size, indices=rows, shuffle=True, seed=seed
+        )
         if not (warm_start or partial) or not hasattr(self, "history_"):
             self.history_ = {}
         previous = getattr(self.model_, "history", None)
@@ -178,15 +182,12 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         try:
             with seeded(self._seed), released_gradient_registrations():
                 history = self.model_.fit(
-                    as_tensor(X),  # shares X's memory: no 0.6 GB copy for CIFAR-10
-                    y,
-                    sample_weight=sample_weight,
+                    train,
                     validation_data=validation,
-                    batch_size=self.batch_size,
                     epochs=initial_epoch + epochs,
                     initial_epoch=initial_epoch,
                     verbose=int(self.verbose),
-                    shuffle=True,
+                    shuffle=False,  # the batches are shuffled already
                     callbacks=callbacks,
                 ).history
         except KeyboardInterrupt:
@@ -200,8 +201,20 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 self.history_.setdefault(key, []).extend(float(v) for v in values)
 
     def _predict_raw(self, X, **kwargs):
-        kwargs.setdefault("verbose", 0)
-        return super()._predict_raw(X, **kwargs)
+        """The network's outputs for ``X``, fed batch by batch from its memory."""
+        if not self.initialized_:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+        X, _ = self._validate_data(X)
+        kwargs = {"verbose": 0, "callbacks": getattr(self, "_predict_callbacks", None), **kwargs}
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        return self._predict_batches(batches(X, batch_size=batch_size), **kwargs)
+
+    def _predict_batches(self, data, **kwargs):
+        """The network's outputs for a dataset of input batches (subclasses add to it)."""
+        return self.model_.predict(data, **kwargs)
 
     # -- public API -------------------------------------------------------------
     def _prepare_fit(self, y, sample_weight):

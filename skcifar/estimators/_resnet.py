@@ -15,8 +15,6 @@ from ._docstrings import training_parameters
 
 del _layers  # imported to register its Keras objects (unpickling, loading)
 
-_TTA_CHUNK = 8192  # images flipped at a time for test-time augmentation
-
 
 class ResNetClassifier(_KerasImageClassifier):
     __doc__ = (
@@ -184,21 +182,15 @@ class ResNetClassifier(_KerasImageClassifier):
             seed=self._seed,
         )
 
-    def _predict_raw(self, X, **kwargs):
-        if not (self.tta and self.initialized_ and min(self.image_shape_[:2]) >= 8):
-            proba = super()._predict_raw(X, **kwargs)
-        else:
-            proba = self._predict_mirrored_mean(X, **kwargs)
-        return _with_temperature(proba, self.temperature)
+    def _predict_batches(self, data, **kwargs):
+        proba = super()._predict_batches(data, **kwargs)
+        if self.tta and min(self.image_shape_[:2]) >= 8:
+            import tensorflow as tf
 
-    def _predict_mirrored_mean(self, X, **kwargs):
-        images, _ = self._validate_data(X)
-        kwargs = {"batch_size": self.batch_size, "verbose": 0, **kwargs}
-        proba = self.model_.predict(images, **kwargs)
-        for start in range(0, len(images), _TTA_CHUNK):
-            mirrored = np.ascontiguousarray(images[start : start + _TTA_CHUNK, :, ::-1])
-            proba[start : start + len(mirrored)] += self.model_.predict(mirrored, **kwargs)
-        return proba / 2
+            mirrored = data.map(lambda images: tf.reverse(images, axis=[2]))
+            proba += super()._predict_batches(mirrored, **kwargs)
+            proba /= 2
+        return _with_temperature(proba, self.temperature)
 
 
 def _with_temperature(proba, temperature):

@@ -151,6 +151,12 @@ def make_curve_callback(X_test, y_test, batch_size=1024):
                 }
             )
             self.eval_seconds += time.perf_counter() - now
+            point = self.points[-1]
+            print(  # progress of a long benchmark run
+                f"    epoch {point['epoch']:3d}: {point['seconds']:8.1f} s  "
+                f"test accuracy {point['accuracy']:.4f}  log-loss {point['log_loss']:.3f}",
+                flush=True,
+            )
 
     return EpochCurve()
 

@@ -91,6 +91,7 @@ def _fake_results(budget=100.0):
 
     rounds = [
         {
+            "build_raw_seconds": 0.2,
             "fit_raw_seconds": 10.0,
             "fit_skcifar_seconds": 10.1,
             "predict_raw_seconds": 1.0,
@@ -131,13 +132,13 @@ def _fake_results(budget=100.0):
                 "epochs": 1,
                 "n_train": 50000,
                 "notebook_mb": 3000.0,
-                "pipeline_float32_mb": 1000.0,
-                "pipeline_float16_mb": 800.0,
-                "ratio_float32": 1 / 3,
-                "ratio_float16": 0.8 / 3,
+                "pipeline_mb": 1000.0,
+                "pipeline_float32_mb": 1300.0,
+                "ratio": 1 / 3,
+                "ratio_float32": 1.3 / 3,
                 "notebook_wall_seconds": 20.0,
+                "pipeline_wall_seconds": 20.0,
                 "pipeline_float32_wall_seconds": 20.0,
-                "pipeline_float16_wall_seconds": 20.0,
             },
         },
         # distributed_search and repeated_fits "not run"

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import _common
+import wrapper_overhead
 
 # name -> extra arguments; run in this order.
 SCRIPTS = {
@@ -217,23 +218,31 @@ def headline(results):
         rows.append(_row(metric, target, value, check(run) and run["within_budget"]))
 
     over = results.get("wrapper_overhead", {})
-    if "fit_ratio" in over:
-        rounds = ", ".join(f"{r:.3f}" for r in over["fit_ratios"])
+    if over.get("rounds"):
+        ratios = wrapper_overhead.summarize(over["rounds"])
+        best = _best_times(over["rounds"])
         rows.append(
             _row(
                 "skcifar fit time / raw Keras `model.fit`",
                 f"<= {FIT_RATIO_MAX:.2f}",
-                f"{over['fit_ratio']:.3f} (median; rounds {rounds})",
-                over["fit_ratio"] <= FIT_RATIO_MAX,
+                f"{ratios['fit_ratio']:.3f} (best of {len(over['rounds'])} rounds: "
+                f"{best['fit_skcifar_seconds']:.2f} s / {best['fit_raw_seconds']:.2f} s; "
+                f"median of the rounds' ratios {ratios['fit_ratio_median']:.3f}: "
+                + ", ".join(f"{r:.3f}" for r in ratios["fit_ratios"])
+                + ")",
+                ratios["fit_ratio"] <= FIT_RATIO_MAX,
             )
         )
-        rounds = ", ".join(f"{r:.3f}" for r in over["predict_ratios"])
         rows.append(
             _row(
                 "skcifar predict throughput / raw Keras `predict`",
                 f">= {PREDICT_RATIO_MIN:.2f}",
-                f"{over['predict_ratio']:.3f} (median; rounds {rounds})",
-                over["predict_ratio"] >= PREDICT_RATIO_MIN,
+                f"{ratios['predict_ratio']:.3f} (best of {len(over['rounds'])} rounds: "
+                f"{best['predict_raw_seconds']:.3f} s / {best['predict_skcifar_seconds']:.3f} s; "
+                f"median of the rounds' ratios {ratios['predict_ratio_median']:.3f}: "
+                + ", ".join(f"{r:.3f}" for r in ratios["predict_ratios"])
+                + ")",
+                ratios["predict_ratio"] >= PREDICT_RATIO_MIN,
             )
         )
     else:
@@ -338,8 +347,8 @@ def extras(results, scripts=None):
                 f"and compile the network, which skcifar's fit includes)",
             ),
             (
-                "skcifar fit / raw Keras build + compile + fit (median)",
-                f"{over.get('fit_ratio_with_build', float('nan')):.3f}",
+                "skcifar fit / raw Keras build + compile + fit (best of the rounds)",
+                f"{wrapper_overhead.summarize(over['rounds'])['fit_ratio_with_build']:.3f}",
             ),
             (
                 f"predict time, {over['n_test']} images (medians)",
@@ -398,6 +407,11 @@ def _median_times(records):
 
     keys = [k for k in records[0] if k.endswith("_seconds")]
     return {k: float(np.median([r[k] for r in records])) for k in keys}
+
+
+def _best_times(records):
+    keys = [k for k in records[0] if k.endswith("_seconds")]
+    return {k: min(r[k] for r in records) for k in keys}
 
 
 def _config(config):

@@ -1,12 +1,13 @@
 """Feeding arrays to TensorFlow without copying them.
 
 ``model.fit(ndarray)`` converts the training array to a TensorFlow tensor, a
-full copy (0.6 GB for CIFAR-10 in float32), and casts any other float type to
-float32 first (another copy). :func:`batches` feeds batches gathered from
-the array itself instead. TensorFlow can instead use the
-array's own memory through DLPack, provided the buffer is C-contiguous,
-writeable and aligned to 64 bytes (TensorFlow's CPU tensor alignment). The
-helpers here allocate arrays that way and hand them over without a copy.
+full copy (0.6 GB for CIFAR-10 in float32), and first casts any other float
+type to float32 (another copy). TensorFlow can instead use the array's own
+memory through DLPack, provided the buffer is C-contiguous, writeable and
+aligned to 64 bytes (TensorFlow's CPU tensor alignment). The helpers here
+allocate arrays that way (:func:`aligned_empty`), share them
+(:func:`as_tensor`) and feed the network batches gathered from the shared
+array by row index (:func:`batches`).
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def main():
     if not args.no_dask:
         from distributed import Client, LocalCluster
 
-        from skcifar.distributed import dask_search_backend, prepare_workers
+        from skcifar.distributed import dask_search_backend, limit_worker_threads
 
         saved_env = dict(os.environ)  # the nanny sets OMP_NUM_THREADS=1 etc. in this process
         with tempfile.TemporaryDirectory(prefix="dask-") as scratch:
@@ -133,7 +133,7 @@ def main():
                 Client(cluster) as client,
             ):
                 cluster_s = time.perf_counter() - start
-                threads, prepare_s = timed(lambda: prepare_workers(client))
+                threads, prepare_s = timed(lambda: limit_worker_threads(client))
                 start = time.perf_counter()
                 with dask_search_backend(client, scatter=[X, y]):
                     scatter_s = time.perf_counter() - start  # includes a (no-op) prepare again
@@ -143,7 +143,7 @@ def main():
         runs["dask 2 workers"] = (
             search.cv_results_,
             seconds,
-            f"+ cluster start {cluster_s:.1f} s, prepare_workers {prepare_s:.1f} s "
+            f"+ cluster start {cluster_s:.1f} s, limit_worker_threads {prepare_s:.1f} s "
             f"(TF threads {sorted(threads.values())}), scatter {scatter_s:.2f} s",
         )
 

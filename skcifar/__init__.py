@@ -11,14 +11,13 @@ The package follows the four stages of the reference notebook:
 The ``skcifar`` command line (:mod:`skcifar.cli`) sits on top.
 
 Heavy modules (Keras, TensorFlow) are imported on first use, so importing
-``skcifar`` or loading data stays fast.
+``skcifar`` or loading data stays fast; importing it changes nothing in the
+caller's process (logging, warnings filters, environment, random seeds).
 """
 
 from __future__ import annotations
 
 import importlib
-
-from . import _backend  # noqa: F401  (sets the TensorFlow log level before any import)
 
 __version__ = "0.1.0"
 

@@ -4,8 +4,7 @@ scikit-learn's :class:`~sklearn.model_selection.GridSearchCV` hands its fits to
 joblib; under joblib's ``"dask"`` backend every batch of fits becomes a task on
 a Dask worker. TensorFlow's thread pool needs care in the worker processes:
 each worker should use its share of the cores, and that share can only be set
-before TensorFlow's runtime starts in the process (:func:`limit_worker_threads`,
-:func:`prepare_workers`).
+before TensorFlow's runtime starts in the process (:func:`limit_worker_threads`).
 
 Seeded fits are reproducible on workers because the builders give every
 initialiser and random layer an explicit seed derived from ``random_state``:
@@ -30,7 +29,7 @@ import numbers
 import os
 import warnings
 
-__all__ = ["dask_search_backend", "limit_worker_threads", "prepare_workers"]
+__all__ = ["dask_search_backend", "limit_worker_threads"]
 
 _INSTALL_HINT = 'skcifar.distributed needs Dask: pip install "skcifar[distributed]"'
 
@@ -54,7 +53,7 @@ def _cpu_count():
 
 def _limit_threads_here(n_threads, slots_on_host, dask_worker=None):
     """Runs inside a worker: set the budget, apply it, report (wanted, in effect)."""
-    from skcifar import _backend
+    from skcifar.utils import backend as _backend
 
     if n_threads is None:
         share = slots_on_host.get(dask_worker.address, dask_worker.state.nthreads)
@@ -64,7 +63,7 @@ def _limit_threads_here(n_threads, slots_on_host, dask_worker=None):
     # something else started TensorFlow's runtime), the old setting stays, and
     # the read-back below shows it.
     _backend.configure_threads()
-    tf = _backend._import_silently("tensorflow")
+    tf = _backend.import_tensorflow()
     return n_threads, tf.config.threading.get_intra_op_parallelism_threads()
 
 
@@ -129,51 +128,18 @@ def limit_worker_threads(client, n_threads=None):
         warnings.warn(
             "TensorFlow had already started on these Dask workers, so their thread "
             f"count could not change (address: threads in effect): {stuck}. Restart the "
-            "workers (client.restart()) and prepare them before the search.",
+            "workers (client.restart()) and limit their threads before the search.",
             RuntimeWarning,
             stacklevel=2,
         )
     return {a: got for a, (_, got) in outcome.items()}
 
 
-def prepare_workers(client, n_threads=None):
-    """Prepare every Dask worker for reproducible, thread-limited skcifar fits.
-
-    Limits TensorFlow's threads (see :func:`limit_worker_threads`). The limit
-    lives in the worker process: call this again after ``client.restart()`` or
-    when workers join.
-
-    Parameters
-    ----------
-    client : distributed.Client
-        Client connected to the cluster.
-    n_threads : int, default=None
-        TensorFlow threads per worker; ``None`` gives each Dask thread an equal
-        share of its host's cores (see :func:`limit_worker_threads`).
-
-    Returns
-    -------
-    threads : dict of str to int
-        Worker address -> TensorFlow intra-op threads now in effect there.
-
-    Examples
-    --------
-    >>> import joblib
-    >>> from dask.distributed import Client, LocalCluster  # doctest: +SKIP
-    >>> client = Client(LocalCluster(n_workers=2, threads_per_worker=1))  # doctest: +SKIP
-    >>> prepare_workers(client)  # doctest: +SKIP
-    {'tcp://127.0.0.1:40103': 1, 'tcp://127.0.0.1:41711': 1}
-    >>> with joblib.parallel_backend("dask"):  # doctest: +SKIP
-    ...     search.fit(X, y)
-    """
-    return limit_worker_threads(client, n_threads)
-
-
 @contextlib.contextmanager
 def dask_search_backend(client, *, n_threads=None, scatter=None):
     """Run scikit-learn's joblib parallelism (searches, ``cross_val_score``) on Dask.
 
-    Calls :func:`prepare_workers` and then enters
+    Calls :func:`limit_worker_threads` and then enters
     ``joblib.parallel_config(backend="dask", client=client, scatter=scatter)``;
     inside the block each batch of fits of a search is a task on a worker, and
     ``n_jobs`` defaults to the cluster's total threads.
@@ -193,7 +159,7 @@ def dask_search_backend(client, *, n_threads=None, scatter=None):
     Yields
     ------
     threads : dict of str to int
-        What :func:`prepare_workers` returned.
+        What :func:`limit_worker_threads` returned.
 
     Examples
     --------
@@ -213,6 +179,6 @@ def dask_search_backend(client, *, n_threads=None, scatter=None):
     _require_distributed()
     import joblib
 
-    threads = prepare_workers(client, n_threads)
+    threads = limit_worker_threads(client, n_threads)
     with joblib.parallel_config(backend="dask", client=client, scatter=scatter):
         yield threads

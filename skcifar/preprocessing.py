@@ -7,11 +7,38 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._memory import aligned_empty
-from ._validation import as_images, validate_pixels
+from .utils.input_pipeline import aligned_empty
+from .utils.validation import as_images, check_image_shape, validate_pixels
 
 _MAX_PIXEL = 255.0
 _CHUNK = 512  # rows processed at a time: temporaries of 6 MB for 32x32 RGB images
+
+
+class _flat_input_only:  # noqa: N801 - used as a method decorator
+    """Make a method exist only before fit and for estimators fitted on flat rows.
+
+    scikit-learn's pandas/polars output (``set_output``,
+    ``set_config(transform_output=...)``) wraps a transformer's output only
+    when it has ``get_feature_names_out``; images have no columns, so for
+    them the method is absent (``hasattr`` is False) and asking for it raises
+    an ``AttributeError`` that says why.
+    """
+
+    def __init__(self, method):
+        self.method = method
+        self.__doc__ = method.__doc__
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self.method
+        shape = getattr(obj, "input_shape_", None)
+        if shape is not None and len(shape) != 1:
+            raise AttributeError(
+                "Feature names are defined for flat (n_samples, n_features) input only; this "
+                f"{type(obj).__name__} was fitted on images of shape {shape}, which have no "
+                "columns (its transform returns arrays even under pandas output)."
+            )
+        return self.method.__get__(obj, owner)
 
 
 class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -35,6 +62,11 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         they compute in bfloat16 (8 bits); the classifiers widen each batch
         to float32 as they read it. ``"float32"`` doubles the memory, for
         other estimators downstream that want it.
+    image_shape : tuple of int or None, default=None
+        ``(height, width, channels)`` of the images that flat rows were
+        flattened from: it tells ``standardize`` where the colour channels
+        are. None applies the classifiers' image-shape rule
+        (:mod:`skcifar.utils.validation`).
 
     Attributes
     ----------
@@ -53,9 +85,14 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Notes
     -----
     Input may be images ``(n, H, W, C)`` or flat rows ``(n, H*W*C)``; the
-    output has the input's shape. Channels of flat rows follow the reshaping
-    rule of the classifiers (width ``3*k*k`` -> RGB). Values outside
-    [0, 255], NaN and infinity raise ``ValueError``: they are not pixels.
+    output has the input's shape. Values outside [0, 255], NaN and infinity
+    raise ``ValueError``: they are not pixels.
+
+    Under ``sklearn.set_config(transform_output="pandas")`` (or
+    ``set_output``), flat rows come out as a DataFrame with the input's
+    column names, as for any scikit-learn transformer; images have no
+    columns and always come out as arrays, so image pipelines work the same
+    under either setting.
 
     Examples
     --------
@@ -69,11 +106,13 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "standardize": ["boolean"],
         "dtype": [StrOptions({"float32", "float16"})],
+        "image_shape": [tuple, list, None],
     }
 
-    def __init__(self, standardize=False, dtype="float16"):
+    def __init__(self, standardize=False, dtype="float16", image_shape=None):
         self.standardize = standardize
         self.dtype = dtype
+        self.image_shape = image_shape
 
     def _validate(self, X, reset):
         X = validate_pixels(self, X, reset=reset)
@@ -105,10 +144,11 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : PixelScaler
             The fitted transformer.
         """
+        check_image_shape(self.image_shape)
         X = self._validate(X, reset=True)
         self.mean_ = self.scale_ = None
         if self.standardize:
-            images = as_images(X)
+            images = as_images(X, self.image_shape)
             n_channels = images.shape[-1]
             total = np.zeros(n_channels)
             total_sq = np.zeros(n_channels)
@@ -127,7 +167,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def _apply(self, X, forward):
         out = aligned_empty(X.shape, self.dtype if forward else np.float32)
-        flat_out, flat_in = as_images(out), as_images(X)
+        flat_out, flat_in = as_images(out, self.image_shape), as_images(X, self.image_shape)
         for start in range(0, len(X), _CHUNK):
             block = flat_in[start : start + _CHUNK].astype(np.float32)
             if forward:
@@ -176,6 +216,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = validate_pixels(self, X, reset=False)
         return self._apply(X, forward=False)
 
+    @_flat_input_only
     def get_feature_names_out(self, input_features=None):
         """Output feature names: the input's, one to one (flat input only).
 
@@ -191,11 +232,6 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Same names as the input features.
         """
         check_is_fitted(self)
-        if len(self.input_shape_) != 1:
-            raise ValueError(
-                "Feature names are defined for flat (n_samples, n_features) input only; this "
-                f"{type(self).__name__} was fitted on images of shape {self.input_shape_}."
-            )
         return super().get_feature_names_out(input_features)
 
     def __sklearn_tags__(self):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from skcifar._backend import import_keras
 from skcifar.architectures import build_ann, build_cnn, make_optimizer
+from skcifar.utils.backend import import_keras
 
 keras = import_keras()
 

@@ -1,11 +1,11 @@
-"""skcifar._atomic: files appear complete, with ordinary permissions, or not at all."""
+"""skcifar.utils.atomic: files appear complete, with ordinary permissions, or not at all."""
 
 import os
 import stat
 
 import pytest
 
-from skcifar._atomic import atomic_output
+from skcifar.utils.atomic import atomic_output
 
 
 def test_complete_write_replaces_the_file_with_umask_permissions(tmp_path):

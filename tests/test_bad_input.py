@@ -18,8 +18,8 @@ from sklearn.exceptions import NotFittedError
 
 import skcifar
 from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
-from skcifar._validation import image_shape_for
 from skcifar.datasets import fetch_cifar10, load_data
+from skcifar.utils.validation import image_shape_for
 
 rng = np.random.RandomState(0)
 IMAGES = rng.rand(30, 8, 8, 3).astype(np.float32)
@@ -140,7 +140,7 @@ ESTIMATOR_CASES = {
     "scaler not fitted": (lambda: PixelScaler().transform(IMAGES), NotFittedError, "fitted"),
     "scaler feature names of images": (
         lambda: PixelScaler().fit(IMAGES).get_feature_names_out(),
-        ValueError,
+        AttributeError,
         "flat",
     ),
     # the loader's lookup

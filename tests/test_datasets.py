@@ -307,7 +307,7 @@ def test_download_interrupted_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr("urllib.request.urlopen", lambda url, timeout: Interrupted())
     target = tmp_path / "dl" / "cifar.tar.gz"
     with pytest.raises(KeyboardInterrupt):
-        _download._download("http://example.invalid/x", str(target), "0" * 32, progress=False)
+        _download.download("http://example.invalid/x", str(target), "0" * 32, progress=False)
     assert os.listdir(tmp_path / "dl") == []
 
 
@@ -495,10 +495,10 @@ def test_cache_hit_skips_decoding(tmp_path, monkeypatch, data_home, kind):
 def test_cache_key_changes_with_the_source(tmp_path, monkeypatch, data_home):
     path, _ = write_image_folder(tmp_path)  # a directory
     _load(path)
-    key = _cache._source_key(path)
+    key = _cache.source_key(path)
     extra = random_images(1, seed=9)[0]
     save_image(os.path.join(path, "train", "ship", "9999.png"), extra)
-    assert _cache._source_key(path) != key
+    assert _cache.source_key(path) != key
     calls = []
     real = _readers._decode_image
     monkeypatch.setattr(_readers, "_decode_image", lambda *a: calls.append(1) or real(*a))
@@ -508,9 +508,9 @@ def test_cache_key_changes_with_the_source(tmp_path, monkeypatch, data_home):
     assert len(_cache_entries(data_home)) == 2
     # An archive's key follows its size and modification time.
     archive, _ = write_official(tmp_path / "official")
-    key = _cache._source_key(archive)
+    key = _cache.source_key(archive)
     os.utime(archive, ns=(0, 10**18))
-    assert _cache._source_key(archive) != key
+    assert _cache.source_key(archive) != key
 
 
 def test_cache_never_half_written(tmp_path, monkeypatch, data_home):
@@ -547,8 +547,8 @@ def test_incomplete_cache_entry_is_rebuilt(tmp_path, data_home):
 def test_concurrent_writer_wins(tmp_path, data_home):
     path, expected = write_image_folder(tmp_path)
     _load(path)
-    key = _cache._source_key(path)
-    _cache._save(data_home, key, expected)  # the entry exists: ours is discarded
+    key = _cache.source_key(path)
+    _cache.save_cached(data_home, key, expected)  # the entry exists: ours is discarded
     assert _cache_entries(data_home) == [key]
 
 

@@ -21,7 +21,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from skcifar import CNNClassifier, PixelScaler
-from skcifar.distributed import limit_worker_threads, prepare_workers
+from skcifar.distributed import limit_worker_threads
 
 N_IMAGES = 400
 CV = 2
@@ -110,7 +110,7 @@ def _worker_state():
     import os
     import sys
 
-    from skcifar import _backend
+    from skcifar.utils import backend as _backend
 
     tf = sys.modules.get("tensorflow")
     return {
@@ -130,7 +130,7 @@ def test_grid_search_on_dask_matches_local_search(dask_client, small_cifar, loca
     assert len(workers) == 2
 
     # Thread limit: 2 cores // 2 one-thread workers.
-    limits = prepare_workers(dask_client)
+    limits = limit_worker_threads(dask_client)
     assert limits == {w: max(1, CPU_COUNT // 2) for w in workers}
 
     search = _search()
@@ -167,9 +167,9 @@ def test_grid_search_on_dask_matches_local_search(dask_client, small_cifar, loca
 
 
 def _start_tensorflow_runtime():
-    from skcifar import _backend
+    from skcifar.utils import backend as _backend
 
-    tf = _backend._import_silently("tensorflow")
+    tf = _backend.import_tensorflow()
     return int(tf.add(1, 1))  # running an op starts the runtime: thread pools are fixed
 
 

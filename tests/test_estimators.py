@@ -10,7 +10,7 @@ from _synthetic import make_images
 from sklearn.exceptions import NotFittedError
 
 from skcifar import ANNClassifier, CNNClassifier
-from skcifar._backend import import_keras
+from skcifar.utils.backend import import_keras
 
 keras = import_keras()
 
@@ -61,7 +61,7 @@ def test_fit_predict_and_fitted_attributes(data):
 def test_images_and_flat_rows_give_the_same_model(data):
     X, y = data
     a = CNNClassifier(**FAST_CNN).fit(X, y)
-    b = CNNClassifier(**FAST_CNN).fit(X.reshape(len(X), -1), y)
+    b = CNNClassifier(**FAST_CNN, image_shape=(8, 8, 3)).fit(X.reshape(len(X), -1), y)
     assert b.image_shape_ == (8, 8, 3)
     np.testing.assert_allclose(
         a.predict_proba(X), b.predict_proba(X.reshape(len(X), -1)), rtol=1e-5, atol=1e-6

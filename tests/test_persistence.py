@@ -19,8 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 
 import skcifar
 from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
-from skcifar._backend import import_keras
 from skcifar.persistence import _archive, load, save
+from skcifar.utils.backend import import_keras
 
 keras = import_keras()
 

@@ -13,7 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 
 from skcifar import CNNClassifier, PixelScaler
-from skcifar._backend import import_keras
+from skcifar.utils.backend import import_keras
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "benchmarks"))
 from repeated_fits import rss_mb  # noqa: E402
@@ -91,7 +91,8 @@ def test_ctrl_c_later_keeps_the_completed_epochs(small_data):
 def test_ctrl_c_during_a_warm_start_keeps_the_earlier_fit(small_data):
     X, y = small_data
     clf = CNNClassifier(filters=(4,), dense_units=4, epochs=2, warm_start=True).fit(X, y)
-    clf.set_params(callbacks=[_InterruptAt(1)])  # in the second epoch of the continued fit
+    # Epochs are numbered on: 2 and 3 are the continued fit's; interrupt its second.
+    clf.set_params(callbacks=[_InterruptAt(3)])
     with pytest.raises(KeyboardInterrupt):
         clf.fit(X, y)
     assert len(clf.history_["loss"]) == 3  # 2 earlier epochs + 1 completed now

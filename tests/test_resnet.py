@@ -14,9 +14,9 @@ from sklearn.model_selection import GridSearchCV, ShuffleSplit
 from sklearn.pipeline import make_pipeline
 
 from skcifar import PixelScaler, ResNetClassifier
-from skcifar._backend import import_keras
 from skcifar.architectures import PRECISIONS, _resnet, build_resnet, resolve_precision
 from skcifar.architectures._layers import RandomShiftFlip, SmoothedSparseCrossentropy
+from skcifar.utils.backend import import_keras
 
 keras = import_keras()
 
@@ -387,7 +387,8 @@ def test_defaults():
     assert clf.get_params() == dict(
         widths=(64, 256, 256), stem_filters=24, augment=True, learning_rate=0.4,
         momentum=0.9, weight_decay=5e-3, label_smoothing=0.1, warmup_fraction=0.2, tta=True,
-        temperature=0.6, precision="auto", epochs=12, batch_size=256, validation_fraction=None,
+        temperature=0.6, precision="auto", image_shape=None, epochs=12, batch_size=256,
+        validation_fraction=None,
         early_stopping=False, n_iter_no_change=5, random_state=None, verbose=0,
         callbacks=None, warm_start=False, class_weight=None,
     )  # fmt: skip
@@ -452,7 +453,8 @@ def test_flat_rows_and_tiny_images(n_features, image_shape):
     rng = np.random.RandomState(0)
     X = rng.rand(60, n_features).astype(np.float32)
     y = np.arange(60) % 2
-    clf = ResNetClassifier(**TINY).fit(X, y)
+    told = image_shape if image_shape[0] > 1 else None  # strips need no image_shape
+    clf = ResNetClassifier(**TINY, image_shape=told).fit(X, y)
     assert clf.image_shape_ == image_shape and clf.model_.input_shape[1:] == image_shape
     proba = clf.predict_proba(X)
     assert proba.shape == (60, 2) and np.isfinite(proba).all()
@@ -482,7 +484,8 @@ def test_tta_averages_the_image_and_its_mirror_image(fitted, data):
     np.testing.assert_allclose(with_tta, (plain + mirrored) / 2, rtol=1e-5, atol=1e-7)
     assert not np.allclose(plain, mirrored)  # so TTA is not a no-op here
     # Flat rows are mirrored as images, not as rows.
-    flat_clf = clone(fitted).fit(X.reshape(len(X), -1), data[1])
+    flat_clf = clone(fitted).set_params(image_shape=X.shape[1:])
+    flat_clf.fit(X.reshape(len(X), -1), data[1])
     flat = flat_clf.predict_proba(X.reshape(len(X), -1))
     flat_model = flat_clf.model_
     expected = (flat_model.predict(X, verbose=0) + flat_model.predict(X[:, :, ::-1], verbose=0)) / 2

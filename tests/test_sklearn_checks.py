@@ -4,7 +4,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
-from skcifar._testing import expected_failed_checks
+from skcifar.utils.estimator_checks import expected_failed_checks
 
 # Small networks: the checks fit hundreds of times on tiny tabular data.
 ESTIMATORS = [

@@ -10,15 +10,30 @@ Every builder returns a compiled Keras model (unless ``compile=False``) that
 outputs class probabilities and trains on integer labels.
 """
 
-from ._notebook import OPTIMIZERS, build_ann, build_cnn, make_optimizer
+from ._notebook import build_ann, build_cnn
 from ._resnet import PRECISIONS, build_resnet, resolve_precision
+from ._shared import MIN_AUGMENTED_SIZE, OPTIMIZERS, make_optimizer
+
+
+def register_keras_objects():
+    """Register skcifar's own Keras layers and losses (imports TensorFlow).
+
+    Keras finds them by name when a saved or pickled network is loaded;
+    :func:`build_resnet`, :mod:`skcifar.estimators` and :func:`skcifar.load`
+    call this, while importing :mod:`skcifar.architectures` alone does not
+    (it stays free of TensorFlow).
+    """
+    from . import _layers  # noqa: F401 - registration happens at import
+
 
 __all__ = [
+    "MIN_AUGMENTED_SIZE",
     "OPTIMIZERS",
     "PRECISIONS",
     "build_ann",
     "build_cnn",
     "build_resnet",
     "make_optimizer",
+    "register_keras_objects",
     "resolve_precision",
 ]

@@ -9,7 +9,7 @@ is imported. :func:`~skcifar.architectures.build_resnet`, importing
 
 from __future__ import annotations
 
-from .._backend import import_keras
+from ..utils.backend import import_keras
 
 keras = import_keras()
 ops = keras.ops

@@ -12,83 +12,9 @@ notebook does, unless ``compile=False``.
 
 from __future__ import annotations
 
-from .._backend import import_keras
-
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam", "adagrad")
-
-
-def _as_tuple(value):
-    if value is None:
-        return ()
-    if isinstance(value, int):
-        return (value,)
-    return tuple(value)
-
-
-class _Seeds:
-    """Explicit, distinct seeds for every random layer and initialiser.
-
-    With ``seed=None`` layers draw their own. With an int, each initialiser
-    and random layer gets ``seed + k``: weights no longer depend on Python's
-    global :mod:`random` state, which other threads (e.g. a Dask worker's
-    event loop) may draw from while a model is built.
-    """
-
-    def __init__(self, seed):
-        self.seed, self.count = seed, 0
-
-    def next(self):
-        if self.seed is None:
-            return None
-        self.count += 1
-        return int(self.seed) + self.count
-
-    def kernel(self):
-        """A Glorot-uniform kernel initialiser (Keras' default), seeded."""
-        if self.seed is None:
-            return "glorot_uniform"
-        return import_keras().initializers.GlorotUniform(seed=self.next())
-
-
-def make_optimizer(optimizer, learning_rate=None):
-    """Return a fresh Keras optimizer.
-
-    Parameters
-    ----------
-    optimizer : str or keras.optimizers.Optimizer
-        A name from :data:`OPTIMIZERS` or an optimizer instance (copied from
-        its config, so a shared instance never carries state between fits).
-    learning_rate : float or None, default=None
-        Overrides the optimizer's learning rate; None keeps the optimizer's
-        own default (Keras: Adam 0.001, SGD 0.01).
-
-    Returns
-    -------
-    keras.optimizers.Optimizer
-        A new optimizer.
-    """
-    keras = import_keras()
-    if isinstance(optimizer, str):
-        opt = keras.optimizers.get(optimizer.lower())
-    else:
-        opt = optimizer.__class__.from_config(optimizer.get_config())
-    if learning_rate is not None:
-        opt.learning_rate = float(learning_rate)
-    return opt
-
-
-def _compile(model, optimizer, loss="sparse_categorical_crossentropy"):
-    """Compile with ``optimizer`` (an instance), ``loss`` and accuracy."""
-    model.compile(
-        optimizer=optimizer,
-        loss=loss,
-        metrics=["accuracy"],
-    )
-    # Create the optimizer's slot variables now, eagerly. Created lazily inside
-    # the first traced train step, TensorFlow keeps their initialisation graphs
-    # alive for the life of the process: ~8 MB leaked per fit in a grid search.
-    model.optimizer.build(model.trainable_variables)
-    return model
+from ..utils.backend import import_keras
+from ..utils.validation import check_kernel_size, check_sizes
+from ._shared import MIN_AUGMENTED_SIZE, Seeds, compile_model, make_optimizer
 
 
 def build_ann(
@@ -140,16 +66,16 @@ def build_ann(
     """
     keras = import_keras()
     layers = keras.layers
-    seeds = _Seeds(seed)
+    seeds = Seeds(seed)
     model = keras.Sequential(name="ann")
     model.add(keras.Input(shape=tuple(input_shape)))
     model.add(layers.Flatten())
-    for units in _as_tuple(hidden_layer_sizes):
+    for units in check_sizes("hidden_layer_sizes", hidden_layer_sizes, allow_empty=True):
         model.add(layers.Dense(units, activation=activation, kernel_initializer=seeds.kernel()))
         if dropout:
             model.add(layers.Dropout(dropout, seed=seeds.next()))
     model.add(layers.Dense(n_classes, activation="softmax", kernel_initializer=seeds.kernel()))
-    return _compile(model, make_optimizer(optimizer, learning_rate)) if compile else model
+    return compile_model(model, make_optimizer(optimizer, learning_rate)) if compile else model
 
 
 def _augmentation(layers, seeds):
@@ -200,7 +126,8 @@ def build_cnn(
     batch_norm : bool, default=False
         Conv -> BatchNormalization -> relu instead of Conv(relu).
     augment : bool, default=False
-        Random horizontal flips and shifts during training.
+        Random horizontal flips and shifts during training (images at least
+        8 pixels high and wide; tabular rows are never augmented).
     optimizer : str or keras.optimizers.Optimizer, default="adam"
         See :func:`make_optimizer`.
     learning_rate : float or None, default=None
@@ -225,16 +152,15 @@ def build_cnn(
     """
     keras = import_keras()
     layers = keras.layers
-    kernel = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,)
-    kernel = (int(kernel[0]), int(kernel[-1]))
+    kernel = check_kernel_size(kernel_size)
     height, width = int(input_shape[0]), int(input_shape[1])
-    seeds = _Seeds(seed)
+    seeds = Seeds(seed)
     model = keras.Sequential(name="cnn")
     model.add(keras.Input(shape=tuple(input_shape)))
-    if augment:
+    if augment and min(height, width) >= MIN_AUGMENTED_SIZE:
         for layer in _augmentation(layers, seeds):
             model.add(layer)
-    for n_filters in _as_tuple(filters):
+    for n_filters in check_sizes("filters", filters):
         fits = height >= kernel[0] and width >= kernel[1]
         padding = "valid" if fits else "same"
         if fits:
@@ -259,10 +185,10 @@ def build_cnn(
         if dropout:
             model.add(layers.Dropout(dropout, seed=seeds.next()))
     model.add(layers.Flatten())
-    for units in _as_tuple(dense_units):
+    for units in check_sizes("dense_units", dense_units, allow_empty=True):
         if units:
             model.add(layers.Dense(units, activation="relu", kernel_initializer=seeds.kernel()))
             if dropout:
                 model.add(layers.Dropout(dropout, seed=seeds.next()))
     model.add(layers.Dense(n_classes, activation="softmax", kernel_initializer=seeds.kernel()))
-    return _compile(model, make_optimizer(optimizer, learning_rate)) if compile else model
+    return compile_model(model, make_optimizer(optimizer, learning_rate)) if compile else model

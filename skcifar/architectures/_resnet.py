@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from .._backend import import_keras
-from ._notebook import _as_tuple, _compile, _Seeds
+from ..utils.backend import import_keras
+from ..utils.validation import check_sizes
+from ._shared import MIN_AUGMENTED_SIZE, Seeds, compile_model
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 _POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
-
-# Shifts and flips only make sense for real images, not for tiny maps or the
-# one-pixel-high strips that tabular rows become.
-_MIN_AUGMENTED_SIZE = 8
 
 
 def _cpu_has_bf16():
@@ -153,7 +150,7 @@ def build_resnet(
 
     layers = keras.layers
     policy = resolve_precision(precision)
-    seeds = _Seeds(seed)
+    seeds = Seeds(seed)
     height, width = int(input_shape[0]), int(input_shape[1])
 
     def conv(x, filters, kernel=(3, 3), padding="same", **kwargs):
@@ -172,13 +169,13 @@ def build_resnet(
 
     inputs = keras.Input(shape=tuple(input_shape))
     x = inputs
-    if augment and min(height, width) >= _MIN_AUGMENTED_SIZE:
+    if augment and min(height, width) >= MIN_AUGMENTED_SIZE:
         shift = min(height, width) // 8
         x = RandomShiftFlip(shift, seed=seeds.next(), dtype=policy)(x)
     stem = (min(height, 2), min(width, 2))
     x = conv(x, int(stem_filters), stem, padding="valid", activation="relu")
     height, width = height - stem[0] + 1, width - stem[1] + 1
-    for filters in _as_tuple(widths):
+    for filters in check_sizes("widths", widths):
         x = conv(x, filters, use_bias=False)
         pool = (2 if height >= 2 else 1, 2 if width >= 2 else 1)
         if pool != (1, 1):
@@ -205,4 +202,4 @@ def build_resnet(
         if label_smoothing
         else "sparse_categorical_crossentropy"
     )
-    return _compile(model, optimizer, loss)
+    return compile_model(model, optimizer, loss)

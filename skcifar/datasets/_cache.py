@@ -36,7 +36,7 @@ def _walk(directory, prefix="", depth=0):
             yield rel, st.st_size, st.st_mtime_ns
 
 
-def _source_key(path):
+def source_key(path):
     """Short sha256 of the cache version, the real path and the source's stat data."""
     real = os.path.realpath(path)
     digest = hashlib.sha256(f"skcifar-cache-v{_CACHE_VERSION}\0{real}\0".encode())
@@ -66,7 +66,7 @@ def _valid(arrays):
     )
 
 
-def _load(data_home, key):
+def load_cached(data_home, key):
     """Return the cached ``(X_train, y_train, X_test, y_test)``, or None.
 
     An incomplete or unreadable entry is removed so that it gets rebuilt.
@@ -87,7 +87,7 @@ def _load(data_home, key):
     return None
 
 
-def _warn_uncached(data_home, exc):
+def warn_uncached(data_home, exc):
     if data_home not in _warned_homes:
         _warned_homes.add(data_home)
         warnings.warn(
@@ -99,7 +99,7 @@ def _warn_uncached(data_home, exc):
         )
 
 
-def _save(data_home, key, arrays):
+def save_cached(data_home, key, arrays):
     """Store ``arrays`` under ``key`` atomically; warn (once) if that is impossible."""
     parent = os.path.join(data_home, _CACHE_SUBDIR)
     tmp = None
@@ -116,7 +116,7 @@ def _save(data_home, key, arrays):
                 raise
             # Another process stored the same entry first: keep theirs.
     except OSError as exc:
-        _warn_uncached(data_home, exc)
+        warn_uncached(data_home, exc)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

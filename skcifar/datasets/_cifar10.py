@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from . import _cache, _download, _readers
-from ._home import _data_home_path, get_data_home
+from ._home import data_home_path, get_data_home
 from ._readers import CLASS_NAMES
 
 __all__ = ["CLASS_NAMES", "DESCR", "fetch_cifar10", "load_data"]
@@ -53,8 +53,8 @@ def _resolve_data_home(data_home):
     try:
         return get_data_home(data_home)
     except OSError as exc:  # unwritable: carry on without cache or download
-        path = _data_home_path(data_home)
-        _cache._warn_uncached(path, exc)
+        path = data_home_path(data_home)
+        _cache.warn_uncached(path, exc)
         return path
 
 
@@ -83,7 +83,7 @@ def _locate(path, data_home, download_if_missing, progress):
     cause = None
     if download_if_missing:
         try:
-            return _download._download(_download.URL, downloaded, _download.MD5, progress=progress)
+            return _download.download(_download.URL, downloaded, _download.MD5, progress=progress)
         except Exception as exc:  # network error, md5 mismatch, unwritable data home...
             cause = exc
             download = f"download from {_download.URL} failed: {type(exc).__name__}: {exc}"
@@ -181,14 +181,14 @@ def load_data(path=None, *, data_home=None, download_if_missing=True, progress=N
     data_home = _resolve_data_home(data_home)
     source = _locate(path, data_home, download_if_missing, progress)
     try:
-        key = _cache._source_key(source)
+        key = _cache.source_key(source)
     except OSError:
         key = None
-    arrays = _cache._load(data_home, key) if key else None
+    arrays = _cache.load_cached(data_home, key) if key else None
     if arrays is None:
-        arrays = _readers._read_source(source, progress)
+        arrays = _readers.read_source(source, progress)
         if key:
-            _cache._save(data_home, key, arrays)
+            _cache.save_cached(data_home, key, arrays)
     X_train, y_train, X_test, y_test = arrays
     return (X_train, y_train), (X_test, y_test)
 

@@ -3,8 +3,8 @@
 import hashlib
 import os
 
-from .._atomic import atomic_output
-from ._home import _progress_bar
+from ..utils.atomic import atomic_output
+from ._home import progress_bar
 
 # Module constants (read at call time, so tests can monkeypatch them).
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -14,7 +14,7 @@ TIMEOUT = 15  # seconds; an offline machine fails fast instead of hanging
 _CHUNK_BYTES = 1 << 20
 
 
-def _download(url, destination, md5, *, progress=None, timeout=None):
+def download(url, destination, md5, *, progress=None, timeout=None):
     """Download ``url`` to ``destination`` atomically and check its md5.
 
     The data goes to a temporary file in the destination's directory, which is
@@ -36,7 +36,7 @@ def _download(url, destination, md5, *, progress=None, timeout=None):
         urllib.request.urlopen(url, timeout=timeout or TIMEOUT) as response,
     ):
         length = response.headers.get("Content-Length")
-        with _progress_bar(
+        with progress_bar(
             progress,
             total=int(length) if length and length.isdigit() else None,
             unit="B",

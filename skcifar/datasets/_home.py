@@ -11,7 +11,7 @@ _DEFAULT_DATA_HOME = os.path.join("~", "skcifar_data")
 _FALSY = {"0", "false", "no", "off"}
 
 
-def _data_home_path(data_home=None):
+def data_home_path(data_home=None):
     """Return the data home path (expanded) without creating it."""
     if data_home is None:
         data_home = os.environ.get(_ENV_DATA_HOME) or _DEFAULT_DATA_HOME
@@ -47,7 +47,7 @@ def get_data_home(data_home=None):
     >>> from skcifar.datasets import get_data_home
     >>> home = get_data_home(tempfile.mkdtemp())
     """
-    path = _data_home_path(data_home)
+    path = data_home_path(data_home)
     os.makedirs(path, exist_ok=True)
     return path
 
@@ -70,7 +70,7 @@ def clear_data_home(data_home=None):
     >>> from skcifar.datasets import clear_data_home
     >>> clear_data_home(tempfile.mkdtemp())
     """
-    path = _data_home_path(data_home)
+    path = data_home_path(data_home)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -87,7 +87,7 @@ def _progress_disable(progress):
     return not progress
 
 
-def _progress_bar(progress, **kwargs):
+def progress_bar(progress, **kwargs):
     """Return a tqdm progress bar following the ``progress`` policy."""
     from tqdm import tqdm
 

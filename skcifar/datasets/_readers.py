@@ -18,7 +18,7 @@ try:
 except ImportError:  # pragma: no cover - numpy < 2
     from numpy.core.multiarray import _reconstruct
 
-from ._home import _progress_bar
+from ._home import progress_bar
 
 CLASS_NAMES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -213,7 +213,7 @@ def _read_tar(path, progress):
         with (
             open(path, "rb") as raw,
             tarfile.open(fileobj=raw, mode="r:*") as archive,
-            _progress_bar(progress, total=size, unit="B", unit_scale=True, desc=desc) as bar,
+            progress_bar(progress, total=size, unit="B", unit_scale=True, desc=desc) as bar,
         ):
             images = _ImageCollector(path)
             for member in archive:
@@ -278,7 +278,7 @@ def _read_image_dir(root, source, progress):
     _check_classes(present, source)
     desc = f"Decoding {os.path.basename(os.path.normpath(source))}"
     images = _ImageCollector(source)
-    with _progress_bar(progress, total=len(files), unit="img", desc=desc) as bar:
+    with progress_bar(progress, total=len(files), unit="img", desc=desc) as bar:
         for split, cls, fname, filename in files:
             with open(filename, "rb") as f:
                 images.add(split, cls, fname, f.read(), filename)
@@ -290,7 +290,7 @@ def _has_split_dirs(directory):
     return any(os.path.isdir(os.path.join(directory, split)) for split in _SPLITS)
 
 
-def _read_source(path, progress=None):
+def read_source(path, progress=None):
     """Read a CIFAR-10 source, detecting its format from the path."""
     if os.path.isdir(path):
         if any(os.path.isfile(os.path.join(path, b)) for b in _BATCHES):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from numbers import Integral
 
+import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from ..architectures import build_ann
-from ._base import _KerasImageClassifier, _layer_sizes
+from ..utils.validation import check_sizes
+from ._base import KerasImageClassifier
 from ._docstrings import common_parameters
 
 
-class ANNClassifier(_KerasImageClassifier):
+class ANNClassifier(KerasImageClassifier):
     __doc__ = (
         """Dense network classifier (the notebook's ANN by default).
 
@@ -50,8 +52,8 @@ class ANNClassifier(_KerasImageClassifier):
     )
 
     _parameter_constraints: dict = {
-        **_KerasImageClassifier._parameter_constraints,
-        "hidden_layer_sizes": [tuple, list, Integral],
+        **KerasImageClassifier._parameter_constraints,
+        "hidden_layer_sizes": [tuple, list, np.ndarray, Integral],
         "activation": [StrOptions({"relu", "tanh", "sigmoid", "elu", "gelu", "linear"})],
     }
 
@@ -61,6 +63,7 @@ class ANNClassifier(_KerasImageClassifier):
         activation="relu",
         dropout=0.0,
         *,
+        image_shape=None,
         optimizer="sgd",
         learning_rate=None,
         epochs=5,
@@ -79,6 +82,7 @@ class ANNClassifier(_KerasImageClassifier):
         self.dropout = dropout
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.image_shape = image_shape
         self.epochs = epochs
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
@@ -91,10 +95,9 @@ class ANNClassifier(_KerasImageClassifier):
         self.class_weight = class_weight
 
     def _check_architecture(self):
-        if self.hidden_layer_sizes not in ((), []):
-            _layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes)
+        check_sizes("hidden_layer_sizes", self.hidden_layer_sizes, allow_empty=True)
 
-    def _build_network(self, input_shape, n_classes):
+    def _build_network(self, input_shape, n_classes, n_train, seed):
         return build_ann(
             input_shape,
             n_classes,
@@ -103,5 +106,5 @@ class ANNClassifier(_KerasImageClassifier):
             dropout=self.dropout,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
-            seed=self._seed,
+            seed=seed,
         )

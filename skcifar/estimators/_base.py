@@ -1,4 +1,10 @@
-"""Stage 3 - the shared scikit-learn/scikeras machinery of the image classifiers."""
+"""Stage 3 - the path of every classifier from ``fit`` to Keras' ``model.fit``.
+
+Read :meth:`KerasImageClassifier._train` top to bottom: validate -> encode ->
+build (seeded) -> feed -> train -> record history. Everything on that path is
+here or in a module it names; scikeras contributes only what
+:mod:`skcifar.estimators._scikeras` lists.
+"""
 
 from __future__ import annotations
 
@@ -8,51 +14,37 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.validation import check_consistent_length
+from sklearn.utils.validation import _check_sample_weight, check_consistent_length
 
-from .._backend import (
+from ..architectures import OPTIMIZERS
+from ..utils.backend import (
     configure_threads,
     import_keras,
+    quiet,
     release_memory,
     released_gradient_registrations,
     seed_from,
     seeded,
 )
-from .._memory import batches
-from .._validation import as_images, image_shape_for, validate_pixels
-from ..architectures import OPTIMIZERS
-from ._labels import _ClassEncoder
-
-import_keras()  # scikeras imports Keras at import time: silence TensorFlow's start-up first
-from scikeras.wrappers import BaseWrapper  # noqa: E402
+from ..utils.input_pipeline import batches
+from ..utils.validation import as_images, check_image_shape, image_shape_for, validate_pixels
+from ._labels import encode_labels, fit_classes
+from ._scikeras import BaseWrapper
 
 _OPTIMIZER_NAMES = {form for name in OPTIMIZERS for form in (name, name.upper(), name.title())}
 
 
-def _layer_sizes(name, value):
-    """Validate a layer-size parameter: a positive int or a sequence of them."""
-    sizes = (value,) if isinstance(value, Integral) else value
-    if not isinstance(sizes, (tuple, list)) or not all(
-        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes
-    ):
-        raise ValueError(
-            f"The '{name}' parameter must be a positive int or a tuple of positive ints, "
-            f"e.g. {name}=(32, 64); got {value!r}."
-        )
-    return tuple(int(s) for s in sizes)
+class KerasImageClassifier(ClassifierMixin, BaseWrapper):
+    """Base class: the fit path of the image classifiers.
 
-
-class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
-    """Base class: scikeras' fitting machinery with scikit-learn conventions.
-
-    Subclasses define ``__init__`` (the hyperparameters) and
-    ``_build_network(input_shape, n_classes)``. Built on scikeras'
-    ``BaseWrapper``, with ``ClassifierMixin`` first in the bases as
-    scikit-learn requires.
+    Subclasses define ``__init__`` (the hyperparameters),
+    ``_build_network(input_shape, n_classes, n_train, seed)`` returning a
+    compiled Keras model, and optionally ``_check_architecture()`` and
+    ``_predict_batches(data)``. ``ClassifierMixin`` comes first in the bases,
+    as scikit-learn requires.
     """
 
     _parameter_constraints: dict = {
@@ -63,6 +55,7 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         "validation_fraction": [Interval(Real, 0, 1, closed="left"), None],
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "image_shape": [tuple, list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
@@ -71,10 +64,6 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         "dropout": [Interval(Real, 0, 1, closed="left")],
     }
 
-    # What scikeras' BaseWrapper routes from get_params() to Model.predict (fit
-    # and compile are ours: the builders compile, _fit_keras_model fits).
-    _predict_kwargs = {"batch_size"}
-
     # scikit-learn's parameter handling (signature based), not scikeras' routing.
     get_params = BaseEstimator.get_params
     set_params = BaseEstimator.set_params
@@ -82,173 +71,17 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
     __repr__ = BaseEstimator.__repr__
 
     # -- hooks for subclasses ------------------------------------------------
-    def _build_network(self, input_shape, n_classes):  # pragma: no cover - abstract
+    def _build_network(self, input_shape, n_classes, n_train, seed):  # pragma: no cover
         raise NotImplementedError
 
     def _check_architecture(self):
         """Validate architecture parameters that constraints cannot express."""
 
-    # -- validation ------------------------------------------------------------
-    def _validation_fraction(self):
-        if self.validation_fraction is None:
-            return 0.1 if self.early_stopping else 0.0
-        if self.early_stopping and self.validation_fraction == 0:
-            raise ValueError(
-                "early_stopping=True needs a validation set: set validation_fraction > 0 "
-                "(or None for the default 0.1)."
-            )
-        return float(self.validation_fraction)
-
-    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
-        """scikeras hook: check X (and y), return images ready for the network."""
-        X = validate_pixels(self, X, reset=reset)
-        if y is not None:
-            y = column_or_1d(y, warn=True)
-            check_consistent_length(X, y)
-        if reset:
-            self.image_shape_ = (
-                self.input_shape_ if X.ndim == 4 else image_shape_for(self.n_features_in_)
-            )
-        X = as_images(X)
-        if X.dtype not in (np.float32, np.float16, np.uint8):
-            X = X.astype(np.float32)
-        return X, y
-
-    @property
-    def target_encoder(self):
-        return _ClassEncoder(classes=getattr(self, "_partial_classes", None))
-
-    @property
-    def feature_encoder(self):
-        return FunctionTransformer()  # inputs are prepared by _validate_data
-
-    # -- scikeras overrides: build and fit with our seeding -------------------
-    def _initialize(self, X, y=None):
-        X, y = self._validate_data(X, y, reset=True)
-        self.target_encoder_ = self.target_encoder.fit(y)
-        vars(self).update(self.target_encoder_.get_metadata())
-        self.feature_encoder_ = self.feature_encoder.fit(X)
-        self.model_ = self._build_keras_model()
-        self._initialize_callbacks()
-        return X, y
-
-    def _build_keras_model(self):
-        release_memory()  # free the networks of earlier fits first (grid searches)
-        with seeded(self._seed):
-            return self._build_network(self.image_shape_, self.n_classes_)
-
-    def _split_validation(self, y):
-        """Row indices of the training and validation parts (None: no validation)."""
-        fraction = self._validation_fraction()
-        rows = np.arange(len(y))
-        if not fraction:
-            return rows, None
-        n_val = max(int(round(fraction * len(y))), 1)
-        counts = np.bincount(y)
-        stratify = y if counts[counts > 0].min() >= 2 and n_val >= len(counts) else None
-        return train_test_split(rows, test_size=n_val, random_state=self._seed, stratify=stratify)
-
-    def _fit_keras_model(
-        self, X, y, sample_weight, warm_start, epochs, initial_epoch, partial=False, **kwargs
-    ):
-        keras = import_keras()
-        self._initialize_callbacks()  # honour callbacks set since the model was built
-        callbacks = list(self._fit_callbacks)
-        rows, validation = np.arange(len(y)), None
-        if not partial:
-            rows, val_rows = self._split_validation(y)
-            if val_rows is not None:
-                validation = batches(
-                    X, y, sample_weight, batch_size=self.batch_size, indices=val_rows
-                )
-            if self.early_stopping:
-                callbacks.append(
-                    keras.callbacks.EarlyStopping(
-                        monitor="val_loss",
-                        patience=self.n_iter_no_change,
-                        restore_best_weights=True,
-                    )
-                )
-        # Batches are gathered from X's own memory (no float32 copy of the data);
-        # the order is reshuffled every epoch, reproducibly under random_state.
-        seed = None if self._seed is None else self._seed + initial_epoch
-        train = batches(
-            X, y, sample_weight, batch_size=self.batch_size, indices=rows, shuffle=True, seed=seed
-        )
-        if not (warm_start or partial) or not hasattr(self, "history_"):
-            self.history_ = {}
-        previous = getattr(self.model_, "history", None)
-        history = {}
-        try:
-            with seeded(self._seed), released_gradient_registrations():
-                history = self.model_.fit(
-                    train,
-                    validation_data=validation,
-                    epochs=initial_epoch + epochs,
-                    initial_epoch=initial_epoch,
-                    verbose=int(self.verbose),
-                    shuffle=False,  # the batches are shuffled already
-                    callbacks=callbacks,
-                ).history
-        except KeyboardInterrupt:
-            # Keras attaches this fit's History to the model at each epoch end:
-            # it holds the epochs completed before Ctrl-C (none if unchanged).
-            current = getattr(self.model_, "history", None)
-            history = current.history if current is not previous and current else {}
-            raise
-        finally:
-            for key, values in history.items():
-                self.history_.setdefault(key, []).extend(float(v) for v in values)
-
-    def _predict_raw(self, X, **kwargs):
-        """The network's outputs for ``X``, fed batch by batch from its memory."""
-        if not self.initialized_:
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator."
-            )
-        X, _ = self._validate_data(X)
-        kwargs = {"verbose": 0, "callbacks": getattr(self, "_predict_callbacks", None), **kwargs}
-        batch_size = kwargs.pop("batch_size", self.batch_size)
-        return self._predict_batches(batches(X, batch_size=batch_size), **kwargs)
-
-    def _predict_batches(self, data, **kwargs):
+    def _predict_batches(self, data):
         """The network's outputs for a dataset of input batches (subclasses add to it)."""
-        return self.model_.predict(data, **kwargs)
+        return self.model_.predict(data, verbose=0)
 
     # -- public API -------------------------------------------------------------
-    def _prepare_fit(self, y, sample_weight):
-        self._check_architecture()
-        self._validation_fraction()
-        configure_threads()
-        self._seed = seed_from(self.random_state)
-        if self.class_weight is not None:
-            weights = compute_sample_weight(self.class_weight, column_or_1d(y))
-            sample_weight = (
-                weights
-                if sample_weight is None
-                else (np.asarray(sample_weight, dtype=np.float64) * weights)
-            )
-        return sample_weight
-
-    def _interruptible_fit(self, X, y, **kwargs):
-        """scikeras' ``_fit``, leaving a consistent estimator on Ctrl-C.
-
-        Interrupted after at least one completed epoch, the estimator stays
-        fitted: its network keeps the weights it had when interrupted and
-        ``history_`` lists the completed epochs. A fresh (not warm-started) fit
-        interrupted before its first epoch ends leaves the estimator unfitted. KeyboardInterrupt is
-        re-raised either way, so a search or script still stops.
-        """
-        continuing = self.initialized_ and (self.warm_start or kwargs.get("warm_start", False))
-        try:
-            self._fit(X, y, **kwargs)
-        except KeyboardInterrupt:
-            if not continuing and not getattr(self, "history_", {}).get("loss"):
-                for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-                    delattr(self, name)
-            raise
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the network on ``(X, y)`` for ``epochs`` epochs.
@@ -256,27 +89,21 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         Parameters
         ----------
         X : array-like of shape (n_samples, H, W, C) or (n_samples, n_features)
-            Images, or flat rows (see the reshaping rule in the user guide).
+            Images, or flat rows (read as images by the image-shape rule of
+            the user guide, see ``image_shape``).
         y : array-like of shape (n_samples,)
             Class labels (ints or strings).
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights in the loss; multiplied by ``class_weight``.
+            Samples of weight 0 are left out of training.
 
         Returns
         -------
         self : object
             The fitted classifier.
         """
-        self._partial_classes = None
-        sample_weight = self._prepare_fit(y, sample_weight)
-        self._interruptible_fit(
-            X,
-            y,
-            sample_weight=sample_weight,
-            warm_start=self.warm_start,
-            epochs=self.epochs,
-            initial_epoch=0,
-        )
+        continuing = self.warm_start and self.initialized_
+        self._train(X, y, sample_weight, epochs=self.epochs, continuing=continuing)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -300,18 +127,43 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         self : object
             The updated classifier.
         """
-        if not self.initialized_:
-            self._partial_classes = None if classes is None else np.unique(classes)
-        sample_weight = self._prepare_fit(y, sample_weight)
-        self._interruptible_fit(
+        self._train(
             X,
             y,
-            sample_weight=sample_weight,
-            warm_start=True,
+            sample_weight,
             epochs=1,
-            initial_epoch=self.current_epoch,
+            continuing=self.initialized_,
             partial=True,
+            classes=classes,
         )
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def initialize(self, X, y):
+        """Build the network for ``(X, y)`` without training it.
+
+        The classifier is then fitted in scikit-learn's sense: ``predict``
+        uses the freshly initialised network, and ``partial_fit`` or a
+        ``warm_start`` fit trains it further.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W, C) or (n_samples, n_features)
+            Images or flat rows: their per-sample shape is recorded.
+        y : array-like of shape (n_samples,)
+            Class labels: ``classes_`` is recorded.
+
+        Returns
+        -------
+        self : object
+            The initialised classifier.
+        """
+        with quiet():
+            seed = self._prepare()
+            X, y, weights = self._validate(X, y, None, reset=True)
+            y = self._encode(y, reset=True)
+            rows, _ = self._training_rows(y, weights, partial=False, seed=seed)
+            self._build(len(rows), seed)
         return self
 
     def predict(self, X):
@@ -327,7 +179,8 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         y_pred : ndarray of shape (n_samples,)
             The most probable class of each sample, from ``classes_``.
         """
-        return super().predict(X)
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_proba(self, X):
         """Class probabilities for ``X``.
@@ -342,8 +195,189 @@ class _KerasImageClassifier(ClassifierMixin, BaseWrapper):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        return self._predict_raw(X)
+        if not self.initialized_:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+        with quiet():
+            X = self._as_network_input(validate_pixels(self, X, reset=False))
+            return self._predict_batches(batches(X, batch_size=self.batch_size))
 
+    # -- the fit path -----------------------------------------------------------
+    def _train(self, X, y, sample_weight, *, epochs, continuing, partial=False, classes=None):
+        """validate -> encode -> build (seeded) -> feed -> train -> record history.
+
+        ``continuing`` trains the existing network (warm start, partial_fit);
+        ``partial`` trains one epoch on all of ``X``, with no validation split
+        or early stopping. Interrupted (Ctrl-C) after at least one completed
+        epoch, the estimator stays fitted with the weights it had and
+        ``history_`` lists the completed epochs; a fresh fit interrupted
+        before its first epoch ends leaves the estimator unfitted.
+        KeyboardInterrupt is re-raised either way.
+        """
+        with quiet():
+            seed = self._prepare()
+            # 1. validate: images (or flat rows) and labels, weights
+            X, y, weights = self._validate(X, y, sample_weight, reset=not continuing)
+            # 2. encode: labels -> class indices (classes_ fixed by the first fit)
+            y = self._encode(y, reset=not continuing, classes=classes)
+            rows, validation_rows = self._training_rows(y, weights, partial, seed)
+            # 3. build (seeded): a fresh network, unless training continues
+            if not continuing:
+                self._build(len(rows), seed)
+            # 4. feed: batches gathered from X's own memory, reshuffled each epoch
+            initial_epoch = self.current_epoch if continuing else 0
+            train = batches(
+                X,
+                y,
+                weights,
+                batch_size=self.batch_size,
+                indices=rows,
+                shuffle=True,
+                seed=None if seed is None else seed + initial_epoch,
+            )
+            validation = None
+            if validation_rows is not None:
+                validation = batches(
+                    X, y, weights, batch_size=self.batch_size, indices=validation_rows
+                )
+            # 5. train, and 6. record the history (also of an interrupted fit)
+            if not continuing or not hasattr(self, "history_"):  # (after initialize)
+                self.history_ = {}
+            try:
+                self._fit_network(train, validation, epochs, initial_epoch, partial, seed)
+            except KeyboardInterrupt:
+                if not continuing and not self.history_.get("loss"):
+                    self._forget_fit()
+                raise
+
+    def _prepare(self):
+        """Checks beyond the parameter constraints, thread limits; returns the seed."""
+        self._check_architecture()
+        self._validation_fraction()
+        check_image_shape(self.image_shape)
+        configure_threads()
+        return seed_from(self.random_state)
+
+    def _validate(self, X, y, sample_weight, reset):
+        """Validated network input, 1-D labels and per-sample weights (or None)."""
+        X = validate_pixels(self, X, reset=reset)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        if reset:
+            self.image_shape_ = (
+                self.input_shape_
+                if X.ndim == 4
+                else image_shape_for(self.n_features_in_, self.image_shape)
+            )
+        weights = None
+        if sample_weight is not None:
+            weights = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        if self.class_weight is not None:
+            class_weights = compute_sample_weight(self.class_weight, y)
+            weights = class_weights if weights is None else weights * class_weights
+        if weights is not None:
+            if not np.any(weights):
+                raise ValueError(
+                    "Every sample has weight 0 (sample_weight times class_weight): there is "
+                    "nothing to train on. Give some samples a positive weight."
+                )
+            weights = weights.astype(np.float32)
+        return self._as_network_input(X), y, weights
+
+    def _as_network_input(self, X):
+        """``X`` as ``(n, H, W, C)`` images of a dtype the batches carry (a view if it can)."""
+        X = as_images(X, self.image_shape_)
+        if X.dtype not in (np.float32, np.float16, np.uint8):
+            X = X.astype(np.float32)
+        return X
+
+    def _encode(self, y, reset, classes=None):
+        if reset:
+            self.classes_ = fit_classes(y, classes)
+            self.n_classes_ = len(self.classes_)
+        return encode_labels(self.classes_, y)
+
+    def _validation_fraction(self):
+        if self.validation_fraction is None:
+            return 0.1 if self.early_stopping else 0.0
+        if self.early_stopping and self.validation_fraction == 0:
+            raise ValueError(
+                "early_stopping=True needs a validation set: set validation_fraction > 0 "
+                "(or None for the default 0.1)."
+            )
+        return float(self.validation_fraction)
+
+    def _training_rows(self, y, weights, partial, seed):
+        """Row indices to train on and to validate on (None: no validation).
+
+        Rows of weight 0 are left out by index, so ``X`` itself is never
+        copied. ``partial_fit`` trains on every row and validates on none.
+        """
+        rows = np.arange(len(y)) if weights is None else np.flatnonzero(weights)
+        fraction = 0.0 if partial else self._validation_fraction()
+        if not fraction:
+            return rows, None
+        n_val = max(int(round(fraction * len(rows))), 1)
+        counts = np.bincount(y[rows])
+        stratify = y[rows] if counts[counts > 0].min() >= 2 and n_val >= len(counts) else None
+        return train_test_split(rows, test_size=n_val, random_state=seed, stratify=stratify)
+
+    def _build(self, n_train, seed):
+        """A fresh compiled network for ``image_shape_`` and ``n_classes_``."""
+        release_memory()  # free the networks of earlier fits first (grid searches)
+        with seeded(seed):
+            self.model_ = self._build_network(self.image_shape_, self.n_classes_, n_train, seed)
+
+    def _callbacks(self, partial):
+        keras = import_keras()
+        callbacks = list(self.callbacks or [])
+        for callback in callbacks:
+            if not isinstance(callback, keras.callbacks.Callback):
+                raise TypeError(
+                    "The 'callbacks' parameter must be a list of keras.callbacks.Callback "
+                    f"instances; got an item of type {type(callback).__name__}."
+                )
+        if self.early_stopping and not partial:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=self.n_iter_no_change, restore_best_weights=True
+                )
+            )
+        return callbacks
+
+    def _fit_network(self, train, validation, epochs, initial_epoch, partial, seed):
+        """Keras' ``model.fit``; every completed epoch lands in ``history_``."""
+        previous = getattr(self.model_, "history", None)
+        history = {}
+        try:
+            with seeded(seed), released_gradient_registrations():
+                history = self.model_.fit(
+                    train,
+                    validation_data=validation,
+                    epochs=initial_epoch + epochs,
+                    initial_epoch=initial_epoch,
+                    verbose=int(self.verbose),
+                    shuffle=False,  # the batches are shuffled already
+                    callbacks=self._callbacks(partial),
+                ).history
+        except KeyboardInterrupt:
+            # Keras attaches this fit's History to the model at each epoch end:
+            # it holds the epochs completed before Ctrl-C (none if unchanged).
+            current = getattr(self.model_, "history", None)
+            history = current.history if current is not previous and current else {}
+            raise
+        finally:
+            for key, values in history.items():
+                self.history_.setdefault(key, []).extend(float(v) for v in values)
+
+    def _forget_fit(self):
+        """Drop every fitted attribute: the estimator is unfitted again."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
+
+    # -- scikit-learn protocol --------------------------------------------------
     def __sklearn_is_fitted__(self):
         return hasattr(self, "model_")
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from numbers import Integral
 
+import numpy as np
+
 from ..architectures import build_cnn
-from ._base import _KerasImageClassifier, _layer_sizes
+from ..utils.validation import check_kernel_size, check_sizes
+from ._base import KerasImageClassifier
 from ._docstrings import common_parameters
 
 
-class CNNClassifier(_KerasImageClassifier):
+class CNNClassifier(KerasImageClassifier):
     __doc__ = (
         """Convolutional network classifier (the notebook's CNN by default).
 
@@ -31,7 +34,8 @@ class CNNClassifier(_KerasImageClassifier):
     batch_norm : bool, default=False
         Batch normalisation after each convolution.
     augment : bool, default=False
-        Random horizontal flips and shifts of the training images."""
+        Random horizontal flips and shifts of the training images (images
+        at least 8 pixels high and wide; tabular rows are never augmented)."""
         + common_parameters("adam", 10)
         + """
     See Also
@@ -51,10 +55,10 @@ class CNNClassifier(_KerasImageClassifier):
     )
 
     _parameter_constraints: dict = {
-        **_KerasImageClassifier._parameter_constraints,
-        "filters": [tuple, list, Integral],
-        "kernel_size": [Integral, tuple, list],
-        "dense_units": [tuple, list, Integral],
+        **KerasImageClassifier._parameter_constraints,
+        "filters": [tuple, list, np.ndarray, Integral],
+        "kernel_size": [Integral, tuple, list, np.ndarray],
+        "dense_units": [tuple, list, np.ndarray, Integral],
         "batch_norm": ["boolean"],
         "augment": ["boolean"],
     }
@@ -68,6 +72,7 @@ class CNNClassifier(_KerasImageClassifier):
         batch_norm=False,
         augment=False,
         *,
+        image_shape=None,
         optimizer="adam",
         learning_rate=None,
         epochs=10,
@@ -89,6 +94,7 @@ class CNNClassifier(_KerasImageClassifier):
         self.augment = augment
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.image_shape = image_shape
         self.epochs = epochs
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
@@ -101,21 +107,15 @@ class CNNClassifier(_KerasImageClassifier):
         self.class_weight = class_weight
 
     def _check_architecture(self):
-        _layer_sizes("filters", self.filters)
-        kernel = _layer_sizes("kernel_size", self.kernel_size)
-        if len(kernel) > 2:
-            raise ValueError(
-                f"The 'kernel_size' parameter must be an int or a (height, width) pair; "
-                f"got {self.kernel_size!r}."
-            )
-        if self.dense_units not in (0, ()):
-            _layer_sizes("dense_units", self.dense_units)
+        check_sizes("filters", self.filters)
+        check_kernel_size(self.kernel_size)
+        check_sizes("dense_units", self.dense_units, allow_empty=True)
 
-    def _build_network(self, input_shape, n_classes):
+    def _build_network(self, input_shape, n_classes, n_train, seed):
         return build_cnn(
             input_shape,
             n_classes,
-            filters=_layer_sizes("filters", self.filters),
+            filters=self.filters,
             kernel_size=self.kernel_size,
             dense_units=self.dense_units,
             dropout=self.dropout,
@@ -123,5 +123,5 @@ class CNNClassifier(_KerasImageClassifier):
             augment=self.augment,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
-            seed=self._seed,
+            seed=seed,
         )

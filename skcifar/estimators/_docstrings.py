@@ -11,6 +11,12 @@ _DOC_OPTIMIZER = """
         SGD 0.01), as the notebook does."""
 
 _DOC_TRAINING = """
+    image_shape : tuple of int or None, default=None
+        ``(height, width, channels)`` of the images that flat rows of ``X``
+        were flattened from. None applies the image-shape rule
+        (:mod:`skcifar.utils.validation`): 4-D input is used as it is, flat
+        rows of width 3072 are CIFAR-10's 32x32 RGB images, and any other
+        width is tabular data, a one-pixel-high strip.
     epochs : int, default={epochs}
         Passes over the training data.
     batch_size : int, default={batch_size}
@@ -34,7 +40,8 @@ _DOC_TRAINING = """
     callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks for training.
     warm_start : bool, default=False
-        If True, ``fit`` continues training the existing network.
+        If True, ``fit`` continues training the existing network (its epochs
+        are numbered on from ``current_epoch``, as ``partial_fit``'s are).
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplied into ``sample_weight``.
 
@@ -51,7 +58,7 @@ _DOC_TRAINING = """
     input_shape_ : tuple of int
         Per-sample shape seen in fit; predict requires the same.
     image_shape_ : tuple of int
-        ``(H, W, C)`` shape fed to the network.
+        ``(H, W, C)`` shape fed to the network (see ``image_shape``).
     history_ : dict of str to list of float
         Per-epoch ``loss``, ``accuracy`` and, with a validation set,
         ``val_loss`` and ``val_accuracy``.

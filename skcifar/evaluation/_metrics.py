@@ -16,8 +16,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import column_or_1d
 from sklearn.utils.validation import check_is_fitted
 
-from ._plots import _display_images
-from ._report import _jsonable, _summary_text
+from ._plots import display_images
+from ._report import jsonable, summary_text
 
 _SCALARS = ("accuracy", "log_loss", "ece", "mean_confidence_correct", "mean_confidence_wrong")
 _SCALARS += ("train_accuracy", "train_log_loss", "gap")
@@ -106,7 +106,7 @@ class EvaluationResult:
             ``reliability``.
         """
         scalars = {name: getattr(self, name) for name in _SCALARS}
-        return _jsonable(
+        return jsonable(
             {
                 **scalars,
                 "n_samples": self.n_samples_evaluated,
@@ -127,7 +127,7 @@ class EvaluationResult:
         text : str
             Multi-line text.
         """
-        return _summary_text(self)
+        return summary_text(self)
 
     def __str__(self):
         return self.summary()
@@ -324,7 +324,7 @@ def evaluate(
         gap=gap,
         history=_history(estimator),
         reliability=reliability,
-        sample_images=_display_images(X, n_keep),
+        sample_images=display_images(X, n_keep),
         sample_true=y[:n_keep],
         sample_pred=y_pred[:n_keep],
         sample_confidence=confidence[:n_keep],

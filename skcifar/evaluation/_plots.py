@@ -19,7 +19,7 @@ _RIGHT = "black"
 _MAX_PIXEL = 255
 
 
-def _display_images(X, n_samples):
+def display_images(X, n_samples):
     """``X[:n_samples]`` as uint8 (n, H, W, C) images, or None if not image-like."""
     if n_samples <= 0:
         return None

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from .._atomic import atomic_output
+from ..utils.atomic import atomic_output
 from ._plots import (
     plot_confusion_matrix,
     plot_learning_curves,
@@ -32,12 +32,12 @@ img { max-width: 100%; border: 1px solid #eee; }
 """
 
 
-def _jsonable(value):
+def jsonable(value):
     """``value`` with NumPy arrays and scalars as plain lists and numbers (NaN -> None)."""
     if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_jsonable(item) for item in value]
+        return [jsonable(item) for item in value]
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, (bool, np.bool_)):
@@ -48,7 +48,7 @@ def _jsonable(value):
     return value if math.isfinite(value) else None
 
 
-def _summary_text(result):
+def summary_text(result):
     """The text of :meth:`EvaluationResult.summary`."""
     n_bins = len(result.reliability["count"])
     rows = [

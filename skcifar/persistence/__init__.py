@@ -25,7 +25,7 @@ from ._archive import (
     ARCHIVE_ERRORS,
     FORMAT,
     FORMAT_VERSION,
-    _Members,
+    Members,
     extract_member,
     open_archive,
     read_member,
@@ -60,7 +60,7 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : PixelScaler, ANNClassifier, CNNClassifier or Pipeline
+    estimator : PixelScaler, ANNClassifier, CNNClassifier, ResNetClassifier or Pipeline
         The estimator, fitted or not; a Pipeline's steps must be supported
         estimators too (or ``"passthrough"``).
     path : str or os.PathLike
@@ -90,7 +90,7 @@ def save(estimator, path):
     >>> skcifar.load(path)
     PixelScaler(standardize=True)
     """
-    members = _Members()
+    members = Members()
     # Everything that can fail on the estimator itself fails here, before any file exists.
     tree = capture(estimator, members.add_array, members.add_model)
     manifest = {
@@ -112,7 +112,7 @@ def load(path):
 
     Returns
     -------
-    estimator : PixelScaler, ANNClassifier, CNNClassifier or Pipeline
+    estimator : PixelScaler, ANNClassifier, CNNClassifier, ResNetClassifier or Pipeline
         The estimator, fitted if it was saved fitted; its predictions equal
         the saved estimator's.
 
@@ -153,13 +153,15 @@ def load(path):
 
 def _load_network(archive, member, tmpdir, path, where):
     """Load one ``.keras`` member with Keras' safe mode (no lambdas, no arbitrary code)."""
-    from .._backend import configure_threads, import_keras
+    from ..utils.backend import configure_threads, import_keras
 
     if not isinstance(member, str) or member not in archive.namelist():
         raise ValueError(f"the network of {where} is missing from the file.")
     configure_threads()
     keras = import_keras()
-    from ..architectures import _layers  # noqa: F401 - registers skcifar's Keras objects
+    from ..architectures import register_keras_objects
+
+    register_keras_objects()
 
     filename = extract_member(archive, member, tmpdir, f"model{len(os.listdir(tmpdir))}.keras")
     try:

@@ -10,7 +10,7 @@ import zipfile
 import zlib
 from contextlib import contextmanager
 
-from .._atomic import atomic_output
+from ..utils.atomic import atomic_output
 from ._codec import array_to_npy
 
 FORMAT = "skcifar-model"
@@ -21,7 +21,7 @@ _MAX_MANIFEST_BYTES = 64 * 2**20
 ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
-class _Members:
+class Members:
     """Collects the archive members while the manifest is built (no I/O yet)."""
 
     def __init__(self):

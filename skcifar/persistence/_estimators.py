@@ -198,9 +198,7 @@ def _restore_fitted(estimator, name, node, read_member, load_model, where):
 
 
 def _restore_network(clf, node, load_model, where):
-    """Give a classifier what scikeras' predict/score/fit need besides ``model_``."""
-    from ..estimators._labels import _ClassEncoder
-
+    """Give a classifier its network, checked against its fitted attributes."""
     try:
         classes = np.asarray(clf.classes_)
         image_shape = tuple(int(s) for s in clf.image_shape_)
@@ -218,9 +216,5 @@ def _restore_network(clf, node, load_model, where):
             f"to {model.output_shape[-1]} outputs, but the classifier expects {image_shape} "
             f"and {len(classes)} classes."
         )
-    clf.target_encoder_ = _ClassEncoder(classes=classes).fit(classes)
-    vars(clf).update(clf.target_encoder_.get_metadata())
-    clf.feature_encoder_ = clf.feature_encoder.fit(np.zeros((1, *image_shape), np.float32))
-    clf._partial_classes = None
+    clf.n_classes_ = len(classes)
     clf.model_ = model
-    clf._initialize_callbacks()  # the (empty) callback lists that fit and predict use

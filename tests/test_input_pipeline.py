@@ -1,11 +1,12 @@
-"""skcifar._memory: aligned allocation and zero-copy hand-over of arrays to TensorFlow."""
+"""skcifar.utils.input_pipeline: aligned arrays, zero-copy hand-over to TensorFlow."""
 
 import numpy as np
 import pytest
 
-from skcifar import PixelScaler, ResNetClassifier, _memory
-from skcifar._backend import import_keras
-from skcifar._memory import aligned_empty, as_tensor, batches
+from skcifar import PixelScaler, ResNetClassifier
+from skcifar.utils import input_pipeline
+from skcifar.utils.backend import import_keras
+from skcifar.utils.input_pipeline import aligned_empty, as_tensor, batches
 
 import_keras()  # quiet TensorFlow start-up
 import tensorflow as tf  # noqa: E402
@@ -149,7 +150,7 @@ def test_fit_hands_scaled_images_to_tensorflow_without_a_copy(monkeypatch):
         seen.append((X.ctypes.data, _address(tensor)))
         return tensor
 
-    monkeypatch.setattr(_memory, "as_tensor", spy)
+    monkeypatch.setattr(input_pipeline, "as_tensor", spy)
     images = np.random.RandomState(0).randint(0, 256, (40, 8, 8, 3)).astype(np.uint8)
     y = np.arange(40) % 2
     clf = ResNetClassifier(

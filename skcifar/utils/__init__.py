@@ -1,0 +1,10 @@
+"""Helpers shared by the stages: not the user API, but public to the package.
+
+* :mod:`skcifar.utils.validation` - input checks, the image-shape rule, layer sizes;
+* :mod:`skcifar.utils.input_pipeline` - feeding arrays to TensorFlow without copies;
+* :mod:`skcifar.utils.backend` - quiet Keras/TensorFlow imports and calls, threads, seeding;
+* :mod:`skcifar.utils.atomic` - files that appear complete or not at all;
+* :mod:`skcifar.utils.estimator_checks` - scikit-learn's estimator checks for skcifar.
+
+Importing this package imports none of them (nor TensorFlow).
+"""

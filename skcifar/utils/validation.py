@@ -1,0 +1,235 @@
+"""Input validation shared by the transformer and the classifiers.
+
+.. _image-shape-rule:
+
+The image-shape rule (the one place it is written; the docs link here)
+-----------------------------------------------------------------------
+Images are ``(n, H, W, C)`` arrays and are used as they are. A 2-D array
+``(n, w)`` holds flat rows, read in NumPy's C order (what
+``X.reshape(len(X), -1)`` gives for ``(n, H, W, C)`` images):
+
+* with ``image_shape=(H, W, C)`` given, each row becomes an ``(H, W, C)``
+  image (``w`` must equal ``H * W * C``);
+* else a width of 3072 is CIFAR-10's flat layout, ``(32, 32, 3)``;
+* any other width is tabular data: a one-pixel-high strip ``(1, w, 1)``,
+  which is never augmented or flipped (too small to be an image).
+
+Nothing else is guessed from the width: a 64-column table stays a table.
+
+Layer sizes
+-----------
+Every size parameter (``hidden_layer_sizes``, ``filters``, ``dense_units``,
+``widths``, ``kernel_size``) goes through :func:`check_sizes`, which accepts
+Python and NumPy integers alike, so grids built with ``np.arange`` work.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_array
+from sklearn.utils.validation import validate_data
+
+#: Width of CIFAR-10's flat rows, read as 32x32 RGB images.
+CIFAR_FLAT_WIDTH = 3072
+CIFAR_IMAGE_SHAPE = (32, 32, 3)
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_sizes(name, value, *, allow_empty=False):
+    """Normalise a layer-size parameter to a tuple of Python ints.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name, for the error message.
+    value : int or sequence of int
+        A positive integer (Python or NumPy) or a tuple, list or 1-D array
+        of them.
+    allow_empty : bool, default=False
+        Also accept ``()``, ``[]``, ``0`` and ``None``: no layers.
+
+    Returns
+    -------
+    tuple of int
+        The sizes, as Python ints.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is anything else; the message names the parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_sizes("filters", np.int64(16))
+    (16,)
+    >>> check_sizes("filters", np.arange(16, 48, 16))
+    (16, 32)
+    >>> check_sizes("dense_units", 0, allow_empty=True)
+    ()
+    """
+    if allow_empty and (value is None or (_is_int(value) and value == 0)):
+        return ()
+    if _is_int(value):
+        sizes = (value,)
+    elif isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1):
+        sizes = tuple(value)
+    else:
+        sizes = None
+    if sizes is None or not all(_is_int(s) and s > 0 for s in sizes) or not (sizes or allow_empty):
+        empty = " (or () for none)" if allow_empty else ""
+        raise ValueError(
+            f"The '{name}' parameter must be a positive int or a tuple of positive ints{empty}, "
+            f"e.g. {name}=(32, 64); got {value!r}."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+def check_kernel_size(value):
+    """A convolution kernel size as a ``(height, width)`` pair of Python ints.
+
+    Examples
+    --------
+    >>> check_kernel_size(3)
+    (3, 3)
+    """
+    kernel = check_sizes("kernel_size", value)
+    if len(kernel) > 2:
+        raise ValueError(
+            f"The 'kernel_size' parameter must be an int or a (height, width) pair; got {value!r}."
+        )
+    return (kernel[0], kernel[-1])
+
+
+def check_image_shape(image_shape):
+    """Validate an ``image_shape`` parameter: None or ``(H, W, C)`` positive ints.
+
+    Examples
+    --------
+    >>> check_image_shape((8, 8, 3))
+    (8, 8, 3)
+    """
+    if image_shape is None:
+        return None
+    sizes = check_sizes("image_shape", image_shape)
+    if len(sizes) != 3:
+        raise ValueError(
+            "The 'image_shape' parameter must be None or (height, width, channels), e.g. "
+            f"image_shape=(32, 32, 3); got {image_shape!r}."
+        )
+    return sizes
+
+
+def image_shape_for(n_features, image_shape=None):
+    """Return the ``(H, W, C)`` image shape that flat rows of this width are read as.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of the flat rows.
+    image_shape : tuple of int or None, default=None
+        The shape asked for; its size must be ``n_features``.
+
+    Returns
+    -------
+    tuple of int
+        ``(H, W, C)`` following the image-shape rule of this module.
+
+    Examples
+    --------
+    >>> image_shape_for(3072)
+    (32, 32, 3)
+    >>> image_shape_for(64)
+    (1, 64, 1)
+    >>> image_shape_for(64, image_shape=(8, 8, 1))
+    (8, 8, 1)
+    """
+    shape = check_image_shape(image_shape)
+    if shape is not None:
+        if int(np.prod(shape)) != n_features:
+            raise ValueError(
+                f"image_shape={shape} holds {int(np.prod(shape))} values per sample, but the "
+                f"flat rows of X have {n_features}; pass the (height, width, channels) of the "
+                "images the rows were flattened from."
+            )
+        return shape
+    if n_features == CIFAR_FLAT_WIDTH:
+        return CIFAR_IMAGE_SHAPE
+    return (1, int(n_features), 1)
+
+
+def as_images(X, image_shape=None):
+    """View ``X`` as ``(n, H, W, C)`` images (no copy for C-contiguous input)."""
+    if X.ndim == 4:
+        return X
+    return X.reshape((X.shape[0], *image_shape_for(X.shape[1], image_shape)))
+
+
+def _describe(shape):
+    return "(n, " + ", ".join(str(s) for s in shape) + ")"
+
+
+def validate_pixels(estimator, X, *, reset, dtype="numeric"):
+    """Validate image or flat-row input and record/check its per-sample shape.
+
+    On ``reset`` the estimator gets ``n_features_in_`` (values per sample) and
+    ``input_shape_`` (per-sample shape); otherwise ``X`` must match them. An
+    estimator with an ``image_shape`` parameter gets it checked against ``X``
+    (4-D input must have that shape; flat rows that size).
+    Raises ``TypeError`` for sparse input and ``ValueError`` for wrong
+    dimensions, non-numeric, complex, NaN or infinite values, or empty input.
+    """
+    name = type(estimator).__name__
+    if X is None:
+        raise ValueError(f"{name} needs X, got None.")
+    if sp.issparse(X):
+        raise TypeError(
+            f"Sparse data was passed to {name}, but dense data is required: "
+            "images are dense arrays. Use X.toarray() to convert."
+        )
+    ndim = getattr(X, "ndim", None)
+    if not isinstance(ndim, int):  # lists, array-likes without .ndim
+        ndim = np.asarray(X).ndim
+    if ndim in (0, 1, 3) or ndim > 4:
+        shape = np.shape(np.asarray(X))
+        hints = {
+            1: " Reshape your data: X.reshape(1, -1) for a single sample.",
+            3: " Reshape your data: add a channel axis, X[..., None], for single-channel images.",
+        }
+        raise ValueError(
+            f"{name} expects images of shape (n, height, width, channels) or flat rows "
+            f"(n, height*width*channels); got a {ndim}-D array of shape {shape}."
+            + hints.get(ndim, "")
+        )
+    if ndim == 2:
+        X = validate_data(estimator, X, reset=reset, dtype=dtype, ensure_all_finite=True)
+    else:
+        X = check_array(X, allow_nd=True, dtype=dtype, ensure_all_finite=True, input_name="X")
+        if reset:
+            # Images carry no column names: drop any left by an earlier 2-D fit.
+            estimator.__dict__.pop("feature_names_in_", None)
+            estimator.n_features_in_ = int(np.prod(X.shape[1:]))
+    if reset:
+        estimator.input_shape_ = tuple(int(s) for s in X.shape[1:])
+        image_shape = check_image_shape(getattr(estimator, "image_shape", None))
+        if X.ndim == 4 and image_shape is not None and estimator.input_shape_ != image_shape:
+            raise ValueError(
+                f"{name} has image_shape={image_shape}, but X holds images of shape "
+                f"{estimator.input_shape_}; leave image_shape=None for 4-D input, or pass "
+                "matching images."
+            )
+        if X.ndim == 2:
+            image_shape_for(X.shape[1], image_shape)  # the size must match
+    elif X.shape[1:] != estimator.input_shape_:
+        raise ValueError(
+            f"X has per-sample shape {X.shape[1:]}, but {name} was fitted on "
+            f"{_describe(estimator.input_shape_)} input; pass X of shape "
+            f"{_describe(estimator.input_shape_)} (images and flat rows are not mixed)."
+        )
+    return X

@@ -1,0 +1,225 @@
+"""The fit path: initialize, weights without copies, sizes, image shapes, pandas output,
+and no lasting side effects on the caller's process."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
+from skcifar.estimators import _base
+from skcifar.utils.backend import import_keras
+
+keras = import_keras()
+
+SMALL = {
+    "ann": (ANNClassifier, dict(hidden_layer_sizes=(8,), epochs=1, random_state=0)),
+    "cnn": (CNNClassifier, dict(filters=(4,), dense_units=4, epochs=1, random_state=0)),
+    "resnet": (ResNetClassifier, dict(widths=(4, 4), stem_filters=4, epochs=1, random_state=0)),
+}
+# Each classifier's size parameters, as grids built with NumPy.
+SIZE_GRIDS = {
+    "ann": {"hidden_layer_sizes": list(np.arange(4, 9, 4))},
+    "cnn": {
+        "filters": [tuple(np.arange(2, 7, 2)[:k]) for k in (1, 2)],
+        "dense_units": list(np.linspace(4, 8, 2, dtype=int)),
+        "kernel_size": [np.int64(3)],
+    },
+    "resnet": {"widths": [tuple(np.arange(4, 9, 4)), np.arange(4, 9, 4)]},
+}
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.RandomState(0)
+    return rng.randint(0, 256, size=(60, 8, 8, 3)).astype(np.uint8), np.arange(60) % 3
+
+
+@pytest.mark.parametrize("kind", list(SMALL))
+def test_initialize_builds_an_untrained_network(kind, images):
+    X, y = images
+    cls, params = SMALL[kind]
+    clf = cls(**params).initialize(X, y)
+    assert clf.current_epoch == 0 and clf.initialized_
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    assert clf.predict_proba(X).shape == (len(X), 3)
+    clf.partial_fit(X, y)
+    assert clf.current_epoch == 1
+
+
+@pytest.mark.parametrize("weights", ["sample_weight", "class_weight"])
+def test_weights_feed_x_itself_not_a_copy(weights, images, monkeypatch):
+    X, y = images
+    X = PixelScaler().fit_transform(X)  # aligned memory, shared with TensorFlow as is
+    fed = []
+    original = _base.batches
+
+    def spy(data, *args, **kwargs):
+        fed.append(data)
+        return original(data, *args, **kwargs)
+
+    monkeypatch.setattr(_base, "batches", spy)
+    sample_weight = np.where(np.arange(len(y)) < 10, 0.0, 2.0)  # zeros leave rows out
+    if weights == "sample_weight":
+        clf = CNNClassifier(**SMALL["cnn"][1]).fit(X, y, sample_weight=sample_weight)
+    else:
+        clf = CNNClassifier(**SMALL["cnn"][1], class_weight={0: 0.0, 1: 1.0, 2: 3.0}).fit(X, y)
+    assert fed and all(np.shares_memory(data, X) for data in fed)
+    assert clf.history_["loss"]
+
+
+def test_all_zero_weights_are_refused(images):
+    X, y = images
+    with pytest.raises(ValueError, match="weight"):
+        CNNClassifier(**SMALL["cnn"][1]).fit(X, y, sample_weight=np.zeros(len(y)))
+
+
+@pytest.mark.parametrize("kind", list(SMALL))
+def test_numpy_integer_sizes_everywhere(kind, images):
+    X, y = images
+    cls, params = SMALL[kind]
+    name, grid = next(iter(SIZE_GRIDS[kind].items()))
+    cls(**{**params, name: grid[0]}).fit(X, y)  # a NumPy integer or tuple of them
+    search = GridSearchCV(cls(**params), SIZE_GRIDS[kind], cv=2, error_score="raise")
+    search.fit(X, y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_scalar_numpy_size_is_a_single_layer(images):
+    X, y = images
+    clf = ANNClassifier(hidden_layer_sizes=np.int64(16), epochs=1).fit(X, y)
+    assert [layer.units for layer in clf.model_.layers[1:]] == [16, 3]
+
+
+def test_tabular_width_is_a_strip_never_augmented(images):
+    X, y = images
+    table = X.reshape(len(X), -1)[:, :64].astype(np.float32)  # 64 columns, 8*8 by chance
+    clf = ResNetClassifier(**SMALL["resnet"][1]).fit(table, y)
+    assert clf.image_shape_ == (1, 64, 1)
+    assert not any(type(layer).__name__ == "RandomShiftFlip" for layer in clf.model_.layers)
+    cnn = CNNClassifier(**SMALL["cnn"][1], augment=True).fit(table, y)
+    assert cnn.image_shape_ == (1, 64, 1)
+    assert not any(layer.name.startswith("random_") for layer in cnn.model_.layers)
+
+
+def test_image_shape_reshapes_flat_rows_when_told(images):
+    X, y = images
+    flat = X.reshape(len(X), -1)
+    clf = ResNetClassifier(**SMALL["resnet"][1], image_shape=(8, 8, 3)).fit(flat, y)
+    assert clf.image_shape_ == (8, 8, 3) and clf.input_shape_ == (192,)
+    assert any(type(layer).__name__ == "RandomShiftFlip" for layer in clf.model_.layers)
+    same = ResNetClassifier(**SMALL["resnet"][1]).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(flat), same.predict_proba(X), atol=1e-6)
+
+
+def test_cifar_width_is_read_as_cifar_images():
+    X = np.zeros((4, 3072), np.uint8)
+    clf = ANNClassifier(hidden_layer_sizes=(), epochs=1).fit(X, [0, 1, 0, 1])
+    assert clf.image_shape_ == (32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    "image_shape, X_shape, match",
+    [
+        ((8, 8, 1), (10, 192), "192"),
+        ((4, 4, 3), (10, 8, 8, 3), "image_shape"),
+        ((8, 8), (10, 64), "height, width, channels"),
+    ],
+)
+def test_image_shape_that_does_not_fit_is_refused(image_shape, X_shape, match):
+    X, y = np.zeros(X_shape, np.float32), np.arange(X_shape[0]) % 2
+    with pytest.raises(ValueError, match=match):
+        CNNClassifier(image_shape=image_shape, epochs=1).fit(X, y)
+
+
+@pytest.fixture
+def pandas_output():
+    pytest.importorskip("pandas")
+    with sklearn.config_context(transform_output="pandas"):
+        yield
+
+
+def test_image_pipeline_under_pandas_output_predicts_as_by_default(images, pandas_output):
+    X, y = images
+    pipe = make_pipeline(PixelScaler(), CNNClassifier(**SMALL["cnn"][1]))
+    proba = pipe.fit(X, y).predict_proba(X)
+    with sklearn.config_context(transform_output="default"):
+        expected = make_pipeline(PixelScaler(), CNNClassifier(**SMALL["cnn"][1]))
+        np.testing.assert_array_equal(expected.fit(X, y).predict_proba(X), proba)
+    assert isinstance(pipe[0].transform(X), np.ndarray)
+
+
+def test_flat_input_under_pandas_output_is_a_dataframe(images, pandas_output):
+    import pandas as pd
+
+    X, y = images
+    table = pd.DataFrame(X.reshape(len(X), -1)[:, :12]).add_prefix("px")
+    out = PixelScaler().fit(table).transform(table)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == list(table.columns)
+    pipe = make_pipeline(PixelScaler(), ANNClassifier(**SMALL["ann"][1])).fit(table, y)
+    assert list(pipe[-1].feature_names_in_) == list(table.columns)
+
+
+_SIDE_EFFECTS = textwrap.dedent(
+    """
+    import logging, os, random, sys, warnings
+    import numpy as np
+
+    def state(full):
+        seen = dict(
+            tf_logger=logging.getLogger("tensorflow").level,
+            env=os.environ.get("TF_CPP_MIN_LOG_LEVEL"),
+        )
+        if full:  # needs TensorFlow imported; its import adds warnings filters itself
+            from keras.src.utils import rng_utils
+            from tensorflow.python.eager import context
+            import absl.logging
+
+            seen.update(
+                absl=absl.logging.get_verbosity(),
+                filters=list(warnings.filters),
+                keras_seed=rng_utils.get_random_seed(),
+                tf_seed=context.global_seed(),
+            )
+        return seen
+
+    import sklearn.model_selection  # the caller's own scikit-learn (its import draws from random)
+
+    full = sys.argv[1] == "keras-first"
+    if full:
+        import keras  # the caller's own Keras, before skcifar
+    before = state(full)
+    random.seed(1); np.random.seed(1)
+    py, npy = random.getstate(), np.random.get_state()[1].copy()
+    import skcifar
+    from skcifar import CNNClassifier
+    X = np.random.RandomState(0).rand(20, 8, 8, 3).astype("float32")
+    clf = CNNClassifier(filters=(2,), dense_units=2, epochs=1, random_state=3)
+    clf.fit(X, np.arange(20) % 2).predict(X)
+    skcifar.load  # the lazy imports, too
+    after = state(full)
+    assert after == before, (before, after)
+    assert random.getstate() == py and (np.random.get_state()[1] == npy).all()
+    print("unchanged")
+    """
+)
+
+
+@pytest.mark.parametrize("order", ["skcifar-first", "keras-first"])
+def test_import_and_fit_leave_the_process_as_it_was(order):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-c", _SIDE_EFFECTS, order],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "unchanged"

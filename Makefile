@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 train: $(STAMP)
-	$(PY) -m skcifar train --model cnn --out runs/cnn-pipeline.joblib --report runs/report
+	$(PY) -m skcifar train --model cnn --out runs/cnn-pipeline.skcifar --report runs/report
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow"

@@ -8,22 +8,31 @@ CIFAR-10 need ``SKCIFAR_DATA`` and are skipped without it; the error cases and
 
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
+import zipfile
 
 import joblib
 import numpy as np
 import pytest
 from PIL import Image
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
+import skcifar
 from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier, __version__, cli
 from skcifar.cli import _common, _train, main
 from skcifar.datasets import CLASS_NAMES
 
 DATA = os.environ.get("SKCIFAR_DATA", "")
 TRAIN = ["--subset", "500", "--epochs", "1", "--filters", "8,16", "--quiet"]
+
+
+def _is_zip(path):
+    """A zip archive from its first byte on (a pickle may embed zip bytes near its end)."""
+    with open(path, "rb") as file:
+        return file.read(4) == b"PK\x03\x04" and zipfile.is_zipfile(path)
 
 
 def _check_error(code, captured, *phrases):
@@ -44,21 +53,27 @@ def _data_home(monkeypatch, cifar10_real_data_home):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, cifar10_real, cifar10_real_data_home):
-    """``skcifar train`` once on 500 real images: its status, output, model and report."""
+    """``skcifar train`` once on 500 real images, saved to the default ``--out``.
+
+    Its status, output, model file (``runs/cnn-pipeline.skcifar`` under the
+    working directory) and report.
+    """
     import contextlib
     import io
 
     directory = tmp_path_factory.mktemp("trained")
-    model, report = directory / "cnn.joblib", directory / "report"
+    model, report = directory / "runs" / "cnn-pipeline.skcifar", directory / "report"
     stdout = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout):
         mp.setenv("SKCIFAR_DATA_HOME", cifar10_real_data_home)
+        mp.chdir(directory)
         args = ["train", "--model", "cnn", *TRAIN, "--data", DATA]
-        code = main([*args, "--out", str(model), "--report", str(report)])
+        code = main([*args, "--report", str(report)])
     return {"code": code, "out": stdout.getvalue(), "model": str(model), "report": report}
 
 
-def _synthetic_model(path, flat=False, labels=None):
+def _synthetic_model(flat=False, labels=None):
+    """A pipeline fitted on 20 random 32x32 images (flat rows for the ANN)."""
     rng = np.random.RandomState(0)
     X = rng.randint(0, 256, size=(20, 32, 32, 3)).astype(np.uint8)
     y = np.arange(20) % 10 if labels is None else np.resize(labels, 20)
@@ -67,14 +82,61 @@ def _synthetic_model(path, flat=False, labels=None):
         classifier = ANNClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0)
     else:
         classifier = CNNClassifier(filters=(4,), dense_units=8, epochs=1, random_state=0)
-    joblib.dump(make_pipeline(PixelScaler(), classifier).fit(X, y), path)
+    return make_pipeline(PixelScaler(), classifier).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def tiny_fitted():
+    """A CNN pipeline fitted on random 32x32 images with the labels 0..9."""
+    return _synthetic_model()
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, tiny_fitted):
+    """``tiny_fitted`` saved with ``skcifar.save``: a ``.skcifar`` file."""
+    path = tmp_path_factory.mktemp("tiny") / "tiny.skcifar"
+    skcifar.save(tiny_fitted, path)
     return str(path)
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A CNN pipeline fitted on random 32x32 images with the labels 0..9."""
-    return _synthetic_model(tmp_path_factory.mktemp("tiny") / "tiny.joblib")
+def tiny_pickle(tmp_path_factory, tiny_fitted):
+    """``tiny_fitted`` saved with ``joblib.dump``: a ``.joblib`` pickle."""
+    path = tmp_path_factory.mktemp("tiny") / "tiny.joblib"
+    joblib.dump(tiny_fitted, path)
+    return str(path)
+
+
+class _MakesMarker:
+    """Unpickles into ``os.mkdir(marker)``: proof that a file was unpickled."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+@pytest.fixture
+def pickles(tmp_path, tiny_pickle):
+    """Pickle files, by kind, and the marker path that unpickling ``marker`` creates."""
+    marker = tmp_path / "unpickled"
+    paths = {
+        "joblib": tiny_pickle,
+        "renamed": str(tmp_path / "renamed.skcifar"),  # a pickle with a .skcifar name
+        "marker": str(tmp_path / "marker.skcifar"),
+        "plain pickle": str(tmp_path / "model.pkl"),
+    }
+    shutil.copyfile(tiny_pickle, paths["renamed"])
+    joblib.dump(_MakesMarker(marker), paths["marker"])
+    with open(paths["plain pickle"], "wb") as file:
+        pickle.dump(_MakesMarker(marker), file)
+    return paths, marker
+
+
+def _command_args(command, model, images):
+    """Arguments of ``predict`` / ``evaluate`` on ``model``."""
+    return [command, model, *([images[0]] if command == "predict" else ["--data", DATA])]
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +187,12 @@ def test_console_script_and_python_m(tmp_path):
 def test_train_saves_model_and_report(trained):
     assert trained["code"] == 0, trained["out"]
     assert "test accuracy" in trained["out"] and "log-loss" in trained["out"]
-    model = joblib.load(trained["model"])
+    # The default output: runs/cnn-pipeline.skcifar, a zip archive that skcifar.load reads.
+    assert _is_zip(trained["model"])
+    saved = f"saved the fitted pipeline to {trained['model']} (load it with skcifar.load)"
+    assert saved in trained["out"]
+    model = skcifar.load(trained["model"])
+    assert isinstance(model, Pipeline) and isinstance(model[-1], CNNClassifier)
     assert model[-1].filters == (8, 16) and model[-1].epochs == 1
     assert model.predict(np.zeros((2, 32, 32, 3), np.uint8)).shape == (2,)
     assert not [f for f in os.listdir(os.path.dirname(trained["model"])) if f.endswith(".tmp")]
@@ -134,13 +201,19 @@ def test_train_saves_model_and_report(trained):
     assert metrics  # written by skcifar.evaluation, with the train/test gap
 
 
-def test_train_ann_default_output(cifar10_real, tmp_path, monkeypatch, capsys):
+def test_train_out_joblib_writes_a_pickle(cifar10_real, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     args = ["train", "--model", "ann", "--subset", "200", "--epochs", "1", "--data", DATA]
-    assert main([*args, "--quiet"]) == 0
-    assert "test accuracy" in capsys.readouterr().out
-    model = joblib.load(tmp_path / "runs" / "ann-pipeline.joblib")
+    assert main([*args, "--quiet", "--out", "ann.joblib"]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out
+    path = tmp_path / "ann.joblib"
+    assert f"saved the fitted pipeline to {path} (a joblib pickle: load it with joblib.load" in out
+    assert "--allow-pickle" in out and "only load files you trust" in out
+    assert not _is_zip(path)  # a pickle (joblib.dump), not an archive
+    model = joblib.load(path)
     assert isinstance(model[-1], ANNClassifier)
+    assert os.listdir(tmp_path) == ["ann.joblib"]  # no runs/ default, no temporary file
 
 
 def _pipeline(*options):
@@ -170,13 +243,13 @@ def test_train_builds_each_model_with_its_own_defaults():
 
 
 def test_train_resnet(cifar10_real, tmp_path, images, capsys):
-    out_file = tmp_path / "resnet.joblib"
+    out_file = tmp_path / "resnet.skcifar"
     args = ["train", "--model", "resnet", "--subset", "300", "--epochs", "1"]
     args += ["--widths", "8,16", "--batch-size", "64", "--data", DATA, "--quiet"]
     assert main([*args, "--out", str(out_file)]) == 0
     out = capsys.readouterr().out
     assert "ResNetClassifier" in out and "trained 1 epochs" in out and "test accuracy" in out
-    model = joblib.load(out_file)
+    model = skcifar.load(out_file)
     classifier = model[-1]
     assert isinstance(classifier, ResNetClassifier)
     assert (classifier.widths, classifier.epochs, classifier.batch_size) == ((8, 16), 1, 64)
@@ -194,15 +267,17 @@ def test_evaluate(trained, tmp_path, capsys):
     assert (tmp_path / "report.html").is_file()
 
 
-def test_search(cifar10_real, tmp_path, capsys):
-    out_file = tmp_path / "best.joblib"
+def test_search(cifar10_real, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    out_file = tmp_path / "runs" / "cnn-search-best.skcifar"  # the default --out
     args = ["search", "--filters", "4", "8", "--epochs", "1", "--cv", "2", "--subset", "300"]
-    assert main([*args, "--data", DATA, "--out", str(out_file), "--quiet"]) == 0
+    assert main([*args, "--data", DATA, "--quiet"]) == 0
     out = capsys.readouterr().out
+    assert f"saved the best pipeline to {out_file} (load it with skcifar.load)" in out
     table = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
     assert sorted(row[0] for row in table) == ["1", "2"], out
     assert any("filters=4" in line for line in out.splitlines()) and "±" in out
-    best = joblib.load(out_file)
+    best = skcifar.load(out_file)
     assert best[-1].filters in (4, (4,), 8, (8,))
     assert best.predict(np.zeros((1, 32, 32, 3), np.uint8)).shape == (1,)
 
@@ -233,7 +308,8 @@ def test_predict_json(tiny_model, images, capsys, k):
 
 
 def test_predict_flat_model_with_string_labels(tmp_path, images, capsys):
-    model = _synthetic_model(tmp_path / "flat.joblib", flat=True, labels=["yes", "no"])
+    model = str(tmp_path / "flat.skcifar")
+    skcifar.save(_synthetic_model(flat=True, labels=["yes", "no"]), model)
     assert main(["predict", model, images[0], "--json"]) == 0
     predictions = json.loads(capsys.readouterr().out)["results"][0]["predictions"]
     assert sorted(p["class"] for p in predictions) == ["no", "yes"]
@@ -271,33 +347,107 @@ def test_bad_arguments(args, phrase, capsys):
     _check_error(main(args), capsys.readouterr(), phrase)
 
 
-def _model_files(directory, tiny_model):
-    """Paths of files that are not usable models, by kind."""
+def _pickled_model_files(directory, tiny_pickle):
+    """Paths of joblib/pickle files that are not usable models, by kind."""
+    data = open(tiny_pickle, "rb").read()
+    paths = {kind: str(directory / f"{kind}.joblib") for kind in ("random", "truncated")}
+    (directory / "random.joblib").write_bytes(np.random.RandomState(0).bytes(2000))
+    (directory / "truncated.joblib").write_bytes(data[: len(data) // 2])
+    paths["dict"] = str(directory / "dict.joblib")
+    joblib.dump({"model": 1}, paths["dict"])
+    paths["unfitted"] = str(directory / "unfitted.joblib")
+    joblib.dump(make_pipeline(PixelScaler(), CNNClassifier()), paths["unfitted"])
+    return paths
+
+
+def _archive_model_files(directory, tiny_model):
+    """Paths of zip files that are not usable models, by kind, and a phrase of each error."""
     data = open(tiny_model, "rb").read()
     files = {
-        "random": np.random.RandomState(0).bytes(2000),
-        "truncated": data[: len(data) // 2],
-        "dict": None,
-        "unfitted": None,
+        "truncated": (directory / "truncated.skcifar", "cannot load model"),
+        "no manifest": (directory / "other.zip", "no manifest.json"),
+        "scaler": (directory / "scaler.skcifar", "not a fitted classifier"),
+        "unfitted": (directory / "unfitted.skcifar", "holds an unfitted Pipeline"),
     }
-    for name, content in files.items():
-        if content is not None:
-            (directory / name).write_bytes(content)
-    joblib.dump({"model": 1}, directory / "dict")
-    joblib.dump(make_pipeline(PixelScaler(), CNNClassifier()), directory / "unfitted")
-    return {name: str(directory / name) for name in files}
+    files["truncated"][0].write_bytes(data[: len(data) // 2])
+    with zipfile.ZipFile(files["no manifest"][0], "w") as archive:
+        archive.writestr("model.txt", "not a model")
+    scaler = PixelScaler().fit(np.zeros((2, 32, 32, 3), np.uint8))
+    skcifar.save(scaler, files["scaler"][0])
+    skcifar.save(make_pipeline(PixelScaler(), CNNClassifier()), files["unfitted"][0])
+    return {kind: (str(path), phrase) for kind, (path, phrase) in files.items()}
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
-def test_bad_model_files(command, tiny_model, images, tmp_path, capsys):
-    paths = _model_files(tmp_path, tiny_model)
-    paths["missing"] = str(tmp_path / "missing.joblib")
-    paths["directory"] = str(tmp_path)
-    for kind, path in paths.items():
-        args = [command, path, *([images[0]] if command == "predict" else ["--data", DATA])]
+def test_bad_model_files(command, tiny_model, tiny_pickle, images, tmp_path, capsys):
+    cases = _archive_model_files(tmp_path, tiny_model)
+    cases["missing"] = (str(tmp_path / "missing.skcifar"), "not found")
+    cases["directory"] = (str(tmp_path), "is a directory")
+    for kind, (path, phrase) in cases.items():
+        for flag in ([], ["--allow-pickle"]):  # the flag changes nothing for these
+            captured = (main([*_command_args(command, path, images), *flag]), capsys.readouterr())
+            _check_error(*captured, repr(path), phrase)
+            assert not captured[1].out, kind
+    # Pickles: refused without --allow-pickle; with it, the same checks as before.
+    for kind, path in _pickled_model_files(tmp_path, tiny_pickle).items():
+        args = _command_args(command, path, images)
         captured = (main(args), capsys.readouterr())
+        _check_error(*captured, repr(path), "--allow-pickle")
+        captured = (main([*args, "--allow-pickle"]), capsys.readouterr())
         _check_error(*captured, repr(path))
+        assert "--allow-pickle" not in captured[1].err and not captured[1].out, kind
+
+
+@pytest.fixture
+def no_unpickling(monkeypatch):
+    """Fail the test if joblib or pickle is asked to load anything; yields the calls."""
+    calls = []
+
+    def refuse(name):
+        def load(*args, **kwargs):
+            calls.append(name)
+            raise AssertionError(f"{name} was called")
+
+        return load
+
+    for module, name in ((joblib, "load"), (pickle, "load"), (pickle, "loads")):
+        monkeypatch.setattr(module, name, refuse(f"{module.__name__}.{name}"))
+    return calls
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_pickles_are_refused_without_allow_pickle(command, pickles, images, no_unpickling, capsys):
+    paths, marker = pickles
+    for kind, path in paths.items():
+        captured = (main(_command_args(command, path, images)), capsys.readouterr())
+        _check_error(
+            *captured,
+            f"skcifar: error: {path!r} is not a .skcifar file; if it is a joblib/pickle file "
+            "you trust, pass --allow-pickle (loading a pickle runs code from the file)\n",
+        )
         assert not captured[1].out, kind
+    assert no_unpickling == [] and not marker.exists()  # nothing was unpickled
+
+
+def test_allow_pickle_loads_pickles(pickles, images, capsys):
+    paths, marker = pickles
+    for kind in ("joblib", "renamed"):  # the format is read from the content, not the name
+        assert main(["predict", paths[kind], images[0], "--json", "--allow-pickle"]) == 0, kind
+        predictions = json.loads(capsys.readouterr().out)["results"][0]["predictions"]
+        assert len(predictions) == 3 and all(p["class"] in CLASS_NAMES for p in predictions)
+    # The marker files really run code when unpickled: what the refusal above prevents.
+    for kind in ("marker", "plain pickle"):
+        code = main(["predict", paths[kind], images[0], "--allow-pickle"])
+        _check_error(code, capsys.readouterr(), "holds a NoneType, not a fitted classifier")
+        assert marker.is_dir(), kind
+        marker.rmdir()
+
+
+def test_evaluate_with_allow_pickle(cifar10_real, tiny_pickle, capsys):
+    _check_error(main(["evaluate", tiny_pickle, "--data", DATA]), capsys.readouterr(), "pickle")
+    assert main(["evaluate", tiny_pickle, "--data", DATA, "--allow-pickle"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "log-loss" in out
 
 
 def test_bad_images(tiny_model, images, tmp_path, capsys):
@@ -347,3 +497,34 @@ def test_save_model_is_atomic(tmp_path, monkeypatch):
         _common.save_model({"version": 2}, out)
     assert joblib.load(out) == {"version": 1}  # the old file is intact
     assert os.listdir(out.parent) == ["model.joblib"]  # and no temporary file is left
+
+
+def test_save_model_chooses_the_format_by_extension(tmp_path):
+    scaler = PixelScaler(standardize=True).fit(np.arange(24).reshape(2, 2, 2, 3))
+    for name in ("a.skcifar", "b.model", "c"):  # anything but a pickle extension: skcifar.save
+        path = _common.save_model(scaler, tmp_path / "sub" / name)
+        assert path == str(tmp_path / "sub" / name) and _is_zip(path)
+        assert skcifar.load(path).get_params() == scaler.get_params()
+        assert _common.how_to_load(path) == "load it with skcifar.load"
+    for name in ("d.joblib", "e.pkl", "f.pickle", "G.JOBLIB"):
+        path = _common.save_model(scaler, tmp_path / name)
+        assert not _is_zip(path) and isinstance(joblib.load(path), PixelScaler)
+        assert "--allow-pickle" in _common.how_to_load(path)
+    unsupported = r"cannot save the model .* as a \.skcifar file: .*\.joblib"
+    with pytest.raises(_common.UsageError, match=unsupported):
+        _common.save_model({"not": "an estimator"}, tmp_path / "dict.skcifar")
+    with pytest.raises(_common.UsageError, match="cannot write"):
+        _common.save_model(scaler, tmp_path / "sub")  # a directory
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]  # no temporary files
+
+
+def test_predict_reads_the_classifiers_image_shape(tmp_path, images, capsys):
+    # Flat rows of 4x4 RGB images: the classifier records image_shape_ = (4, 4, 3).
+    X = np.random.RandomState(0).randint(0, 256, size=(12, 48)).astype(np.uint8)
+    classifier = ANNClassifier(hidden_layer_sizes=(4,), image_shape=(4, 4, 3), epochs=1)
+    model = make_pipeline(PixelScaler(), classifier).fit(X, np.arange(12) % 3)
+    path = str(tmp_path / "small.skcifar")
+    skcifar.save(model, path)
+    assert main(["predict", path, *images, "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [len(result["predictions"]) for result in results] == [3, 3, 3]

@@ -4,9 +4,15 @@ Run ``skcifar --help`` (or ``python -m skcifar --help``) for the commands and
 ``skcifar COMMAND --help`` for their options. :func:`main` is the entry point of
 the ``skcifar`` console script.
 
+Models are saved as ``.skcifar`` files (:func:`skcifar.save`, no pickle), or as
+joblib pickles when the output name ends in ``.joblib``, ``.pkl`` or ``.pickle``.
+``evaluate`` and ``predict`` tell the formats apart by content and load a pickle
+only with ``--allow-pickle``.
+
 Exit status: 0 on success, 2 for bad input (argparse's own status: bad options,
-missing or corrupt model files, unreadable images, data not found), 130 when
-interrupted. Errors are reported as one ``skcifar: error: ...`` line on stderr.
+missing or corrupt model files, pickles without ``--allow-pickle``, unreadable
+images, data not found), 130 when interrupted. Errors are reported as one
+``skcifar: error: ...`` line on stderr.
 """
 
 from __future__ import annotations
@@ -31,7 +37,13 @@ scikit-learn compatible Keras image classifiers for CIFAR-10.
 
 The data is read from --data, else $SKCIFAR_DATA, else the data home, else
 downloaded (see skcifar.datasets.load_data). Models are scikit-learn pipelines
-saved with joblib: only load model files you trust."""
+saved as .skcifar files (skcifar.save: no pickle, loading runs no code from the
+file). A --out name ending in .joblib, .pkl or .pickle saves a joblib pickle
+instead; evaluate and predict load a pickle only with --allow-pickle, since
+loading a pickle runs code from the file: only pass it for files you trust."""
+
+# Help for --out: how the output name selects the format.
+_OUT_FORMATS = "a .joblib, .pkl or .pickle name saves a joblib pickle instead"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,12 +61,29 @@ def _add_data(parser):
     )
 
 
+def _add_model(parser):
+    """The MODEL argument of evaluate and predict, and --allow-pickle."""
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a .skcifar file saved by skcifar train (a joblib pickle needs --allow-pickle)",
+    )
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="also load MODEL if it is a joblib/pickle file rather than a .skcifar file; "
+        "loading a pickle runs code from the file, so use this only for files you trust",
+    )
+
+
 def _add_train(commands):
     parser = commands.add_parser(
         "train",
         help="train a classifier on CIFAR-10 and save it",
         description="Load CIFAR-10, fit Pipeline(PixelScaler, ANN, CNN or ResNet classifier), "
-        "print the test accuracy and log-loss, and save the fitted pipeline with joblib.",
+        "print the test accuracy and log-loss, and save the fitted pipeline as a .skcifar file "
+        "(skcifar.save, no pickle), or as a joblib pickle if --out ends in .joblib, .pkl or "
+        ".pickle.",
     )
     parser.add_argument(
         "--model",
@@ -93,7 +122,7 @@ def _add_train(commands):
     parser.add_argument(
         "--out",
         metavar="FILE",
-        help="where to save the pipeline (default runs/MODEL-pipeline.joblib)",
+        help=f"where to save the pipeline (default runs/MODEL-pipeline.skcifar; {_OUT_FORMATS})",
     )
     parser.add_argument("--report", metavar="DIR", help="write the evaluation report to DIR")
     parser.add_argument(
@@ -109,7 +138,7 @@ def _add_evaluate(commands):
         help="evaluate a saved model on the CIFAR-10 test set",
         description="Evaluate a saved pipeline on the CIFAR-10 test set and print the summary.",
     )
-    parser.add_argument("model", metavar="MODEL", help="a .joblib file saved by skcifar train")
+    _add_model(parser)
     _add_data(parser)
     parser.add_argument("--report", metavar="DIR", help="write the evaluation report to DIR")
     parser.set_defaults(command="evaluate")
@@ -122,7 +151,7 @@ def _add_predict(commands):
         description="Classify JPEG/PNG images of any size: each is converted to RGB and resized "
         "to the model's input size; the top-k classes are printed with their probabilities.",
     )
-    parser.add_argument("model", metavar="MODEL", help="a .joblib file saved by skcifar train")
+    _add_model(parser)
     parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
     parser.add_argument(
         "--top-k", type=positive_int, default=3, metavar="K", help="classes to show (default 3)"
@@ -173,7 +202,10 @@ def _add_search(commands):
     )
     _add_data(parser)
     parser.add_argument(
-        "--out", default=DEFAULT_OUT, metavar="FILE", help=f"best pipeline (default {DEFAULT_OUT})"
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="FILE",
+        help=f"where to save the best pipeline (default {DEFAULT_OUT}; {_OUT_FORMATS})",
     )
     parser.add_argument(
         "--seed", type=non_negative_int, default=0, metavar="N", help="random_state (default 0)"

@@ -5,6 +5,10 @@ Every problem caused by the user's input is raised as :class:`UsageError`, which
 status 2 (the status argparse uses for its own errors). Heavy modules (joblib,
 scikit-learn, Keras) are imported inside the functions, so ``skcifar --help``
 stays fast.
+
+Model files are ``.skcifar`` archives (:func:`skcifar.save`, no pickle) or, when
+the output name ends in ``.joblib``, ``.pkl`` or ``.pickle``, joblib pickles;
+:func:`load_model` tells them apart by content and loads pickles only on request.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import argparse
 import os
 import sys
 
-from .._atomic import atomic_output
+from ..utils.atomic import atomic_output
 
 
 class UsageError(Exception):
@@ -123,23 +127,57 @@ def progress_verbosity(quiet):
 
 
 # -- models --------------------------------------------------------------------
-def load_model(path):
-    """Load a fitted classifier (pipeline) saved with joblib, or raise UsageError.
+# Output names that select joblib (pickle); every other name is written with skcifar.save.
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+# The first bytes of a zip archive (a local file header, or the end record of an empty one).
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
-    The object must be a fitted scikit-learn classifier with ``predict_proba``
-    and ``classes_``, e.g. the pipelines that ``skcifar train`` saves.
+
+def is_pickle_path(path):
+    """Whether ``path``'s extension asks for a joblib pickle: ``.joblib``, ``.pkl``, ``.pickle``."""
+    return os.path.splitext(os.fspath(path))[1].lower() in PICKLE_SUFFIXES
+
+
+def how_to_load(path):
+    """How to load a model file that :func:`save_model` wrote to ``path``, for messages."""
+    if is_pickle_path(path):
+        return (
+            "a joblib pickle: load it with joblib.load, or pass --allow-pickle to skcifar "
+            "evaluate/predict; only load files you trust"
+        )
+    return "load it with skcifar.load"
+
+
+def _is_archive(path):
+    """Whether the file at ``path`` starts like a zip archive: its content, not its name, counts.
+
+    Only the first bytes are looked at: :func:`zipfile.is_zipfile` looks for a
+    zip directory near the end, which a joblib pickle can hold too (a pickled
+    classifier embeds its network as ``.keras`` zip bytes).
     """
-    if not os.path.exists(path):
-        raise UsageError(f"model file {path!r} not found")
-    if os.path.isdir(path):
-        raise UsageError(f"model file {path!r} is a directory")
-    import joblib
-    from sklearn.base import is_classifier
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
+    try:
+        with open(path, "rb") as file:
+            return file.read(4) in _ZIP_MAGIC
+    except OSError as exc:
+        raise UsageError(f"cannot read model file {path!r}: {describe(exc)}") from exc
+
+
+def _load_archive(path):
+    """Load a ``.skcifar`` file with :func:`skcifar.load` (no code runs from the file)."""
+    from skcifar.persistence import load
 
     try:
-        model = joblib.load(path)
+        return load(path)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot load model {path!r}: {describe(exc)}") from exc
+
+
+def _load_pickle(path):
+    """Load a joblib/pickle file: this runs code from the file."""
+    import joblib
+
+    try:
+        return joblib.load(path)
     except MemoryError as exc:
         raise UsageError(f"cannot load model {path!r}: not a valid joblib file") from exc
     except Exception as exc:  # unpickling corrupt data raises almost anything
@@ -147,6 +185,60 @@ def load_model(path):
             f"cannot load model {path!r}: not a valid joblib file ({type(exc).__name__}: "
             f"{describe(exc)})"
         ) from exc
+
+
+def load_model(path, allow_pickle=False):
+    """Load a fitted classifier (pipeline) from a model file, or raise UsageError.
+
+    The format is judged by the file's content, not its name: a zip archive is
+    read with :func:`skcifar.load`, which runs no code from the file; anything
+    else may be a joblib pickle, and unpickling runs code from the file, so it
+    is loaded only when ``allow_pickle`` is true.
+
+    Parameters
+    ----------
+    path : str
+        The model file: a ``.skcifar`` file, or a joblib/pickle file.
+    allow_pickle : bool, default=False
+        Load a file that is not a ``.skcifar`` archive with :func:`joblib.load`
+        (the ``--allow-pickle`` option). When false such a file is refused
+        without being read further.
+
+    Returns
+    -------
+    model : estimator
+        A fitted scikit-learn classifier with ``predict_proba`` and
+        ``classes_``, e.g. a pipeline that ``skcifar train`` saved.
+
+    Raises
+    ------
+    UsageError
+        If the file is missing, a directory, unreadable, a pickle while
+        ``allow_pickle`` is false, damaged, or holds no fitted classifier.
+    """
+    if not os.path.exists(path):
+        raise UsageError(f"model file {path!r} not found")
+    if os.path.isdir(path):
+        raise UsageError(f"model file {path!r} is a directory")
+    if _is_archive(path):
+        model = _load_archive(path)
+    elif allow_pickle:
+        model = _load_pickle(path)
+    else:
+        raise UsageError(
+            f"{path!r} is not a .skcifar file; if it is a joblib/pickle file you trust, "
+            "pass --allow-pickle (loading a pickle runs code from the file)"
+        )
+    _check_fitted_classifier(model, path)
+    return model
+
+
+def _check_fitted_classifier(model, path):
+    """Raise UsageError unless ``model`` is a fitted classifier with ``predict_proba``."""
+    from sklearn.base import is_classifier
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
     kind = type(model).__name__
     try:
         usable = is_classifier(model) and hasattr(model, "predict_proba")
@@ -159,7 +251,6 @@ def load_model(path):
         model.classes_  # noqa: B018  (fitted classifiers expose their classes)
     except (NotFittedError, AttributeError, TypeError) as exc:
         raise UsageError(f"{path!r} holds an unfitted {kind}: train it first") from exc
-    return model
 
 
 def input_shape(model):
@@ -191,15 +282,57 @@ def image_input(model, X):
     )
 
 
-def save_model(model, out):
-    """Save ``model`` with joblib atomically: write a temporary file, then rename it."""
-    import joblib
+def _save_archive(model, out):
+    """Write ``model`` with :func:`skcifar.save`; an estimator it cannot store -> UsageError."""
+    from skcifar.persistence import save
 
+    try:
+        save(model, out)
+    except TypeError as exc:
+        raise UsageError(
+            f"cannot save the model to {out!r} as a .skcifar file: {describe(exc)} "
+            "(a .joblib name saves a joblib pickle instead)"
+        ) from exc
+
+
+def save_model(model, out):
+    """Save ``model`` atomically to ``out``, in the format its extension names.
+
+    A ``.joblib``, ``.pkl`` or ``.pickle`` name gets a joblib pickle, written to
+    a temporary file and renamed into place; any other name (normally
+    ``.skcifar``) is written with :func:`skcifar.save`, which is atomic too.
+    Missing parent directories are created.
+
+    Parameters
+    ----------
+    model : estimator
+        The estimator to save, e.g. a fitted pipeline.
+    out : str or os.PathLike
+        The destination file.
+
+    Returns
+    -------
+    str
+        The absolute path of the file written.
+
+    Raises
+    ------
+    UsageError
+        If the file cannot be written, or the model cannot be stored in the
+        ``.skcifar`` format.
+    """
     out = os.path.abspath(out)
+    if os.path.isdir(out):
+        raise UsageError(f"cannot write {out!r}: it is a directory")
     try:
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        with atomic_output(out) as file:  # never leave a half-written model file
-            joblib.dump(model, file)
+        if is_pickle_path(out):
+            import joblib
+
+            with atomic_output(out) as file:  # never leave a half-written model file
+                joblib.dump(model, file)
+        else:
+            _save_archive(model, out)
     except OSError as exc:
         raise UsageError(f"cannot write {out!r}: {describe(exc)}") from exc
     return out

@@ -8,12 +8,23 @@ from ._common import UsageError, class_names, describe, input_shape, load_model
 
 
 def _image_shape(model):
-    """``(H, W, C)`` of the model's input images (flat rows are read as images)."""
-    from skcifar._validation import image_shape_for
+    """``(H, W, C)`` of the model's input images.
 
-    shape = input_shape(model)
-    if len(shape) == 1:
-        shape = image_shape_for(shape[0])
+    The classifier (the last pipeline step, or the model itself) records the
+    shape it reads its input as in ``image_shape_``, also when it was fitted on
+    flat rows; a classifier without it is read by the library's rule for flat
+    rows (3072 values: 32x32x3).
+    """
+    from skcifar.utils.validation import image_shape_for
+
+    steps = getattr(model, "steps", None)
+    classifier = steps[-1][1] if steps else model
+    shape = getattr(classifier, "image_shape_", None)
+    if shape is None:
+        shape = input_shape(model)
+        if len(shape) == 1:
+            shape = image_shape_for(shape[0])
+    shape = tuple(int(s) for s in shape)
     if len(shape) != 3 or shape[2] not in (1, 3):
         raise UsageError(f"the model's input shape {input_shape(model)} is not an image shape")
     return shape
@@ -51,7 +62,7 @@ def predict(args):
     """Print the top-k classes of each image."""
     import numpy as np
 
-    model = load_model(args.model)
+    model = load_model(args.model, allow_pickle=args.allow_pickle)
     shape = _image_shape(model)
     images = np.stack([read_image(path, shape) for path in args.images])
     proba = np.asarray(model.predict_proba(images.reshape(len(images), *input_shape(model))))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from ._common import UsageError, describe, load_cifar10, save_model
+from ._common import UsageError, describe, how_to_load, load_cifar10, save_model
 
 DEFAULT_FILTERS = [(16, 32), (32, 64)]
 DEFAULT_EPOCHS = [5, 10]
 DEFAULT_SUBSET = 5000
-DEFAULT_OUT = "runs/cnn-search-best.joblib"
+DEFAULT_OUT = "runs/cnn-search-best.skcifar"
 _PREFIX = "cnnclassifier__"
 
 
@@ -89,5 +89,5 @@ def search(args):
         f"(cv accuracy {search_cv.best_score_:.4f}), refitted on all {len(y)} images"
     )
     path = save_model(search_cv.best_estimator_, args.out)
-    print(f"saved the best pipeline to {path}")
+    print(f"saved the best pipeline to {path} ({how_to_load(path)})")
     return 0

@@ -9,6 +9,7 @@ from ._common import (
     UsageError,
     class_names,
     describe,
+    how_to_load,
     image_input,
     load_cifar10,
     load_model,
@@ -22,7 +23,7 @@ _GAP_SAMPLES = 10_000
 
 def default_out(model_name):
     """Where ``skcifar train --model NAME`` saves the pipeline by default."""
-    return os.path.join("runs", f"{model_name}-pipeline.joblib")
+    return os.path.join("runs", f"{model_name}-pipeline.skcifar")
 
 
 def _write_report(result, directory):
@@ -90,9 +91,7 @@ def train(args):
         flush=True,
     )
     path = save_model(model, out)
-    print(
-        f"saved the fitted pipeline to {path} (load it with joblib.load; only load files you trust)"
-    )
+    print(f"saved the fitted pipeline to {path} ({how_to_load(path)})")
 
     from skcifar.evaluation import evaluate
 
@@ -110,7 +109,7 @@ def evaluate(args):
     """Evaluate a saved pipeline on the CIFAR-10 test set."""
     from skcifar.evaluation import evaluate as evaluate_model
 
-    model = load_model(args.model)
+    model = load_model(args.model, allow_pickle=args.allow_pickle)
     _, (X_test, y_test) = load_cifar10(args.data, quiet=False)
     X_test = image_input(model, X_test)
     try:

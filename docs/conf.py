@@ -4,9 +4,10 @@ Build (warnings are errors)::
 
     .venv/bin/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-Plain Sphinx: the built-in alabaster theme, reStructuredText sources (no
-Markdown parser), API pages from the numpydoc docstrings, and no network access
-(intersphinx is off).
+Plain Sphinx: the built-in alabaster theme, reStructuredText sources plus the
+Markdown pages (design.md, benchmarks.md) read through MyST, API pages from the
+numpydoc docstrings, and no network access (intersphinx is off). Every page
+exists once, in one format: tests/test_docs_sources.py checks that.
 """
 
 from __future__ import annotations
@@ -35,15 +36,22 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "numpydoc",
+    "myst_parser",
 ]
 # No sphinx.ext.intersphinx: builds must work offline.
 
-source_suffix = {".rst": "restructuredtext"}
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "**/.ipynb_checkpoints", "*.md"]
+exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 templates_path: list[str] = []
 default_role = "literal"  # `x` renders as code, never as a broken cross-reference
 pygments_style = "sphinx"
+
+# -- MyST (Markdown) ------------------------------------------------------------
+# Headings up to level 3 get GitHub-style anchors, so ``[x](#some-heading)`` and
+# ``[x](design.md#some-heading)`` work both on GitHub and in Sphinx.
+myst_heading_anchors = 3
+myst_enable_extensions: list[str] = []
 
 # -- autodoc / autosummary -----------------------------------------------------
 # TensorFlow is installed, so nothing is mocked: importing skcifar is real.

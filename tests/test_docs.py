@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("sphinx", reason="sphinx is not installed (pip install -e '.[docs]')")
 pytest.importorskip("numpydoc", reason="numpydoc is not installed (pip install -e '.[docs]')")
+pytest.importorskip("myst_parser", reason="myst-parser is not installed (pip install -e '.[docs]')")
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -50,8 +51,31 @@ def test_docs_build_without_warnings(built_site):
         f"sphinx -W failed (exit {result.returncode}):\n{result.stdout[-4000:]}\n"
         f"{result.stderr[-4000:]}"
     )
-    for page in ("index", "getting_started", "user_guide", "cli", "api", "benchmarks"):
+    for page in ("index", "getting_started", "user_guide", "cli", "api", "design", "benchmarks"):
         assert (html / f"{page}.html").is_file(), f"{page}.html was not built"
+
+
+def test_markdown_pages_render_with_their_images_and_links(built_site):
+    result, html = built_site
+    if result.returncode != 0:
+        pytest.fail("the docs build failed; see test_docs_build_without_warnings")
+    benchmarks = (html / "benchmarks.html").read_text(encoding="utf-8")
+    assert "<table" in benchmarks  # Markdown tables, parsed by MyST, not shown as text
+    assert 'src="_images/accuracy_vs_time.png"' in benchmarks
+    assert (html / "_images" / "accuracy_vs_time.png").is_file()
+    design = (html / "design.html").read_text(encoding="utf-8")
+    for target in ("api.html#image-shape-rule", "benchmarks.html", "cli.html"):
+        assert f'href="{target}' in design, f"design.html does not link to {target}"
+
+
+def test_image_shape_rule_renders_in_the_api_and_is_linked(built_site):
+    result, html = built_site
+    if result.returncode != 0:
+        pytest.fail("the docs build failed; see test_docs_build_without_warnings")
+    api = (html / "api.html").read_text(encoding="utf-8")
+    assert 'id="image-shape-rule"' in api  # from skcifar.utils.validation's docstring
+    user_guide = (html / "user_guide.html").read_text(encoding="utf-8")
+    assert 'href="api.html#image-shape-rule"' in user_guide
 
 
 def test_api_page_documents_public_api(built_site):

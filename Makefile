@@ -26,8 +26,11 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(PY) -m skcifar train --model cnn --out runs/cnn-pipeline.skcifar --report runs/report
 
+# Test files run in parallel, one per worker (module fixtures are built once).
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 test-all: $(STAMP)
 	$(PY) -m pytest

@@ -11,7 +11,7 @@ outputs class probabilities and trains on integer labels.
 """
 
 from ._notebook import build_ann, build_cnn
-from ._resnet import PRECISIONS, build_resnet, resolve_precision
+from ._resnet import PRECISIONS, build_resnet, resolve_precision, set_schedule_steps
 from ._shared import MIN_AUGMENTED_SIZE, OPTIMIZERS, make_optimizer
 
 
@@ -36,4 +36,5 @@ __all__ = [
     "make_optimizer",
     "register_keras_objects",
     "resolve_precision",
+    "set_schedule_steps",
 ]

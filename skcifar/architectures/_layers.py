@@ -1,6 +1,6 @@
 """Custom Keras pieces of the residual network, registered for safe loading.
 
-Both are registered under the ``skcifar`` package name, so a saved network
+All three are registered under the ``skcifar`` package name, so a saved network
 loads with ``keras.saving.load_model(..., safe_mode=True)`` once this module
 is imported. :func:`~skcifar.architectures.build_resnet`, importing
 :mod:`skcifar.estimators` and :func:`skcifar.load` import it; importing
@@ -14,6 +14,7 @@ from ..utils.backend import import_keras
 keras = import_keras()
 ops = keras.ops
 
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402 - the backend (imported quietly above)
 
 
@@ -110,3 +111,57 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
         config = super().get_config()
         config.update(label_smoothing=self.label_smoothing)
         return config
+
+
+@keras.saving.register_keras_serializable(package="skcifar")
+class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up, then cosine decay to 0, over a length that can change.
+
+    For the first ``round(warmup_fraction * total_steps)`` steps the rate
+    rises linearly from ``start_fraction * peak`` to ``peak``; over the rest
+    it falls to 0 along a half cosine, and stays at 0 after ``total_steps``.
+    ``total_steps`` is held in a variable that the traced training step
+    reads, so :meth:`set_total_steps` can lay the schedule out anew after
+    training has been compiled (``time_budget`` fits decide it only then).
+
+    Parameters
+    ----------
+    peak : float
+        The highest rate, reached at the end of the warm-up.
+    total_steps : int
+        Optimiser steps of the whole schedule.
+    warmup_fraction : float in [0, 1), default=0.2
+        Share of the steps spent warming up.
+    start_fraction : float, default=0.1
+        The warm-up starts at this fraction of ``peak``.
+    """
+
+    def __init__(self, peak, total_steps, warmup_fraction=0.2, start_fraction=0.1):
+        super().__init__()
+        self.peak = float(peak)
+        self.warmup_fraction = float(warmup_fraction)
+        self.start_fraction = float(start_fraction)
+        self.total_steps = tf.Variable(
+            float(max(int(total_steps), 1)), trainable=False, dtype=tf.float32
+        )
+
+    def set_total_steps(self, total_steps):
+        """Lay the schedule out over ``total_steps`` optimiser steps from now on."""
+        self.total_steps.assign(float(max(int(total_steps), 1)))
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        total = self.total_steps
+        warmup = tf.minimum(tf.round(self.warmup_fraction * total), total - 1.0)
+        rising = self.start_fraction + (1.0 - self.start_fraction) * step / tf.maximum(warmup, 1.0)
+        progress = tf.clip_by_value((step - warmup) / tf.maximum(total - warmup, 1.0), 0.0, 1.0)
+        falling = 0.5 * (1.0 + tf.cos(np.pi * progress))
+        return self.peak * tf.where(step < warmup, rising, falling)
+
+    def get_config(self):
+        return {
+            "peak": self.peak,
+            "total_steps": int(self.total_steps.numpy()),
+            "warmup_fraction": self.warmup_fraction,
+            "start_fraction": self.start_fraction,
+        }

@@ -50,18 +50,36 @@ def resolve_precision(precision):
     return _POLICIES[precision]
 
 
-def _schedule(keras, learning_rate, schedule_steps, warmup_fraction):
-    """Linear warm-up to ``learning_rate``, then cosine decay to 0."""
+def _schedule(learning_rate, schedule_steps, warmup_fraction):
+    """Linear warm-up to ``learning_rate``, then cosine decay to 0 (constant without steps)."""
     if not schedule_steps:
         return float(learning_rate)
-    warmup = min(max(int(round(warmup_fraction * schedule_steps)), 0), schedule_steps - 1)
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.1 * float(learning_rate) if warmup else float(learning_rate),
-        decay_steps=max(int(schedule_steps) - warmup, 1),
-        alpha=0.0,
-        warmup_target=float(learning_rate) if warmup else None,
-        warmup_steps=warmup,
-    )
+    from ._layers import WarmupCosineDecay
+
+    return WarmupCosineDecay(learning_rate, schedule_steps, warmup_fraction)
+
+
+def set_schedule_steps(model, schedule_steps):
+    """Lay a compiled network's warm-up + cosine schedule out over ``schedule_steps``.
+
+    Returns False (and does nothing) when the network has no such schedule.
+    Keras keeps no public handle on an optimizer's schedule object, hence the
+    private attribute.
+
+    Examples
+    --------
+    >>> from skcifar.architectures import build_resnet, set_schedule_steps
+    >>> model = build_resnet(widths=(8,), precision="float32", schedule_steps=10)
+    >>> set_schedule_steps(model, 20)
+    True
+    """
+    from ._layers import WarmupCosineDecay
+
+    schedule = getattr(model.optimizer, "_learning_rate", None)
+    if not isinstance(schedule, WarmupCosineDecay):
+        return False
+    schedule.set_total_steps(schedule_steps)
+    return True
 
 
 def build_resnet(
@@ -191,7 +209,7 @@ def build_resnet(
     if not compile:
         return model
     optimizer = keras.optimizers.SGD(
-        learning_rate=_schedule(keras, learning_rate, schedule_steps, warmup_fraction),
+        learning_rate=_schedule(learning_rate, schedule_steps, warmup_fraction),
         momentum=float(momentum),
         nesterov=True,
         weight_decay=float(weight_decay) or None,

@@ -23,6 +23,7 @@ import sys
 from ._common import (
     UsageError,
     cv_folds,
+    duration,
     filters,
     n_jobs,
     non_negative_int,
@@ -114,6 +115,12 @@ def _add_train(commands):
         type=filters,
         metavar="W1,W2,...",
         help="filters of each residual stage, resnet only (default 64,256,256)",
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=duration,
+        metavar="T",
+        help="train as many epochs as fit in T (e.g. 90s, 3m, 1h), instead of --epochs",
     )
     parser.add_argument(
         "--subset", type=positive_int, metavar="N", help="train on the first N images only"

@@ -78,6 +78,25 @@ def n_jobs(text):
     return value
 
 
+_SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600}
+
+
+def duration(text):
+    """argparse type: a duration in seconds, ``"90"``, ``"90s"``, ``"3m"`` or ``"1.5h"``."""
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _SECONDS_PER_UNIT else "s"
+    number = value[:-1] if value[-1:] in _SECONDS_PER_UNIT else value
+    try:
+        seconds = float(number) * _SECONDS_PER_UNIT[unit]
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive duration such as 90, 90s, 3m or 1.5h; got {text!r}"
+        )
+    return seconds
+
+
 def filters(text):
     """argparse type: comma-separated filter counts, ``"32,64"`` -> ``(32, 64)``."""
     parts = [part.strip() for part in text.split(",")]

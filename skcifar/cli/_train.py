@@ -45,7 +45,7 @@ def _make_pipeline(args):
     params = {"random_state": args.seed, "verbose": progress_verbosity(args.quiet)}
     # Options left out keep the classifier's own defaults (e.g. batches of 32 for the
     # notebook's networks, 256 for the residual network).
-    for name in ("epochs", "batch_size"):
+    for name in ("epochs", "batch_size", "time_budget"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     if args.model == "cnn":
@@ -68,6 +68,8 @@ def train(args):
             raise UsageError(
                 f"--{option} applies to --model {model} only, not --model {args.model}"
             )
+    if args.epochs is not None and args.time_budget is not None:
+        raise UsageError("--epochs and --time-budget exclude each other: give one of them")
     out = args.out or default_out(args.model)
 
     start = time.perf_counter()
@@ -87,7 +89,7 @@ def train(args):
     start = time.perf_counter()
     model.fit(X_train, y_train)
     print(
-        f"stage 3  trained {classifier.epochs} epochs in {time.perf_counter() - start:.0f} s",
+        f"stage 3  trained {classifier.n_iter_} epochs in {time.perf_counter() - start:.0f} s",
         flush=True,
     )
     path = save_model(model, out)

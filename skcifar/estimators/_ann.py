@@ -67,6 +67,7 @@ class ANNClassifier(KerasImageClassifier):
         optimizer="sgd",
         learning_rate=None,
         epochs=5,
+        time_budget=None,
         batch_size=32,
         validation_fraction=None,
         early_stopping=False,
@@ -84,6 +85,7 @@ class ANNClassifier(KerasImageClassifier):
         self.learning_rate = learning_rate
         self.image_shape = image_shape
         self.epochs = epochs
+        self.time_budget = time_budget
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping

@@ -8,6 +8,8 @@ here or in a module it names; scikeras contributes only what
 
 from __future__ import annotations
 
+import math
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -36,6 +38,12 @@ from ._scikeras import BaseWrapper
 
 _OPTIMIZER_NAMES = {form for name in OPTIMIZERS for form in (name, name.upper(), name.title())}
 
+# Training steps timed to plan a time_budget fit; the first (it traces the
+# training step) is not counted.
+_TIMED_STEPS = 5
+# A validation batch costs about a third of a training step (forward pass only).
+_VALIDATION_STEP_COST = 1 / 3
+
 
 class KerasImageClassifier(ClassifierMixin, BaseWrapper):
     """Base class: the fit path of the image classifiers.
@@ -51,6 +59,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         "optimizer": [StrOptions(_OPTIMIZER_NAMES), HasMethods(["get_config"])],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "epochs": [Interval(Integral, 1, None, closed="left")],
+        "time_budget": [Interval(Real, 0, None, closed="neither"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left"), None],
         "early_stopping": ["boolean"],
@@ -76,6 +85,9 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
 
     def _check_architecture(self):
         """Validate architecture parameters that constraints cannot express."""
+
+    def _plan_epochs(self, epochs, n_train):
+        """Called once a time_budget fit knows its epochs (the ResNet resizes its schedule)."""
 
     def _predict_batches(self, data):
         """The network's outputs for a dataset of input batches (subclasses add to it)."""
@@ -216,6 +228,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         before its first epoch ends leaves the estimator unfitted.
         KeyboardInterrupt is re-raised either way.
         """
+        started = time.perf_counter()
         with quiet():
             seed = self._prepare()
             # 1. validate: images (or flat rows) and labels, weights
@@ -242,9 +255,12 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 validation = batches(
                     X, y, weights, batch_size=self.batch_size, indices=validation_rows
                 )
+            if self.time_budget is not None and not partial:
+                epochs = self._epochs_within_budget(X, y, weights, rows, validation_rows, started)
             # 5. train, and 6. record the history (also of an interrupted fit)
             if not continuing or not hasattr(self, "history_"):  # (after initialize)
                 self.history_ = {}
+            self.n_iter_ = 0
             try:
                 self._fit_network(train, validation, epochs, initial_epoch, partial, seed)
             except KeyboardInterrupt:
@@ -371,6 +387,41 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         finally:
             for key, values in history.items():
                 self.history_.setdefault(key, []).extend(float(v) for v in values)
+            self.n_iter_ = len(history.get("loss", ()))
+
+    def _epochs_within_budget(self, X, y, weights, rows, validation_rows, started):
+        """The number of epochs that fills ``time_budget`` for the whole ``fit`` call.
+
+        A few training steps are timed on the network itself and then undone
+        (every weight, batch-norm statistic, optimizer slot and random-layer
+        state is put back), so the run that follows is the run that
+        ``epochs=n_iter_`` gives. The budget counts from the start of ``fit``:
+        validation, building and this measurement are part of it. At least one
+        epoch is trained.
+        """
+        batch_size = int(self.batch_size)
+        steps = math.ceil(len(rows) / batch_size)
+        validation_steps = 0 if validation_rows is None else math.ceil(
+            len(validation_rows) / batch_size
+        )
+        timed = batches(
+            X, y, weights, batch_size=batch_size,
+            indices=np.resize(rows, (_TIMED_STEPS + 1) * batch_size),
+        )  # fmt: skip
+        variables = list(self.model_.variables) + list(self.model_.optimizer.variables)
+        saved = [variable.numpy() for variable in variables]
+        clock = _StepClock()
+        try:
+            with released_gradient_registrations():
+                self.model_.fit(timed, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
+        finally:
+            for variable, value in zip(variables, saved, strict=True):
+                variable.assign(value)
+        per_epoch = clock.seconds_per_step() * (steps + _VALIDATION_STEP_COST * validation_steps)
+        left = self.time_budget - (time.perf_counter() - started)
+        epochs = max(1, int(left // per_epoch))
+        self._plan_epochs(epochs, len(rows))
+        return epochs
 
     def _forget_fit(self):
         """Drop every fitted attribute: the estimator is unfitted again."""
@@ -386,3 +437,18 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
+
+
+class _StepClock(import_keras().callbacks.Callback):
+    """Times training steps; the first one (tracing) is left out."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter())
+
+    def seconds_per_step(self):
+        """The median time of the steps after the first."""
+        return float(np.median(np.diff(self.times)))

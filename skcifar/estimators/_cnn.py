@@ -76,6 +76,7 @@ class CNNClassifier(KerasImageClassifier):
         optimizer="adam",
         learning_rate=None,
         epochs=10,
+        time_budget=None,
         batch_size=32,
         validation_fraction=None,
         early_stopping=False,
@@ -96,6 +97,7 @@ class CNNClassifier(KerasImageClassifier):
         self.learning_rate = learning_rate
         self.image_shape = image_shape
         self.epochs = epochs
+        self.time_budget = time_budget
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping

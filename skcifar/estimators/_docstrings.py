@@ -18,7 +18,15 @@ _DOC_TRAINING = """
         rows of width 3072 are CIFAR-10's 32x32 RGB images, and any other
         width is tabular data, a one-pixel-high strip.
     epochs : int, default={epochs}
-        Passes over the training data.
+        Passes over the training data (ignored when ``time_budget`` is set).
+    time_budget : float or None, default=None
+        Seconds that ``fit`` may take, all of it: ``fit`` times a few
+        training steps (then undoes them) and trains as many whole epochs as
+        fill the budget, at least one; a learning-rate schedule is laid out
+        over those epochs. The count is in ``n_iter_``, and
+        ``set_params(time_budget=None, epochs=clf.n_iter_)`` repeats the same
+        run (same seed, same machine) without the timing. ``partial_fit``
+        ignores it.
     batch_size : int, default={batch_size}
         Samples per gradient step (also used for prediction).
     validation_fraction : float in [0, 1) or None, default=None
@@ -59,6 +67,9 @@ _DOC_TRAINING = """
         Per-sample shape seen in fit; predict requires the same.
     image_shape_ : tuple of int
         ``(H, W, C)`` shape fed to the network (see ``image_shape``).
+    n_iter_ : int
+        Epochs trained by the last ``fit`` (fewer than asked when early
+        stopping or Ctrl-C ended it) or ``partial_fit`` (1).
     history_ : dict of str to list of float
         Per-epoch ``loss``, ``accuracy`` and, with a validation set,
         ``val_loss`` and ``val_accuracy``.

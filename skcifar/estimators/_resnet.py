@@ -8,7 +8,13 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..architectures import MIN_AUGMENTED_SIZE, PRECISIONS, build_resnet, register_keras_objects
+from ..architectures import (
+    MIN_AUGMENTED_SIZE,
+    PRECISIONS,
+    build_resnet,
+    register_keras_objects,
+    set_schedule_steps,
+)
 from ..utils.backend import import_tensorflow
 from ..utils.validation import check_sizes
 from ._base import KerasImageClassifier
@@ -123,6 +129,7 @@ class ResNetClassifier(KerasImageClassifier):
         temperature=0.6,
         precision="auto",
         epochs=12,
+        time_budget=None,
         batch_size=256,
         validation_fraction=None,
         early_stopping=False,
@@ -146,6 +153,7 @@ class ResNetClassifier(KerasImageClassifier):
         self.precision = precision
         self.image_shape = image_shape
         self.epochs = epochs
+        self.time_budget = time_budget
         self.batch_size = batch_size
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
@@ -175,6 +183,9 @@ class ResNetClassifier(KerasImageClassifier):
             precision=self.precision,
             seed=seed,
         )
+
+    def _plan_epochs(self, epochs, n_train):
+        set_schedule_steps(self.model_, math.ceil(max(n_train, 1) / self.batch_size) * epochs)
 
     def _predict_batches(self, data):
         proba = super()._predict_batches(data)

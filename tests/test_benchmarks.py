@@ -226,3 +226,23 @@ def test_choose_temperature_quick(tmp_path):
     losses = {row["temperature"]: row["log_loss"] for row in result["grid"]}
     assert result["best_log_loss"] == min(losses.values()) <= losses[1.0]
     assert losses[result["best_temperature"]] == result["best_log_loss"]
+
+
+@pytest.mark.slow
+def test_recipe_ablation_quick():
+    data = os.environ.get("SKCIFAR_DATA")
+    if not data or not os.path.isfile(data):
+        pytest.skip("set SKCIFAR_DATA to the CIFAR-10 archive to run the benchmarks")
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "recipe_ablation.py"), "--quick", "baseline", "recipe"],
+        check=True,
+        timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert "machine" in rows[0]
+    assert [row["name"] for row in rows[1:]] == ["baseline", "recipe"]
+    for row in rows[1:]:
+        assert row["epochs"] >= 1 and 0 <= row["val_accuracy"] <= 1

@@ -15,7 +15,8 @@ from sklearn.pipeline import make_pipeline
 
 from skcifar import PixelScaler, ResNetClassifier
 from skcifar.architectures import PRECISIONS, _resnet, build_resnet, resolve_precision
-from skcifar.architectures._layers import RandomShiftFlip, SmoothedSparseCrossentropy
+from skcifar.architectures._layers import RandomShiftFlip
+from skcifar.architectures._training import SmoothedSparseCrossentropy
 from skcifar.utils.backend import import_keras
 
 keras = import_keras()
@@ -387,8 +388,11 @@ def test_defaults():
     assert clf.get_params() == dict(
         widths=(64, 256, 256), stem_filters=24, augment=True, learning_rate=0.4,
         momentum=0.9, weight_decay=5e-3, label_smoothing=0.1, warmup_fraction=0.2, tta=True,
-        temperature=0.6, precision="auto", image_shape=None, epochs=12, batch_size=256,
-        validation_fraction=None,
+        temperature=0.6, precision="auto", whiten=False, whiten_bias_epochs=3,
+        identity_init=False, activation="relu", batch_norm_scale=True, batch_norm_momentum=0.9,
+        bias_lr_scale=1.0, residual=True, flip="random", max_shift=None,
+        shift_padding="constant", schedule="cosine", lookahead=False, tta_shift=0,
+        image_shape=None, epochs=12, time_budget=None, batch_size=256, validation_fraction=None,
         early_stopping=False, n_iter_no_change=5, random_state=None, verbose=0,
         callbacks=None, warm_start=False, class_weight=None,
     )  # fmt: skip

@@ -7,7 +7,7 @@ from sklearn.base import clone
 from skcifar import ANNClassifier, CNNClassifier, ResNetClassifier
 from skcifar.cli import main
 from skcifar.cli._common import duration
-from skcifar.estimators import _base
+from skcifar.estimators import _base, _budget
 from skcifar.utils.backend import import_keras
 
 keras = import_keras()
@@ -47,7 +47,7 @@ class _FrozenClock:
 def test_epochs_fill_the_budget(data, monkeypatch):
     X, y = data
     monkeypatch.setattr(_base, "time", _FrozenClock)
-    monkeypatch.setattr(_base._StepClock, "seconds_per_step", lambda self: 0.01)
+    monkeypatch.setattr(_budget._StepClock, "seconds_per_step", lambda self: 0.01)
     # 240 rows in batches of 40: 6 steps, 0.06 s an epoch; 0.33 s holds 5 epochs.
     clf = ResNetClassifier(widths=(4,), stem_filters=4, batch_size=40, time_budget=0.33)
     clf.fit(X, y)

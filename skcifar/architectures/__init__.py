@@ -11,7 +11,14 @@ outputs class probabilities and trains on integer labels.
 """
 
 from ._notebook import build_ann, build_cnn
-from ._resnet import PRECISIONS, build_resnet, resolve_precision, set_schedule_steps
+from ._resnet import (
+    PRECISIONS,
+    SCHEDULES,
+    build_resnet,
+    patch_whitening,
+    resolve_precision,
+    set_schedule_steps,
+)
 from ._shared import MIN_AUGMENTED_SIZE, OPTIMIZERS, make_optimizer
 
 
@@ -23,17 +30,19 @@ def register_keras_objects():
     call this, while importing :mod:`skcifar.architectures` alone does not
     (it stays free of TensorFlow).
     """
-    from . import _layers  # noqa: F401 - registration happens at import
+    from . import _layers, _training  # noqa: F401 - registration happens at import
 
 
 __all__ = [
     "MIN_AUGMENTED_SIZE",
     "OPTIMIZERS",
     "PRECISIONS",
+    "SCHEDULES",
     "build_ann",
     "build_cnn",
     "build_resnet",
     "make_optimizer",
+    "patch_whitening",
     "register_keras_objects",
     "resolve_precision",
     "set_schedule_steps",

@@ -1,6 +1,6 @@
-"""Custom Keras pieces of the residual network, registered for safe loading.
+"""Custom Keras layers of the residual network, registered for safe loading.
 
-All three are registered under the ``skcifar`` package name, so a saved network
+They are registered under the ``skcifar`` package name, so a saved network
 loads with ``keras.saving.load_model(..., safe_mode=True)`` once this module
 is imported. :func:`~skcifar.architectures.build_resnet`, importing
 :mod:`skcifar.estimators` and :func:`skcifar.load` import it; importing
@@ -14,7 +14,6 @@ from ..utils.backend import import_keras
 keras = import_keras()
 ops = keras.ops
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402 - the backend (imported quietly above)
 
 
@@ -37,12 +36,16 @@ class RandomShiftFlip(keras.layers.Layer):
         Also flip left-right at random.
     seed : int or None, default=None
         Seed of the layer's random generator.
+    padding : {"constant", "reflect"}, default="constant"
+        What the shifted-in border holds: zeros, or the image mirrored at
+        its edge.
     """
 
-    def __init__(self, max_shift=4, flip=True, seed=None, **kwargs):
+    def __init__(self, max_shift=4, flip=True, seed=None, padding="constant", **kwargs):
         super().__init__(**kwargs)
         self.max_shift = int(max_shift)
         self.flip = bool(flip)
+        self.padding = str(padding)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = False
@@ -55,7 +58,7 @@ class RandomShiftFlip(keras.layers.Layer):
         batch, height, width = shape[0], shape[1], shape[2]
         pad = self.max_shift
         if pad:
-            x = ops.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+            x = ops.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode=self.padding)
             offsets = keras.random.randint(
                 (batch, 2), 0, 2 * pad + 1, dtype="int32", seed=self.seed_generator
             )
@@ -75,93 +78,59 @@ class RandomShiftFlip(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(max_shift=self.max_shift, flip=self.flip, seed=self.seed)
+        config.update(
+            max_shift=self.max_shift, flip=self.flip, seed=self.seed, padding=self.padding
+        )
         return config
 
 
 @keras.saving.register_keras_serializable(package="skcifar")
-class SmoothedSparseCrossentropy(keras.losses.Loss):
-    """Cross-entropy on integer labels with label smoothing.
+class PatchWhitening(keras.layers.Layer):
+    """A frozen convolution that whitens image patches, plus a trainable bias.
 
-    Keras' ``SparseCategoricalCrossentropy`` has no ``label_smoothing``; this
-    one-hot encodes the integer labels in the graph and applies
-    ``categorical_crossentropy(..., label_smoothing=...)``, so the rest of the
-    training code (integer targets, sample weights, the accuracy metric)
-    stays as it is.
+    The kernel (set from :func:`patch_whitening` after the layer is built)
+    projects each ``k x k`` patch on the eigenvectors of the patches'
+    covariance, scaled to unit variance, each filter with its negation; it is
+    never trained. The bias is trained while ``bias_gate`` is 1 and frozen
+    (no gradient) while it is 0, which a training callback switches.
 
     Parameters
     ----------
-    label_smoothing : float in [0, 1), default=0.0
-        Weight moved from the true class to a uniform distribution.
+    filters : int
+        Output channels: twice the size of a patch.
+    kernel_size : int, default=2
+        Patch height and width.
     """
 
-    def __init__(self, label_smoothing=0.0, name="smoothed_sparse_crossentropy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.label_smoothing = float(label_smoothing)
+    def __init__(self, filters, kernel_size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size = int(filters), int(kernel_size)
 
-    def call(self, y_true, y_pred):
-        n_classes = ops.shape(y_pred)[-1]
-        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
-        one_hot = ops.one_hot(labels, n_classes, dtype=y_pred.dtype)
-        return keras.losses.categorical_crossentropy(
-            one_hot, y_pred, label_smoothing=self.label_smoothing
+    def build(self, input_shape):
+        k = self.kernel_size
+        self.kernel = self.add_weight(
+            shape=(k, k, int(input_shape[-1]), self.filters),
+            initializer="zeros", trainable=False, name="kernel",
+        )  # fmt: skip
+        self.bias = self.add_weight(
+            shape=(self.filters,), initializer="zeros", trainable=True, name="bias"
         )
+        self.bias_gate = self.add_weight(
+            shape=(), initializer="ones", trainable=False, name="bias_gate"
+        )
+
+    def call(self, inputs):
+        kernel = ops.cast(self.kernel, inputs.dtype)
+        gate = ops.cast(self.bias_gate, inputs.dtype)
+        bias = ops.cast(self.bias, inputs.dtype)
+        bias = gate * bias + (1 - gate) * ops.stop_gradient(bias)
+        return ops.conv(inputs, kernel, padding="valid") + bias
+
+    def compute_output_shape(self, input_shape):
+        k = self.kernel_size
+        return (input_shape[0], input_shape[1] - k + 1, input_shape[2] - k + 1, self.filters)
 
     def get_config(self):
         config = super().get_config()
-        config.update(label_smoothing=self.label_smoothing)
+        config.update(filters=self.filters, kernel_size=self.kernel_size)
         return config
-
-
-@keras.saving.register_keras_serializable(package="skcifar")
-class WarmupCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up, then cosine decay to 0, over a length that can change.
-
-    For the first ``round(warmup_fraction * total_steps)`` steps the rate
-    rises linearly from ``start_fraction * peak`` to ``peak``; over the rest
-    it falls to 0 along a half cosine, and stays at 0 after ``total_steps``.
-    ``total_steps`` is held in a variable that the traced training step
-    reads, so :meth:`set_total_steps` can lay the schedule out anew after
-    training has been compiled (``time_budget`` fits decide it only then).
-
-    Parameters
-    ----------
-    peak : float
-        The highest rate, reached at the end of the warm-up.
-    total_steps : int
-        Optimiser steps of the whole schedule.
-    warmup_fraction : float in [0, 1), default=0.2
-        Share of the steps spent warming up.
-    start_fraction : float, default=0.1
-        The warm-up starts at this fraction of ``peak``.
-    """
-
-    def __init__(self, peak, total_steps, warmup_fraction=0.2, start_fraction=0.1):
-        super().__init__()
-        self.peak = float(peak)
-        self.warmup_fraction = float(warmup_fraction)
-        self.start_fraction = float(start_fraction)
-        self.total_steps = tf.Variable(
-            float(max(int(total_steps), 1)), trainable=False, dtype=tf.float32
-        )
-
-    def set_total_steps(self, total_steps):
-        """Lay the schedule out over ``total_steps`` optimiser steps from now on."""
-        self.total_steps.assign(float(max(int(total_steps), 1)))
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        total = self.total_steps
-        warmup = tf.minimum(tf.round(self.warmup_fraction * total), total - 1.0)
-        rising = self.start_fraction + (1.0 - self.start_fraction) * step / tf.maximum(warmup, 1.0)
-        progress = tf.clip_by_value((step - warmup) / tf.maximum(total - warmup, 1.0), 0.0, 1.0)
-        falling = 0.5 * (1.0 + tf.cos(np.pi * progress))
-        return self.peak * tf.where(step < warmup, rising, falling)
-
-    def get_config(self):
-        return {
-            "peak": self.peak,
-            "total_steps": int(self.total_steps.numpy()),
-            "warmup_fraction": self.warmup_fraction,
-            "start_fraction": self.start_fraction,
-        }

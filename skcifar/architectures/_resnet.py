@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..utils.backend import import_keras
 from ..utils.validation import check_sizes
 from ._shared import MIN_AUGMENTED_SIZE, Seeds, compile_model
@@ -50,13 +52,74 @@ def resolve_precision(precision):
     return _POLICIES[precision]
 
 
-def _schedule(learning_rate, schedule_steps, warmup_fraction):
-    """Linear warm-up to ``learning_rate``, then cosine decay to 0 (constant without steps)."""
+# The shapes of the learning-rate schedule: warm-up start, decay shape, end.
+SCHEDULES = {
+    "cosine": dict(start_fraction=0.1, end_fraction=0.0, shape="cosine"),
+    "linear": dict(start_fraction=0.2, end_fraction=0.07, shape="linear"),
+}
+
+
+def _schedule(learning_rate, schedule_steps, warmup_fraction, schedule):
+    """The learning rate: warm-up then decay over ``schedule_steps`` (constant without steps)."""
     if not schedule_steps:
         return float(learning_rate)
-    from ._layers import WarmupCosineDecay
+    from ._training import WarmupDecay
 
-    return WarmupCosineDecay(learning_rate, schedule_steps, warmup_fraction)
+    return WarmupDecay(learning_rate, schedule_steps, warmup_fraction, **SCHEDULES[schedule])
+
+
+def patch_whitening(images, kernel_size=2, eps=5e-4, chunk=500):
+    """The frozen first layer's weights: whitened ``k x k`` patches of ``images``.
+
+    Computes the covariance of all ``kernel_size x kernel_size`` patches of
+    ``images`` and returns a convolution kernel that projects a patch on each
+    eigenvector, divided by the square root of its eigenvalue (plus ``eps``
+    times the mean variance), with each filter followed by its negation, and
+    the bias that centres the outputs.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, H, W, C)
+        Training images (a few thousand are plenty).
+    kernel_size : int, default=2
+        Patch height and width.
+    eps : float, default=5e-4
+        Regularisation of small eigenvalues, relative to the mean variance.
+    chunk : int, default=500
+        Images processed at a time (bounds the memory used).
+
+    Returns
+    -------
+    kernel : ndarray of shape (k, k, C, 2 * k * k * C)
+    bias : ndarray of shape (2 * k * k * C,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcifar.architectures import patch_whitening
+    >>> kernel, bias = patch_whitening(np.random.RandomState(0).rand(20, 8, 8, 3))
+    >>> kernel.shape, bias.shape
+    ((2, 2, 3, 24), (24,))
+    """
+    k = int(kernel_size)
+    n_channels = images.shape[-1]
+    dim = k * k * n_channels
+    total, outer, count = np.zeros(dim), np.zeros((dim, dim)), 0
+    for start in range(0, len(images), chunk):
+        block = np.asarray(images[start : start + chunk], dtype=np.float64)
+        windows = np.lib.stride_tricks.sliding_window_view(block, (k, k), axis=(1, 2))
+        patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, dim)  # (k, k, C) order
+        total += patches.sum(axis=0)
+        outer += patches.T @ patches
+        count += len(patches)
+    mean = total / count
+    covariance = outer / count - np.outer(mean, mean)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    scale = eps * np.mean(np.diag(covariance))
+    filters = eigenvectors[:, ::-1] / np.sqrt(np.maximum(eigenvalues[::-1], 0) + scale)
+    filters = np.concatenate([filters, -filters], axis=1)
+    kernel = filters.reshape(k, k, n_channels, 2 * dim)
+    return kernel.astype(np.float32), (-(mean @ filters)).astype(np.float32)
 
 
 def set_schedule_steps(model, schedule_steps):
@@ -73,10 +136,10 @@ def set_schedule_steps(model, schedule_steps):
     >>> set_schedule_steps(model, 20)
     True
     """
-    from ._layers import WarmupCosineDecay
+    from ._training import WarmupDecay
 
     schedule = getattr(model.optimizer, "_learning_rate", None)
-    if not isinstance(schedule, WarmupCosineDecay):
+    if not isinstance(schedule, WarmupDecay):
         return False
     schedule.set_total_steps(schedule_steps)
     return True
@@ -98,21 +161,34 @@ def build_resnet(
     precision="auto",
     seed=None,
     compile=True,
+    whitening=None,
+    activation="relu",
+    batch_norm_scale=True,
+    batch_norm_momentum=0.9,
+    residual=True,
+    identity_init=False,
+    max_shift=None,
+    flip=True,
+    shift_padding="constant",
+    schedule="cosine",
+    bias_lr_scale=1.0,
 ):
     """Build a fast residual network for small images.
 
-    Stem: Conv 2x2 (``stem_filters``, relu). Then one stage per entry of
-    ``widths``: Conv 3x3 -> MaxPool 2x2 -> BatchNorm -> relu, followed by a
-    residual unit ``x + relu(BN(Conv 3x3(x)))``. Head: global max pooling ->
-    Dense (no bias) scaled by 1/8 -> softmax. Stages shrink 32x32 images to
-    15, 7 and 3 pixels; pooling is skipped where a map is already 1 pixel, so
-    any input size works.
+    Stem: Conv 2x2 (``stem_filters``, relu), or a frozen patch-whitening
+    layer (``whitening``). Then one stage per entry of ``widths``: Conv 3x3
+    -> MaxPool 2x2 -> BatchNorm -> activation, followed by a residual unit
+    ``x + act(BN(Conv 3x3(x)))`` (or, with ``residual=False``, the plain
+    ``act(BN(Conv 3x3(x)))``). Head: global max pooling -> Dense (no bias)
+    scaled by 1/8 -> softmax. Stages shrink 32x32 images to 15, 7 and 3
+    pixels; pooling is skipped where a map is already 1 pixel, so any input
+    size works.
 
-    Training recipe (compiled in): random crop with zero padding and
-    horizontal flip inside the graph (:class:`RandomShiftFlip`, training
-    only), SGD with Nesterov momentum and decoupled weight decay (not on
-    biases or batch-norm parameters), a linear warm-up then cosine decay of
-    the learning rate over ``schedule_steps``, and label smoothing.
+    Training recipe (compiled in): random crop and horizontal flip inside the
+    graph (:class:`RandomShiftFlip`, training only), SGD with Nesterov
+    momentum and decoupled weight decay (not on biases or batch-norm
+    parameters), a warm-up then a decay of the learning rate over
+    ``schedule_steps``, and label smoothing.
 
     Parameters
     ----------
@@ -123,11 +199,11 @@ def build_resnet(
     widths : tuple of int, default=(64, 256, 256)
         Filters of each stage.
     stem_filters : int, default=24
-        Filters of the 2x2 stem convolution.
+        Filters of the 2x2 stem convolution (without ``whitening``).
     augment : bool, default=True
-        Random shifts of up to 1/8 of the image size and flips in training
-        (images at least 8 pixels high and wide; smaller inputs, such as
-        tabular rows, are never augmented).
+        Shifts (``max_shift``) and, with ``flip``, flips in training (images
+        at least 8 pixels high and wide; smaller inputs, such as tabular
+        rows, are never augmented).
     learning_rate : float, default=0.4
         Peak learning rate of SGD (for batches of about 256).
     momentum : float, default=0.9
@@ -138,11 +214,10 @@ def build_resnet(
     label_smoothing : float, default=0.1
         Label smoothing of the cross-entropy (0 disables it).
     schedule_steps : int or None, default=None
-        Total optimiser steps of the schedule (warm-up plus cosine decay to
-        0); None keeps ``learning_rate`` constant.
+        Total optimiser steps of the schedule (warm-up plus decay); None
+        keeps ``learning_rate`` constant.
     warmup_fraction : float, default=0.2
-        Share of ``schedule_steps`` spent warming up from a tenth of
-        ``learning_rate``.
+        Share of ``schedule_steps`` spent warming up.
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Compute precision, see :func:`resolve_precision`. Weights, the loss
         and the output probabilities stay float32.
@@ -150,6 +225,34 @@ def build_resnet(
         Seeds the weight initialisers and the augmentation.
     compile : bool, default=True
         Compile with the optimiser and loss above and the accuracy metric.
+    whitening : (kernel, bias) or None, default=None
+        Weights of a frozen patch-whitening first layer
+        (:func:`patch_whitening`) in place of the learned stem; its bias
+        stays trainable (see :class:`PatchWhitening`).
+    activation : {"relu", "gelu"}, default="relu"
+        Activation after each batch norm (and of the learned stem).
+    batch_norm_scale : bool, default=True
+        Give batch norm a learnable scale; False keeps only its shift.
+    batch_norm_momentum : float, default=0.9
+        Keras' momentum of the batch-norm running statistics (lower forgets
+        faster, which suits short runs).
+    residual : bool, default=True
+        Add each stage's input to its second convolution's output.
+    identity_init : bool, default=False
+        Start each 3x3 convolution as the identity on its first input
+        channels (the rest as usual), so a deep stack starts near a shallow
+        one.
+    max_shift : int or None, default=None
+        Largest shift of the augmentation, in pixels; None: 1/8 of the size.
+    flip : bool, default=True
+        Random horizontal flips in the augmentation.
+    shift_padding : {"constant", "reflect"}, default="constant"
+        What shifted-in borders hold: zeros or the mirrored image.
+    schedule : {"cosine", "linear"}, default="cosine"
+        Decay after the warm-up: a cosine from a tenth of ``learning_rate``
+        via the peak to 0, or a line from a fifth via the peak to 0.07 times it.
+    bias_lr_scale : float, default=1.0
+        Learning-rate factor of the batch-norm shifts.
 
     Returns
     -------
@@ -164,34 +267,52 @@ def build_resnet(
     295992
     """
     keras = import_keras()
-    from ._layers import RandomShiftFlip, SmoothedSparseCrossentropy
+    from ._layers import PatchWhitening, RandomShiftFlip
+    from ._training import ScaledSGD, SmoothedSparseCrossentropy
 
     layers = keras.layers
     policy = resolve_precision(precision)
     seeds = Seeds(seed)
     height, width = int(input_shape[0]), int(input_shape[1])
+    convolutions = []
 
     def conv(x, filters, kernel=(3, 3), padding="same", **kwargs):
-        return layers.Conv2D(
+        layer = layers.Conv2D(
             filters,
             kernel,
             padding=padding,
             kernel_initializer=seeds.kernel(),
             dtype=policy,
             **kwargs,
-        )(x)
+        )
+        convolutions.append(layer)
+        return layer(x)
 
-    def norm_relu(x):
-        x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, dtype=policy)(x)
-        return layers.Activation("relu", dtype=policy)(x)
+    def norm_act(x):
+        x = layers.BatchNormalization(
+            momentum=float(batch_norm_momentum),
+            epsilon=1e-5,
+            scale=bool(batch_norm_scale),
+            dtype=policy,
+        )(x)
+        return layers.Activation(activation, dtype=policy)(x)
 
     inputs = keras.Input(shape=tuple(input_shape))
     x = inputs
     if augment and min(height, width) >= MIN_AUGMENTED_SIZE:
-        shift = min(height, width) // 8
-        x = RandomShiftFlip(shift, seed=seeds.next(), dtype=policy)(x)
+        shift = min(height, width) // 8 if max_shift is None else int(max_shift)
+        x = RandomShiftFlip(
+            shift, flip=flip, seed=seeds.next(), padding=shift_padding, dtype=policy
+        )(x)
     stem = (min(height, 2), min(width, 2))
-    x = conv(x, int(stem_filters), stem, padding="valid", activation="relu")
+    if whitening is not None:
+        kernel, bias = whitening
+        whiten = PatchWhitening(kernel.shape[-1], kernel.shape[0], dtype=policy)
+        x = layers.Activation(activation, dtype=policy)(whiten(x))
+        whiten.kernel.assign(kernel)
+        whiten.bias.assign(bias)
+    else:
+        x = conv(x, int(stem_filters), stem, padding="valid", activation=activation)
     height, width = height - stem[0] + 1, width - stem[1] + 1
     for filters in check_sizes("widths", widths):
         x = conv(x, filters, use_bias=False)
@@ -199,17 +320,21 @@ def build_resnet(
         if pool != (1, 1):
             x = layers.MaxPooling2D(pool, dtype=policy)(x)
             height, width = height // pool[0], width // pool[1]
-        x = norm_relu(x)
-        x = layers.Add(dtype=policy)([x, norm_relu(conv(x, filters, use_bias=False))])
+        x = norm_act(x)
+        inner = norm_act(conv(x, filters, use_bias=False))
+        x = layers.Add(dtype=policy)([x, inner]) if residual else inner
     x = layers.GlobalMaxPooling2D(dtype=policy)(x)
     x = layers.Dense(n_classes, use_bias=False, kernel_initializer=seeds.kernel(), dtype=policy)(x)
     x = layers.Rescaling(0.125, dtype=policy)(x)
     outputs = layers.Activation("softmax", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name="resnet")
+    if identity_init:
+        _identity_init(convolutions)
     if not compile:
         return model
-    optimizer = keras.optimizers.SGD(
-        learning_rate=_schedule(learning_rate, schedule_steps, warmup_fraction),
+    optimizer = ScaledSGD(
+        bias_lr_scale=bias_lr_scale,
+        learning_rate=_schedule(learning_rate, schedule_steps, warmup_fraction, schedule),
         momentum=float(momentum),
         nesterov=True,
         weight_decay=float(weight_decay) or None,
@@ -221,3 +346,15 @@ def build_resnet(
         else "sparse_categorical_crossentropy"
     )
     return compile_model(model, optimizer, loss)
+
+
+def _identity_init(convolutions):
+    """Make each 3x3 convolution's first filters the identity on its input channels."""
+    for layer in convolutions:
+        kernel = layer.kernel.numpy()
+        if kernel.shape[:2] != (3, 3):
+            continue
+        n = min(kernel.shape[2], kernel.shape[3])
+        kernel[:, :, :, :n] = 0.0
+        kernel[1, 1, np.arange(n), np.arange(n)] = 1.0
+        layer.kernel.assign(kernel)

@@ -33,16 +33,12 @@ from ..utils.backend import (
 )
 from ..utils.input_pipeline import batches
 from ..utils.validation import as_images, check_image_shape, image_shape_for, validate_pixels
+from ._budget import epochs_within_budget
 from ._labels import encode_labels, fit_classes
 from ._scikeras import BaseWrapper
 
 _OPTIMIZER_NAMES = {form for name in OPTIMIZERS for form in (name, name.upper(), name.title())}
 
-# Training steps timed to plan a time_budget fit; the first (it traces the
-# training step) is not counted.
-_TIMED_STEPS = 5
-# A validation batch costs about a third of a training step (forward pass only).
-_VALIDATION_STEP_COST = 1 / 3
 
 
 class KerasImageClassifier(ClassifierMixin, BaseWrapper):
@@ -88,6 +84,13 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
 
     def _plan_epochs(self, epochs, n_train):
         """Called once a time_budget fit knows its epochs (the ResNet resizes its schedule)."""
+
+    def _learn_from_data(self, X, rows):
+        """Called on a fresh fit before the build, with the images and training rows."""
+
+    def _training_pieces(self, n_rows, seed):
+        """``(flip, callbacks)`` of a recipe: a per-epoch flip for the batches, or None."""
+        return None, []
 
     def _predict_batches(self, data):
         """The network's outputs for a dataset of input batches (subclasses add to it)."""
@@ -175,6 +178,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             X, y, weights = self._validate(X, y, None, reset=True)
             y = self._encode(y, reset=True)
             rows, _ = self._training_rows(y, weights, partial=False, seed=seed)
+            self._learn_from_data(X, rows)
             self._build(len(rows), seed)
         return self
 
@@ -238,9 +242,11 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             rows, validation_rows = self._training_rows(y, weights, partial, seed)
             # 3. build (seeded): a fresh network, unless training continues
             if not continuing:
+                self._learn_from_data(X, rows)
                 self._build(len(rows), seed)
             # 4. feed: batches gathered from X's own memory, reshuffled each epoch
             initial_epoch = self.current_epoch if continuing else 0
+            flip, recipe_callbacks = self._training_pieces(len(X), seed)
             train = batches(
                 X,
                 y,
@@ -249,6 +255,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 indices=rows,
                 shuffle=True,
                 seed=None if seed is None else seed + initial_epoch,
+                flip=flip,
             )
             validation = None
             if validation_rows is not None:
@@ -256,13 +263,24 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                     X, y, weights, batch_size=self.batch_size, indices=validation_rows
                 )
             if self.time_budget is not None and not partial:
-                epochs = self._epochs_within_budget(X, y, weights, rows, validation_rows, started)
+                epochs = epochs_within_budget(
+                    self.model_,
+                    batches(X, y, weights, batch_size=self.batch_size, indices=rows),
+                    n_steps=math.ceil(len(rows) / self.batch_size),
+                    n_validation_steps=0
+                    if validation_rows is None
+                    else math.ceil(len(validation_rows) / self.batch_size),
+                    seconds_left=self.time_budget - (time.perf_counter() - started),
+                )
+                self._plan_epochs(epochs, len(rows))
             # 5. train, and 6. record the history (also of an interrupted fit)
             if not continuing or not hasattr(self, "history_"):  # (after initialize)
                 self.history_ = {}
             self.n_iter_ = 0
             try:
-                self._fit_network(train, validation, epochs, initial_epoch, partial, seed)
+                self._fit_network(
+                    train, validation, epochs, initial_epoch, partial, seed, recipe_callbacks
+                )
             except KeyboardInterrupt:
                 if not continuing and not self.history_.get("loss"):
                     self._forget_fit()
@@ -363,7 +381,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             )
         return callbacks
 
-    def _fit_network(self, train, validation, epochs, initial_epoch, partial, seed):
+    def _fit_network(self, train, validation, epochs, initial_epoch, partial, seed, extra):
         """Keras' ``model.fit``; every completed epoch lands in ``history_``."""
         previous = getattr(self.model_, "history", None)
         history = {}
@@ -376,7 +394,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                     initial_epoch=initial_epoch,
                     verbose=int(self.verbose),
                     shuffle=False,  # the batches are shuffled already
-                    callbacks=self._callbacks(partial),
+                    callbacks=list(extra) + self._callbacks(partial),
                 ).history
         except KeyboardInterrupt:
             # Keras attaches this fit's History to the model at each epoch end:
@@ -388,40 +406,6 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             for key, values in history.items():
                 self.history_.setdefault(key, []).extend(float(v) for v in values)
             self.n_iter_ = len(history.get("loss", ()))
-
-    def _epochs_within_budget(self, X, y, weights, rows, validation_rows, started):
-        """The number of epochs that fills ``time_budget`` for the whole ``fit`` call.
-
-        A few training steps are timed on the network itself and then undone
-        (every weight, batch-norm statistic, optimizer slot and random-layer
-        state is put back), so the run that follows is the run that
-        ``epochs=n_iter_`` gives. The budget counts from the start of ``fit``:
-        validation, building and this measurement are part of it. At least one
-        epoch is trained.
-        """
-        batch_size = int(self.batch_size)
-        steps = math.ceil(len(rows) / batch_size)
-        validation_steps = 0 if validation_rows is None else math.ceil(
-            len(validation_rows) / batch_size
-        )
-        timed = batches(
-            X, y, weights, batch_size=batch_size,
-            indices=np.resize(rows, (_TIMED_STEPS + 1) * batch_size),
-        )  # fmt: skip
-        variables = list(self.model_.variables) + list(self.model_.optimizer.variables)
-        saved = [variable.numpy() for variable in variables]
-        clock = _StepClock()
-        try:
-            with released_gradient_registrations():
-                self.model_.fit(timed, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
-        finally:
-            for variable, value in zip(variables, saved, strict=True):
-                variable.assign(value)
-        per_epoch = clock.seconds_per_step() * (steps + _VALIDATION_STEP_COST * validation_steps)
-        left = self.time_budget - (time.perf_counter() - started)
-        epochs = max(1, int(left // per_epoch))
-        self._plan_epochs(epochs, len(rows))
-        return epochs
 
     def _forget_fit(self):
         """Drop every fitted attribute: the estimator is unfitted again."""
@@ -438,17 +422,3 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         tags.input_tags.sparse = False
         return tags
 
-
-class _StepClock(import_keras().callbacks.Callback):
-    """Times training steps; the first one (tracing) is left out."""
-
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter())
-
-    def seconds_per_step(self):
-        """The median time of the steps after the first."""
-        return float(np.median(np.diff(self.times)))

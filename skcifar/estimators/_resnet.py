@@ -11,7 +11,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ..architectures import (
     MIN_AUGMENTED_SIZE,
     PRECISIONS,
+    SCHEDULES,
     build_resnet,
+    patch_whitening,
     register_keras_objects,
     set_schedule_steps,
 )
@@ -19,8 +21,36 @@ from ..utils.backend import import_tensorflow
 from ..utils.validation import check_sizes
 from ._base import KerasImageClassifier
 from ._docstrings import training_parameters
+from ._recipe import AlternatingFlip, Lookahead, WhiteningBiasFreeze
 
 register_keras_objects()  # so that pickled ResNet classifiers unpickle
+
+# Training images the patch-whitening layer is computed from.
+_WHITENING_SAMPLE = 5000
+
+# Every piece of the fast recipe switched on, with its batch size, learning
+# rate, momentum and weight decay (being measured; not the defaults yet).
+FAST_RECIPE = dict(
+    whiten=True,
+    identity_init=True,
+    activation="gelu",
+    batch_norm_scale=False,
+    batch_norm_momentum=0.6,
+    bias_lr_scale=64.0,
+    residual=False,
+    flip="alternating",
+    max_shift=2,
+    shift_padding="reflect",
+    label_smoothing=0.2,
+    batch_size=1024,
+    learning_rate=1.5,
+    momentum=0.85,
+    weight_decay=0.009,
+    schedule="linear",
+    warmup_fraction=0.23,
+    lookahead=True,
+    tta_shift=1,
+)
 
 
 class ResNetClassifier(KerasImageClassifier):
@@ -74,7 +104,46 @@ class ResNetClassifier(KerasImageClassifier):
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Compute precision; ``"auto"`` uses bfloat16 where the CPU computes it
         natively (AMX or AVX512-BF16), float32 elsewhere. Weights and outputs
-        are float32 either way."""
+        are float32 either way.
+    whiten : bool, default=False
+        Replace the learned 2x2 stem by a frozen patch-whitening layer
+        computed in ``fit`` from (up to 5,000 of) the training images
+        (:func:`skcifar.architectures.patch_whitening`); its bias trains for
+        ``whiten_bias_epochs`` epochs, then freezes.
+    whiten_bias_epochs : int, default=3
+        Epochs during which the whitening layer's bias trains.
+    identity_init : bool, default=False
+        Start each 3x3 convolution as the identity on its first input
+        channels.
+    activation : {"relu", "gelu"}, default="relu"
+        Activation after each batch norm.
+    batch_norm_scale : bool, default=True
+        Learnable batch-norm scale; False keeps only the shift.
+    batch_norm_momentum : float in [0, 1), default=0.9
+        Keras' momentum of the batch-norm running statistics.
+    bias_lr_scale : float > 0, default=1.0
+        Learning-rate factor of the batch-norm shifts.
+    residual : bool, default=True
+        Residual connection around each stage's second convolution.
+    flip : {"random", "alternating"}, default="random"
+        Training flips: a coin toss per image and epoch, or every image
+        mirrored on alternate epochs (a seeded half on even epochs, the other
+        half on odd ones).
+    max_shift : int or None, default=None
+        Largest training shift in pixels; None: 1/8 of the image size.
+    shift_padding : {"constant", "reflect"}, default="constant"
+        What shifted-in borders hold: zeros or the mirrored image.
+    schedule : {"cosine", "linear"}, default="cosine"
+        The learning rate's decay after the warm-up: a cosine from a tenth
+        of ``learning_rate`` via the peak to 0, or a line from a fifth via
+        the peak to 0.07 times it.
+    lookahead : bool, default=False
+        From the fourth epoch on, every 5 steps pull the weights towards
+        their running average, more strongly as training ends.
+    tta_shift : int, default=0
+        With ``tta``, also average the predictions (each with its mirror
+        image) of the images shifted by this many pixels up-left and
+        down-right, borders mirrored: 6 passes instead of 2."""
         + training_parameters(12, 256)
         + """
     Notes
@@ -111,6 +180,20 @@ class ResNetClassifier(KerasImageClassifier):
         "tta": ["boolean"],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "precision": [StrOptions(set(PRECISIONS))],
+        "whiten": ["boolean"],
+        "whiten_bias_epochs": [Interval(Integral, 0, None, closed="left")],
+        "identity_init": ["boolean"],
+        "activation": [StrOptions({"relu", "gelu"})],
+        "batch_norm_scale": ["boolean"],
+        "batch_norm_momentum": [Interval(Real, 0, 1, closed="left")],
+        "bias_lr_scale": [Interval(Real, 0, None, closed="neither")],
+        "residual": ["boolean"],
+        "flip": [StrOptions({"random", "alternating"})],
+        "max_shift": [Interval(Integral, 0, None, closed="left"), None],
+        "shift_padding": [StrOptions({"constant", "reflect"})],
+        "schedule": [StrOptions(set(SCHEDULES))],
+        "lookahead": ["boolean"],
+        "tta_shift": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -128,6 +211,20 @@ class ResNetClassifier(KerasImageClassifier):
         tta=True,
         temperature=0.6,
         precision="auto",
+        whiten=False,
+        whiten_bias_epochs=3,
+        identity_init=False,
+        activation="relu",
+        batch_norm_scale=True,
+        batch_norm_momentum=0.9,
+        bias_lr_scale=1.0,
+        residual=True,
+        flip="random",
+        max_shift=None,
+        shift_padding="constant",
+        schedule="cosine",
+        lookahead=False,
+        tta_shift=0,
         epochs=12,
         time_budget=None,
         batch_size=256,
@@ -151,6 +248,20 @@ class ResNetClassifier(KerasImageClassifier):
         self.tta = tta
         self.temperature = temperature
         self.precision = precision
+        self.whiten = whiten
+        self.whiten_bias_epochs = whiten_bias_epochs
+        self.identity_init = identity_init
+        self.activation = activation
+        self.batch_norm_scale = batch_norm_scale
+        self.batch_norm_momentum = batch_norm_momentum
+        self.bias_lr_scale = bias_lr_scale
+        self.residual = residual
+        self.flip = flip
+        self.max_shift = max_shift
+        self.shift_padding = shift_padding
+        self.schedule = schedule
+        self.lookahead = lookahead
+        self.tta_shift = tta_shift
         self.image_shape = image_shape
         self.epochs = epochs
         self.time_budget = time_budget
@@ -182,20 +293,69 @@ class ResNetClassifier(KerasImageClassifier):
             warmup_fraction=self.warmup_fraction,
             precision=self.precision,
             seed=seed,
+            whitening=self._whitening,
+            activation=self.activation,
+            batch_norm_scale=self.batch_norm_scale,
+            batch_norm_momentum=self.batch_norm_momentum,
+            residual=self.residual,
+            identity_init=self.identity_init,
+            max_shift=self.max_shift,
+            flip=self.flip == "random",
+            shift_padding=self.shift_padding,
+            schedule=self.schedule,
+            bias_lr_scale=self.bias_lr_scale,
         )
+
+    def _augments(self):
+        return self.augment and min(self.image_shape_[:2]) >= MIN_AUGMENTED_SIZE
+
+    def _learn_from_data(self, X, rows):
+        self._whitening = None
+        if self.whiten and min(self.image_shape_[:2]) >= 2:
+            sample = np.sort(rows[:: max(len(rows) // _WHITENING_SAMPLE, 1)][:_WHITENING_SAMPLE])
+            self._whitening = patch_whitening(X[sample])
+
+    def _training_pieces(self, n_rows, seed):
+        callbacks = []
+        flip = None
+        if self._augments() and self.flip == "alternating":
+            flip = AlternatingFlip(n_rows, seed)
+            callbacks.append(flip)
+        if getattr(self, "_whitening", None) is not None:
+            callbacks.append(WhiteningBiasFreeze(self.whiten_bias_epochs))
+        if self.lookahead:
+            callbacks.append(Lookahead())
+        return flip, callbacks
 
     def _plan_epochs(self, epochs, n_train):
         set_schedule_steps(self.model_, math.ceil(max(n_train, 1) / self.batch_size) * epochs)
 
     def _predict_batches(self, data):
-        proba = super()._predict_batches(data)
-        if self.tta and min(self.image_shape_[:2]) >= MIN_AUGMENTED_SIZE:
+        if not (self.tta and min(self.image_shape_[:2]) >= MIN_AUGMENTED_SIZE):
+            return _with_temperature(super()._predict_batches(data), self.temperature)
+        proba = self._with_mirror(data)
+        shift = int(self.tta_shift)
+        if shift:
             tf = import_tensorflow()
 
-            mirrored = data.map(lambda images: tf.reverse(images, axis=[2]))
-            proba += super()._predict_batches(mirrored)
-            proba /= 2
+            def shifted(offset):
+                def crop(images):
+                    height, width = images.shape[1], images.shape[2]
+                    padded = tf.pad(images, [[0, 0], [shift] * 2, [shift] * 2, [0, 0]], "REFLECT")
+                    return padded[:, offset : offset + height, offset : offset + width]
+
+                return data.map(crop)
+
+            moved = (self._with_mirror(shifted(0)) + self._with_mirror(shifted(2 * shift))) / 2
+            proba = (proba + moved) / 2
         return _with_temperature(proba, self.temperature)
+
+    def _with_mirror(self, data):
+        """The mean of the network's outputs for the images and their mirror images."""
+        tf = import_tensorflow()
+        proba = super()._predict_batches(data)
+        proba += super()._predict_batches(data.map(lambda images: tf.reverse(images, axis=[2])))
+        return proba / 2
 
 
 def _with_temperature(proba, temperature):

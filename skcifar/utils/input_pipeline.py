@@ -56,7 +56,17 @@ def as_tensor(X):
     return tf.experimental.dlpack.from_dlpack(X.__dlpack__())
 
 
-def batches(X, y=None, sample_weight=None, *, batch_size, indices=None, shuffle=False, seed=None):
+def batches(
+    X,
+    y=None,
+    sample_weight=None,
+    *,
+    batch_size,
+    indices=None,
+    shuffle=False,
+    seed=None,
+    flip=None,
+):
     """A ``tf.data.Dataset`` of batches gathered straight from ``X``'s memory.
 
     Keras' own array feeding converts a float array that is not float32 (the
@@ -83,6 +93,12 @@ def batches(X, y=None, sample_weight=None, *, batch_size, indices=None, shuffle=
         Shuffle the rows anew each epoch (training); False keeps their order.
     seed : int or None
         Seed of the shuffling (None: TensorFlow's global seed, if any).
+    flip : object or None, default=None
+        Mirror some images left-right as they are gathered: ``flip.rows`` is
+        a boolean array over all rows of ``X`` and ``flip.parity`` a
+        TensorFlow integer variable; a row is mirrored where its entry
+        differs from ``parity == 1`` (so flipping ``parity`` each epoch
+        mirrors every image on alternate epochs).
 
     Returns
     -------
@@ -110,11 +126,17 @@ def batches(X, y=None, sample_weight=None, *, batch_size, indices=None, shuffle=
     )
 
     widen = _half_to_float32_table(tf) if half else None  # 256 KB, captured
+    flip_rows = None if flip is None else tf.constant(np.asarray(flip.rows, dtype=bool))
 
     def gather(index, arrays):
         picked = tuple(tf.gather(a, index) for a in arrays)
         if widen is not None:
             picked = (tf.gather(widen, tf.cast(picked[0], tf.int32)),) + picked[1:]
+        if flip_rows is not None:
+            mirrored = tf.not_equal(tf.gather(flip_rows, index), tf.equal(flip.parity, 1))
+            images = picked[0]
+            images = tf.where(mirrored[:, None, None, None], tf.reverse(images, axis=[2]), images)
+            picked = (images,) + picked[1:]
         return picked if len(picked) > 1 else picked[0]
 
     options = tf.data.Options()  # as Keras' own array feeding: no graph rewrites to pay for

@@ -1,0 +1,169 @@
+"""Custom Keras training pieces of the residual network: loss, schedule, optimizer.
+
+Registered under the ``skcifar`` package name for safe loading, like the
+layers of :mod:`skcifar.architectures._layers`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..utils.backend import import_keras, import_tensorflow
+
+keras = import_keras()
+ops = keras.ops
+tf = import_tensorflow()
+
+
+@keras.saving.register_keras_serializable(package="skcifar")
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy on integer labels with label smoothing.
+
+    Keras' ``SparseCategoricalCrossentropy`` has no ``label_smoothing``; this
+    one-hot encodes the integer labels in the graph and applies
+    ``categorical_crossentropy(..., label_smoothing=...)``, so the rest of the
+    training code (integer targets, sample weights, the accuracy metric)
+    stays as it is.
+
+    Parameters
+    ----------
+    label_smoothing : float in [0, 1), default=0.0
+        Weight moved from the true class to a uniform distribution.
+    """
+
+    def __init__(self, label_smoothing=0.0, name="smoothed_sparse_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        n_classes = ops.shape(y_pred)[-1]
+        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        one_hot = ops.one_hot(labels, n_classes, dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(
+            one_hot, y_pred, label_smoothing=self.label_smoothing
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(label_smoothing=self.label_smoothing)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="skcifar")
+class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up, then a cosine or linear decay, over a length that can change.
+
+    For the first ``round(warmup_fraction * total_steps)`` steps the rate
+    rises linearly from ``start_fraction * peak`` to ``peak``; over the rest
+    it falls to ``end_fraction * peak``, along a half cosine or a straight
+    line, and stays there after ``total_steps``. ``total_steps`` is held in a
+    variable that the traced training step reads, so :meth:`set_total_steps`
+    can lay the schedule out anew after training has been compiled
+    (``time_budget`` fits decide it only then).
+
+    Parameters
+    ----------
+    peak : float
+        The highest rate, reached at the end of the warm-up.
+    total_steps : int
+        Optimiser steps of the whole schedule.
+    warmup_fraction : float in [0, 1), default=0.2
+        Share of the steps spent warming up.
+    start_fraction, end_fraction : float, default=0.1 and 0.0
+        The rate at the first and the last step, as fractions of ``peak``.
+    shape : {"cosine", "linear"}, default="cosine"
+        How the rate decays after the warm-up.
+    """
+
+    def __init__(
+        self,
+        peak,
+        total_steps,
+        warmup_fraction=0.2,
+        start_fraction=0.1,
+        end_fraction=0.0,
+        shape="cosine",
+    ):
+        super().__init__()
+        if shape not in ("cosine", "linear"):
+            raise ValueError(f"shape must be 'cosine' or 'linear'; got {shape!r}.")
+        self.peak = float(peak)
+        self.warmup_fraction = float(warmup_fraction)
+        self.start_fraction = float(start_fraction)
+        self.end_fraction = float(end_fraction)
+        self.shape = shape
+        self.total_steps = tf.Variable(
+            float(max(int(total_steps), 1)), trainable=False, dtype=tf.float32
+        )
+
+    def set_total_steps(self, total_steps):
+        """Lay the schedule out over ``total_steps`` optimiser steps from now on."""
+        self.total_steps.assign(float(max(int(total_steps), 1)))
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        total = self.total_steps
+        warmup = tf.minimum(tf.round(self.warmup_fraction * total), total - 1.0)
+        rising = self.start_fraction + (1.0 - self.start_fraction) * step / tf.maximum(warmup, 1.0)
+        progress = tf.clip_by_value((step - warmup) / tf.maximum(total - warmup, 1.0), 0.0, 1.0)
+        if self.shape == "cosine":
+            progress = 0.5 * (1.0 - tf.cos(np.pi * progress))
+        falling = 1.0 - (1.0 - self.end_fraction) * progress
+        return self.peak * tf.where(step < warmup, rising, falling)
+
+    def get_config(self):
+        return {
+            "peak": self.peak,
+            "total_steps": int(self.total_steps.numpy()),
+            "warmup_fraction": self.warmup_fraction,
+            "start_fraction": self.start_fraction,
+            "end_fraction": self.end_fraction,
+            "shape": self.shape,
+        }
+
+
+@keras.saving.register_keras_serializable(package="skcifar")
+class ScaledSGD(keras.optimizers.SGD):
+    """SGD whose batch-norm shifts (``beta``) learn ``bias_lr_scale`` times faster.
+
+    Batch norm without a learnable scale leaves its shift as the only
+    parameter of the layer, and it trains best at a much higher rate than
+    the convolutions. Everything else is Keras' SGD (momentum, Nesterov,
+    decoupled weight decay).
+
+    Parameters
+    ----------
+    bias_lr_scale : float, default=1.0
+        Learning-rate factor of the batch-norm shifts.
+    **kwargs
+        Keras' SGD arguments.
+    """
+
+    def __init__(self, bias_lr_scale=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.bias_lr_scale = float(bias_lr_scale)
+
+    def build(self, variables):
+        super().build(variables)
+        self._lr_scales = [
+            self.bias_lr_scale if variable.path.endswith("beta") else 1.0
+            for variable in variables
+        ]
+
+    def update_step(self, gradient, variable, learning_rate):
+        scale = self._lr_scales[self._get_variable_index(variable)]
+        if scale != 1.0:
+            learning_rate = ops.cast(learning_rate, variable.dtype) * scale
+        super().update_step(gradient, variable, learning_rate)
+
+    def reset_momentum(self, variable):
+        """Zero the momentum of ``variable``, so a frozen parameter stops at once."""
+        if self.built and self.momentum:
+            self.momentums[self._get_variable_index(variable)].assign(
+                ops.zeros_like(variable)
+            )
+
+    def get_config(self):
+        config = super().get_config()
+        config["bias_lr_scale"] = self.bias_lr_scale
+        return config

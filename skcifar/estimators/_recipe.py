@@ -1,0 +1,100 @@
+"""The residual network's training-time pieces that act between epochs or steps.
+
+Each is a Keras callback that ``ResNetClassifier`` adds to its own fits:
+
+* :class:`AlternatingFlip` - every image is mirrored on alternate epochs (a
+  random half of them on even epochs, the other half on odd ones), instead
+  of a coin toss per image and epoch;
+* :class:`WhiteningBiasFreeze` - the patch-whitening layer's bias trains
+  for the first epochs only;
+* :class:`Lookahead` - every few steps the weights move to an exponential
+  average of themselves, more strongly as training ends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..utils.backend import import_keras, import_tensorflow
+
+keras = import_keras()
+
+
+class AlternatingFlip(keras.callbacks.Callback):
+    """Mirror each image on alternate epochs; which half starts is seeded.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of the training array (the flags cover all of them).
+    seed : int or None
+        Seed of the random half that is mirrored on even epochs.
+    """
+
+    def __init__(self, n_rows, seed):
+        super().__init__()
+        tf = import_tensorflow()
+        self.rows = np.random.RandomState(seed).rand(n_rows) < 0.5
+        self.parity = tf.Variable(0, dtype=tf.int32, trainable=False)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.parity.assign(epoch % 2)
+
+
+class WhiteningBiasFreeze(keras.callbacks.Callback):
+    """Train the patch-whitening layer's bias for ``epochs`` epochs, then freeze it."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = int(epochs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        training = epoch < self.epochs
+        for layer in self.model.layers:
+            if hasattr(layer, "bias_gate"):
+                layer.bias_gate.assign(1.0 if training else 0.0)
+                if not training and hasattr(self.model.optimizer, "reset_momentum"):
+                    self.model.optimizer.reset_momentum(layer.bias)  # stop it at once
+
+
+class Lookahead(keras.callbacks.Callback):
+    """Pull the weights towards their running average every ``every`` steps.
+
+    From epoch ``start_epoch`` on, every ``every`` steps the average moves
+    towards the weights by ``1 - rho`` and the weights are set to it, with
+    ``rho = decay ** every * (step / total_steps) ** power``: little
+    averaging early, strong averaging at the end. Batch-norm statistics are
+    averaged too.
+    """
+
+    def __init__(self, start_epoch=3, every=5, decay=0.95, power=3.0):
+        super().__init__()
+        self.start_epoch, self.every = int(start_epoch), int(every)
+        self.decay, self.power = float(decay), float(power)
+
+    def on_train_begin(self, logs=None):
+        self.step, self.average, self.epoch = 0, None, 0
+        self.total = max(int(self.params.get("steps") or 1) * int(self.params["epochs"]), 1)
+        moving = [v for v in self.model.non_trainable_variables if "moving_" in v.path]
+        self.variables = list(self.model.trainable_variables) + moving
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.epoch < self.start_epoch or self.step % self.every:
+            return
+        if self.average is None:
+            self.average = [v.numpy() for v in self.variables]
+            return
+        rho = self.decay**self.every * (self.step / self.total) ** self.power
+        for variable, average in zip(self.variables, self.average, strict=True):
+            average *= rho
+            average += (1 - rho) * variable.numpy()
+            variable.assign(average)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.average is not None:  # the averaged weights, also for validation
+            for variable, average in zip(self.variables, self.average, strict=True):
+                variable.assign(average)

@@ -1,0 +1,180 @@
+"""The fast recipe's pieces: whitening, identity init, schedules, bias learning rate,
+alternating flips, lookahead, shifted test-time augmentation."""
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+import skcifar
+from skcifar import PixelScaler, ResNetClassifier
+from skcifar.architectures import build_resnet, patch_whitening
+from skcifar.architectures._training import ScaledSGD, WarmupDecay
+from skcifar.estimators._recipe import AlternatingFlip, Lookahead
+from skcifar.estimators._resnet import FAST_RECIPE, _with_temperature
+from skcifar.utils.backend import import_keras, import_tensorflow
+from skcifar.utils.input_pipeline import batches
+
+keras = import_keras()
+tf = import_tensorflow()
+
+# The recipe on a tiny network, in small batches; the whitening bias trains for one epoch.
+RECIPE = {
+    **FAST_RECIPE,
+    **dict(whiten_bias_epochs=1, batch_size=50, learning_rate=0.2, weight_decay=5e-3),
+}
+TINY = dict(widths=(8, 8), epochs=3, random_state=0, precision="float32")
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    images = rng.randint(0, 256, size=(200, 12, 12, 3)).astype(np.uint8)
+    images[:, :, :6] //= 2  # some structure: a darker left half
+    return PixelScaler().fit_transform(images), np.arange(200) % 4
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return ResNetClassifier(**TINY, **RECIPE).fit(X, y)
+
+
+def test_patch_whitening_whitens_the_patches():
+    rng = np.random.RandomState(0)
+    base = rng.rand(300, 9, 9, 1)
+    images = np.concatenate([base, 0.5 * base + 0.1 * rng.rand(300, 9, 9, 1)], axis=3)
+    kernel, bias = patch_whitening(images, eps=0.0)
+    assert kernel.shape == (2, 2, 2, 16) and bias.shape == (16,)
+    out = tf.nn.conv2d(images.astype(np.float32), kernel, 1, "VALID").numpy() + bias
+    half = out[..., :8].reshape(-1, 8)
+    np.testing.assert_allclose(half.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(np.cov(half, rowvar=False), np.eye(8), atol=2e-3)
+    np.testing.assert_allclose(out[..., 8:], -out[..., :8], atol=1e-5)  # each with its negation
+
+
+def test_whitening_layer_is_frozen_and_its_bias_freezes(data):
+    X, y = data
+    clf = ResNetClassifier(**{**TINY, "epochs": 1}, **RECIPE).fit(X, y)
+    layer = next(lay for lay in clf.model_.layers if type(lay).__name__ == "PatchWhitening")
+    kernel, bias = clf._whitening
+    np.testing.assert_array_equal(layer.kernel.numpy(), kernel)  # never trained
+    assert not np.allclose(layer.bias.numpy(), bias)  # trained in epoch 1
+    trained = layer.bias.numpy()
+    clf.partial_fit(X, y)  # epoch 2: frozen (whiten_bias_epochs=1)
+    np.testing.assert_array_equal(layer.bias.numpy(), trained)
+
+
+def test_identity_init_starts_convolutions_as_the_identity():
+    model = build_resnet((8, 8, 3), 2, widths=(4, 6), identity_init=True, precision="float32")
+    kernels = [lay.kernel.numpy() for lay in model.layers if type(lay).__name__ == "Conv2D"]
+    three_by_three = [k for k in kernels if k.shape[:2] == (3, 3)]
+    assert len(three_by_three) == 4
+    for kernel in three_by_three:
+        n = min(kernel.shape[2:])
+        identity = np.zeros((3, 3, kernel.shape[2], n))
+        identity[1, 1, np.arange(n), np.arange(n)] = 1
+        np.testing.assert_array_equal(kernel[..., :n], identity)
+
+
+@pytest.mark.parametrize(
+    "shape, start, end", [("cosine", 0.1, 0.0), ("linear", 0.2, 0.07)]
+)
+def test_warmup_decay_shapes(shape, start, end):
+    schedule = WarmupDecay(2.0, 100, warmup_fraction=0.2, start_fraction=start,
+                           end_fraction=end, shape=shape)  # fmt: skip
+    rate = [float(schedule(step)) for step in (0, 10, 20, 60, 100, 200)]
+    assert rate[0] == pytest.approx(2 * start) and rate[2] == pytest.approx(2.0)
+    assert rate[1] == pytest.approx(2 * (start + 1) / 2)
+    assert rate[4] == pytest.approx(2 * end, abs=1e-6) and rate[5] == pytest.approx(2 * end)
+    middle = 2 * ((1 + end) / 2)  # half-way through the decay, for either shape
+    assert rate[3] == pytest.approx(middle, rel=1e-5)
+    schedule.set_total_steps(200)
+    assert float(schedule(40)) == pytest.approx(2.0)
+
+
+def test_batch_norm_shifts_learn_faster():
+    def first_step(scale):
+        keras.utils.set_random_seed(0)
+        model = build_resnet((8, 8, 3), 2, widths=(4,), precision="float32", seed=0,
+                             bias_lr_scale=scale, batch_norm_scale=False,
+                             schedule_steps=None, learning_rate=0.1)  # fmt: skip
+        before = [v.numpy() for v in model.trainable_variables]
+        X = np.random.RandomState(0).rand(16, 8, 8, 3).astype(np.float32)
+        model.train_on_batch(X, np.arange(16) % 2)
+        return [
+            (v.path.endswith("beta"), v.numpy() - b)
+            for v, b in zip(model.trainable_variables, before, strict=True)
+        ]
+
+    plain, scaled = first_step(1.0), first_step(64.0)
+    assert isinstance(build_resnet((8, 8, 3), 2, widths=(4,)).optimizer, ScaledSGD)
+    assert sum(beta for beta, _ in plain) == 2  # the stage's two batch norms
+    for (beta, a), (_, b) in zip(plain, scaled, strict=True):
+        np.testing.assert_allclose(b, (64.0 if beta else 1.0) * a, rtol=1e-4, atol=1e-7)
+
+
+def test_alternating_flip_mirrors_each_image_on_alternate_epochs():
+    X = np.arange(6 * 2 * 3 * 1, dtype=np.float32).reshape(6, 2, 3, 1)
+    flip = AlternatingFlip(len(X), seed=0)
+    data = batches(X, batch_size=6, flip=flip)
+    epochs = []
+    for epoch in range(2):
+        flip.on_epoch_begin(epoch)
+        epochs.append(np.concatenate(list(data.as_numpy_iterator())))
+    mirrored = X[:, :, ::-1]
+    for row in range(len(X)):
+        seen = [np.array_equal(e[row], mirrored[row]) for e in epochs]
+        assert seen[0] != seen[1] and seen[0] == flip.rows[row]
+        assert all(np.array_equal(e[row], X[row]) != s for e, s in zip(epochs, seen, strict=True))
+
+
+def test_lookahead_without_averaging_changes_nothing(data, monkeypatch):
+    X, y = data
+    # 5 steps an epoch: the last averaging step ends each epoch.
+    params = {**TINY, "batch_size": 40, "epochs": 5, "flip": "alternating"}
+    plain = ResNetClassifier(**params).fit(X, y).predict_proba(X)
+    monkeypatch.setattr(Lookahead, "__init__", _lookahead_with(decay=0.0, start_epoch=1))
+    same = ResNetClassifier(**params, lookahead=True).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(same, plain, rtol=1e-5, atol=1e-6)
+    monkeypatch.setattr(Lookahead, "__init__", _lookahead_with(decay=0.95, start_epoch=1))
+    averaged = ResNetClassifier(**params, lookahead=True).fit(X, y).predict_proba(X)
+    assert not np.allclose(averaged, plain, atol=1e-4)
+
+
+_LOOKAHEAD_INIT = Lookahead.__init__
+
+
+def _lookahead_with(**kwargs):
+    def init(self, **ignored):
+        _LOOKAHEAD_INIT(self, **kwargs)
+
+    return init
+
+
+def test_shifted_tta_averages_six_views(fitted, data):
+    X, _ = data
+    model = fitted.model_
+
+    def mirror_mean(images):
+        plain = model.predict(images, verbose=0)
+        return (plain + model.predict(np.ascontiguousarray(images[:, :, ::-1]), verbose=0)) / 2
+
+    padded = np.pad(X.astype(np.float32), [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    up_left, down_right = padded[:, :12, :12], padded[:, 2:, 2:]
+    expected = mirror_mean(X.astype(np.float32)) / 2
+    expected += (mirror_mean(up_left) + mirror_mean(down_right)) / 4
+    expected = _with_temperature(expected, fitted.temperature)
+    np.testing.assert_allclose(fitted.predict_proba(X), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_recipe_model_saves_pickles_and_repeats(fitted, data, tmp_path):
+    X, y = data
+    proba = fitted.predict_proba(X)
+    path = os.path.join(tmp_path, "recipe.skcifar")
+    skcifar.save(fitted, path)
+    np.testing.assert_array_equal(skcifar.load(path).predict_proba(X), proba)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).predict_proba(X), proba)
+    np.testing.assert_array_equal(clone(fitted).fit(X, y).predict_proba(X), proba)

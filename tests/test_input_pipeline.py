@@ -166,3 +166,23 @@ def test_fit_hands_scaled_images_to_tensorflow_without_a_copy(monkeypatch):
     assert len(seen) == 4
     clf.predict_proba(X)  # and so does prediction, both passes of the flip TTA
     assert seen[-1] == (X.ctypes.data, X.ctypes.data) and len(seen) == 5
+
+
+def test_unshareable_input_is_copied_once_for_every_dataset(monkeypatch):
+    """A read-only array is copied once; training and validation batches read that copy."""
+    seen = []
+
+    def spy(X):
+        tensor = as_tensor(X)
+        seen.append(_address(tensor))
+        return tensor
+
+    monkeypatch.setattr(input_pipeline, "as_tensor", spy)
+    X = np.random.RandomState(0).rand(40, 8, 8, 3).astype(np.float32)
+    X.flags.writeable = False  # as joblib's memory maps are
+    y = np.arange(40) % 2
+    ResNetClassifier(
+        widths=(4,), stem_filters=4, epochs=1, batch_size=16, precision="float32",
+        validation_fraction=0.25, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert len(seen) == 2 and seen[0] == seen[1] != X.ctypes.data

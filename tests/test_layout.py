@@ -109,3 +109,15 @@ def test_no_alias_for_limit_worker_threads():
 
     assert not hasattr(distributed, "prepare_workers")
     assert "prepare_workers" not in distributed.__all__
+
+
+def test_the_builders_need_neither_scikit_learn_nor_tensorflow_to_import():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, skcifar.architectures; "
+        "print('sklearn' in sys.modules, 'tensorflow' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["False", "False"], done.stderr

@@ -55,16 +55,24 @@ def test_patch_whitening_whitens_the_patches():
     np.testing.assert_allclose(out[..., 8:], -out[..., :8], atol=1e-5)  # each with its negation
 
 
-def test_whitening_layer_is_frozen_and_its_bias_freezes(data):
+def test_whitening_layer_is_frozen_and_its_bias_freezes(data, tmp_path):
     X, y = data
     clf = ResNetClassifier(**{**TINY, "epochs": 1}, **RECIPE).fit(X, y)
-    layer = next(lay for lay in clf.model_.layers if type(lay).__name__ == "PatchWhitening")
-    kernel, bias = clf._whitening
+    layer = _whitening_layer(clf)
+    kernel, bias = patch_whitening(X)  # all 200 images: fewer than the 5,000 sampled
     np.testing.assert_array_equal(layer.kernel.numpy(), kernel)  # never trained
     assert not np.allclose(layer.bias.numpy(), bias)  # trained in epoch 1
     trained = layer.bias.numpy()
+    path = os.path.join(tmp_path, "whitened.skcifar")
+    skcifar.save(clf, path)
     clf.partial_fit(X, y)  # epoch 2: frozen (whiten_bias_epochs=1)
     np.testing.assert_array_equal(layer.bias.numpy(), trained)
+    loaded = skcifar.load(path).partial_fit(X, y)  # the freeze follows a saved model too
+    np.testing.assert_array_equal(_whitening_layer(loaded).bias.numpy(), trained)
+
+
+def _whitening_layer(clf):
+    return next(lay for lay in clf.model_.layers if type(lay).__name__ == "PatchWhitening")
 
 
 def test_identity_init_starts_convolutions_as_the_identity():

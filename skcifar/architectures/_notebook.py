@@ -13,7 +13,7 @@ notebook does, unless ``compile=False``.
 from __future__ import annotations
 
 from ..utils.backend import import_keras
-from ..utils.validation import check_kernel_size, check_sizes
+from ..utils.sizes import check_kernel_size, check_sizes
 from ._shared import MIN_AUGMENTED_SIZE, Seeds, compile_model, make_optimizer
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils.backend import import_keras
-from ..utils.validation import check_sizes
+from ..utils.sizes import check_sizes
 from ._shared import MIN_AUGMENTED_SIZE, Seeds, compile_model
 
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -339,7 +339,6 @@ def build_resnet(
         nesterov=True,
         weight_decay=float(weight_decay) or None,
     )
-    optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
     loss = (
         SmoothedSparseCrossentropy(label_smoothing)
         if label_smoothing

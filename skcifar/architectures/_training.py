@@ -131,17 +131,25 @@ class ScaledSGD(keras.optimizers.SGD):
     the convolutions. Everything else is Keras' SGD (momentum, Nesterov,
     decoupled weight decay).
 
+    The variables spared weight decay are part of its configuration, so a
+    saved and reloaded network goes on training as it did (Keras'
+    ``exclude_from_weight_decay`` alone is not saved).
+
     Parameters
     ----------
     bias_lr_scale : float, default=1.0
         Learning-rate factor of the batch-norm shifts.
+    decay_exempt : tuple of str, default=("gamma", "beta", "bias")
+        Variable names that weight decay leaves alone.
     **kwargs
         Keras' SGD arguments.
     """
 
-    def __init__(self, bias_lr_scale=1.0, **kwargs):
+    def __init__(self, bias_lr_scale=1.0, decay_exempt=("gamma", "beta", "bias"), **kwargs):
         super().__init__(**kwargs)
         self.bias_lr_scale = float(bias_lr_scale)
+        self.decay_exempt = tuple(decay_exempt)
+        self.exclude_from_weight_decay(var_names=list(self.decay_exempt))
 
     def build(self, variables):
         super().build(variables)
@@ -165,5 +173,5 @@ class ScaledSGD(keras.optimizers.SGD):
 
     def get_config(self):
         config = super().get_config()
-        config["bias_lr_scale"] = self.bias_lr_scale
+        config.update(bias_lr_scale=self.bias_lr_scale, decay_exempt=list(self.decay_exempt))
         return config

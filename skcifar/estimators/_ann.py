@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from ..architectures import build_ann
-from ..utils.validation import check_sizes
+from ..utils.sizes import check_sizes
 from ._base import KerasImageClassifier
 from ._docstrings import common_parameters
 

@@ -31,7 +31,7 @@ from ..utils.backend import (
     seed_from,
     seeded,
 )
-from ..utils.input_pipeline import batches
+from ..utils.input_pipeline import aligned_empty, batches, shareable
 from ..utils.validation import as_images, check_image_shape, image_shape_for, validate_pixels
 from ._budget import epochs_within_budget
 from ._labels import encode_labels, fit_classes
@@ -45,7 +45,8 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
     """Base class: the fit path of the image classifiers.
 
     Subclasses define ``__init__`` (the hyperparameters),
-    ``_build_network(input_shape, n_classes, n_train, seed)`` returning a
+    ``_build_network(input_shape, n_classes, n_train, seed, **build_args)``
+    (``build_args`` from ``_data_build_args``) returning a
     compiled Keras model, and optionally ``_check_architecture()`` and
     ``_predict_batches(data)``. ``ClassifierMixin`` comes first in the bases,
     as scikit-learn requires.
@@ -85,8 +86,9 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
     def _plan_epochs(self, epochs, n_train):
         """Called once a time_budget fit knows its epochs (the ResNet resizes its schedule)."""
 
-    def _learn_from_data(self, X, rows):
-        """Called on a fresh fit before the build, with the images and training rows."""
+    def _data_build_args(self, X, rows):
+        """Builder arguments learned from the training images (fresh fits; none here)."""
+        return {}
 
     def _training_pieces(self, n_rows, seed):
         """``(flip, callbacks)`` of a recipe: a per-epoch flip for the batches, or None."""
@@ -178,8 +180,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             X, y, weights = self._validate(X, y, None, reset=True)
             y = self._encode(y, reset=True)
             rows, _ = self._training_rows(y, weights, partial=False, seed=seed)
-            self._learn_from_data(X, rows)
-            self._build(len(rows), seed)
+            self._build(len(rows), seed, **self._data_build_args(X, rows))
         return self
 
     def predict(self, X):
@@ -242,8 +243,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             rows, validation_rows = self._training_rows(y, weights, partial, seed)
             # 3. build (seeded): a fresh network, unless training continues
             if not continuing:
-                self._learn_from_data(X, rows)
-                self._build(len(rows), seed)
+                self._build(len(rows), seed, **self._data_build_args(X, rows))
             # 4. feed: batches gathered from X's own memory, reshuffled each epoch
             initial_epoch = self.current_epoch if continuing else 0
             flip, recipe_callbacks = self._training_pieces(len(X), seed)
@@ -321,11 +321,16 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         return self._as_network_input(X), y, weights
 
     def _as_network_input(self, X):
-        """``X`` as ``(n, H, W, C)`` images of a dtype the batches carry (a view if it can)."""
+        """``X`` as ``(n, H, W, C)`` images that TensorFlow can share, copied at most once.
+
+        The training, validation and timing datasets all read this one array.
+        """
         X = as_images(X, self.image_shape_)
-        if X.dtype not in (np.float32, np.float16, np.uint8):
-            X = X.astype(np.float32)
-        return X
+        if X.dtype in (np.float32, np.float16, np.uint8):
+            return shareable(X)
+        converted = aligned_empty(X.shape, np.float32)
+        np.copyto(converted, X, casting="unsafe")
+        return converted
 
     def _encode(self, y, reset, classes=None):
         if reset:
@@ -358,11 +363,13 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         stratify = y[rows] if counts[counts > 0].min() >= 2 and n_val >= len(counts) else None
         return train_test_split(rows, test_size=n_val, random_state=seed, stratify=stratify)
 
-    def _build(self, n_train, seed):
+    def _build(self, n_train, seed, **build_args):
         """A fresh compiled network for ``image_shape_`` and ``n_classes_``."""
         release_memory()  # free the networks of earlier fits first (grid searches)
         with seeded(seed):
-            self.model_ = self._build_network(self.image_shape_, self.n_classes_, n_train, seed)
+            self.model_ = self._build_network(
+                self.image_shape_, self.n_classes_, n_train, seed, **build_args
+            )
 
     def _callbacks(self, partial):
         keras = import_keras()

@@ -7,7 +7,7 @@ from numbers import Integral
 import numpy as np
 
 from ..architectures import build_cnn
-from ..utils.validation import check_kernel_size, check_sizes
+from ..utils.sizes import check_kernel_size, check_sizes
 from ._base import KerasImageClassifier
 from ._docstrings import common_parameters
 

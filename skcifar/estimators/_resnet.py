@@ -18,7 +18,7 @@ from ..architectures import (
     set_schedule_steps,
 )
 from ..utils.backend import import_tensorflow
-from ..utils.validation import check_sizes
+from ..utils.sizes import check_sizes
 from ._base import KerasImageClassifier
 from ._docstrings import training_parameters
 from ._recipe import AlternatingFlip, Lookahead, WhiteningBiasFreeze
@@ -278,7 +278,7 @@ class ResNetClassifier(KerasImageClassifier):
     def _check_architecture(self):
         check_sizes("widths", self.widths)
 
-    def _build_network(self, input_shape, n_classes, n_train, seed):
+    def _build_network(self, input_shape, n_classes, n_train, seed, whitening=None):
         return build_resnet(
             input_shape,
             n_classes,
@@ -293,7 +293,7 @@ class ResNetClassifier(KerasImageClassifier):
             warmup_fraction=self.warmup_fraction,
             precision=self.precision,
             seed=seed,
-            whitening=self._whitening,
+            whitening=whitening,
             activation=self.activation,
             batch_norm_scale=self.batch_norm_scale,
             batch_norm_momentum=self.batch_norm_momentum,
@@ -306,22 +306,23 @@ class ResNetClassifier(KerasImageClassifier):
             bias_lr_scale=self.bias_lr_scale,
         )
 
-    def _augments(self):
-        return self.augment and min(self.image_shape_[:2]) >= MIN_AUGMENTED_SIZE
+    def _is_image(self):
+        """Large enough to shift and flip (not a tabular strip or a tiny map)."""
+        return min(self.image_shape_[:2]) >= MIN_AUGMENTED_SIZE
 
-    def _learn_from_data(self, X, rows):
-        self._whitening = None
-        if self.whiten and min(self.image_shape_[:2]) >= 2:
-            sample = np.sort(rows[:: max(len(rows) // _WHITENING_SAMPLE, 1)][:_WHITENING_SAMPLE])
-            self._whitening = patch_whitening(X[sample])
+    def _data_build_args(self, X, rows):
+        if not (self.whiten and min(self.image_shape_[:2]) >= 2):
+            return {}
+        sample = np.sort(rows[:: max(len(rows) // _WHITENING_SAMPLE, 1)][:_WHITENING_SAMPLE])
+        return {"whitening": patch_whitening(X[sample])}
 
     def _training_pieces(self, n_rows, seed):
         callbacks = []
         flip = None
-        if self._augments() and self.flip == "alternating":
+        if self.augment and self._is_image() and self.flip == "alternating":
             flip = AlternatingFlip(n_rows, seed)
             callbacks.append(flip)
-        if getattr(self, "_whitening", None) is not None:
+        if self.whiten:  # acts on the network's whitening layer, if it has one
             callbacks.append(WhiteningBiasFreeze(self.whiten_bias_epochs))
         if self.lookahead:
             callbacks.append(Lookahead())
@@ -331,7 +332,7 @@ class ResNetClassifier(KerasImageClassifier):
         set_schedule_steps(self.model_, math.ceil(max(n_train, 1) / self.batch_size) * epochs)
 
     def _predict_batches(self, data):
-        if not (self.tta and min(self.image_shape_[:2]) >= MIN_AUGMENTED_SIZE):
+        if not (self.tta and self._is_image()):
             return _with_temperature(super()._predict_batches(data), self.temperature)
         proba = self._with_mirror(data)
         shift = int(self.tta_shift)

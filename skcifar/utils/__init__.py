@@ -1,6 +1,7 @@
 """Helpers shared by the stages: not the user API, but public to the package.
 
-* :mod:`skcifar.utils.validation` - input checks, the image-shape rule, layer sizes;
+* :mod:`skcifar.utils.validation` - input checks and the image-shape rule;
+* :mod:`skcifar.utils.sizes` - the one normaliser of layer-size parameters (NumPy only);
 * :mod:`skcifar.utils.input_pipeline` - feeding arrays to TensorFlow without copies;
 * :mod:`skcifar.utils.backend` - quiet Keras/TensorFlow imports and calls, threads, seeding;
 * :mod:`skcifar.utils.atomic` - files that appear complete or not at all;

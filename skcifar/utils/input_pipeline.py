@@ -37,23 +37,30 @@ def _shareable(X):
     )
 
 
-def as_tensor(X):
-    """A TensorFlow tensor of ``X``, sharing its memory when possible.
+def shareable(X):
+    """``X`` itself if TensorFlow can share its memory, else an aligned copy of it.
 
-    An aligned, contiguous, writeable array is shared (no copy); any other
-    array (read-only memory maps from joblib, views, NumPy's default
-    16-byte alignment) is copied once, as Keras itself would.
+    An aligned, contiguous, writeable array in native byte order is returned
+    as it is; any other array (read-only memory maps from joblib, views,
+    NumPy's default 16-byte alignment, byte-swapped data) is copied once, as
+    Keras itself would. Call it once on data that several datasets will read,
+    so that none of them copies it again.
     """
+    if X.size == 0 or _shareable(X):
+        return X
+    # DLPack has no byte order: copy byte-swapped arrays into native order.
+    copy = aligned_empty(X.shape, X.dtype.newbyteorder("="))
+    np.copyto(copy, X)
+    return copy
+
+
+def as_tensor(X):
+    """A TensorFlow tensor of ``X``, sharing its memory when possible (see :func:`shareable`)."""
     import tensorflow as tf
 
     if X.size == 0:
         return tf.convert_to_tensor(X)
-    if not _shareable(X):
-        # DLPack has no byte order: copy byte-swapped arrays into native order.
-        copy = aligned_empty(X.shape, X.dtype.newbyteorder("="))
-        np.copyto(copy, X)
-        X = copy
-    return tf.experimental.dlpack.from_dlpack(X.__dlpack__())
+    return tf.experimental.dlpack.from_dlpack(shareable(X).__dlpack__())
 
 
 def batches(

@@ -73,7 +73,7 @@ def run(names, budget=None, n_train=None, n_validation=N_VALIDATION, overrides=N
         proba = model.predict_proba(X_val)
         row = {
             "name": name,
-            "epochs": int(model[-1].n_iter_),
+            "epochs": round(float(model[-1].n_iter_), 3),
             "fit_s": round(fit_seconds, 1),
             "predict_s": round(time.perf_counter() - start, 1),
             "val_accuracy": float(np.mean(model.classes_[proba.argmax(1)] == y_val)),
@@ -91,6 +91,10 @@ def main(argv=None):
     parser.add_argument(
         "--epochs", type=int, help="train this many epochs instead (equal work, not equal time)"
     )
+    parser.add_argument(
+        "--set", type=json.loads, default={}, metavar="JSON",
+        help='parameters that override every configuration, e.g. \'{"activation": "relu"}\'',
+    )
     parser.add_argument("--list", action="store_true", help="print the configurations")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 images")
     args = parser.parse_args(argv)
@@ -104,9 +108,9 @@ def main(argv=None):
     if args.quick:
         run(args.names, budget=5, n_train=2000, n_validation=500, overrides=dict(widths=(8, 8)))
     elif args.epochs:
-        run(args.names, overrides=dict(epochs=args.epochs))
+        run(args.names, overrides=dict(epochs=args.epochs, **args.set))
     else:
-        run(args.names, budget=args.budget)
+        run(args.names, budget=args.budget, overrides=args.set)
     return 0
 
 

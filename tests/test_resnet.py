@@ -14,7 +14,7 @@ from sklearn.model_selection import GridSearchCV, ShuffleSplit
 from sklearn.pipeline import make_pipeline
 
 from skcifar import PixelScaler, ResNetClassifier
-from skcifar.architectures import PRECISIONS, _resnet, build_resnet, resolve_precision
+from skcifar.architectures import PRECISIONS, _precision, build_resnet, resolve_precision
 from skcifar.architectures._layers import RandomShiftFlip
 from skcifar.architectures._training import SmoothedSparseCrossentropy
 from skcifar.utils.backend import import_keras
@@ -212,9 +212,11 @@ def test_resolve_precision(monkeypatch):
     assert PRECISIONS == ("auto", "float32", "bfloat16")
     assert resolve_precision("float32") == "float32"
     assert resolve_precision("bfloat16") == "mixed_bfloat16"
-    monkeypatch.setattr(_resnet, "_cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(_precision, "bfloat16_speedup", lambda: 2.0)
     assert resolve_precision("auto") == "mixed_bfloat16"
-    monkeypatch.setattr(_resnet, "_cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(_precision, "bfloat16_speedup", lambda: 1.1)  # has it, but slower
+    assert resolve_precision("auto") == "float32"
+    monkeypatch.setattr(_precision, "bfloat16_speedup", lambda: 0.0)
     assert resolve_precision("auto") == "float32"
     for bad in ("float16", "FLOAT32", None, 32):
         with pytest.raises(ValueError, match="precision must be one of"):
@@ -236,8 +238,36 @@ def test_native_bfloat16_detection(monkeypatch, cpuinfo, expected):
             raise cpuinfo
         return io.StringIO(cpuinfo)
 
-    monkeypatch.setattr(_resnet, "open", fake_open, raising=False)
-    assert _resnet._cpu_has_bf16() is expected
+    monkeypatch.setattr(_precision, "open", fake_open, raising=False)
+    assert _precision._cpu_has_bf16() is expected
+
+
+def test_bfloat16_speedup_is_measured_once_and_only_with_the_instructions(monkeypatch):
+    _precision.bfloat16_speedup.cache_clear()
+    monkeypatch.setattr(_precision, "_cpu_has_bf16", lambda: False)
+    assert _precision.bfloat16_speedup() == 0.0  # nothing timed
+    _precision.bfloat16_speedup.cache_clear()
+    timed = []
+
+    def fake_seconds(tf, x, kernel, dtype, repeats):
+        timed.append(dtype.name)
+        return {"float32": 3.0, "bfloat16": 2.0}[dtype.name]
+
+    monkeypatch.setattr(_precision, "_cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(_precision, "_conv_seconds", fake_seconds)
+    assert _precision.bfloat16_speedup() == pytest.approx(1.5)
+    assert _precision.bfloat16_speedup() == pytest.approx(1.5)
+    assert timed == ["float32", "bfloat16"]  # cached after the first call
+    _precision.bfloat16_speedup.cache_clear()
+
+
+def test_bfloat16_speedup_probe_times_both_and_keeps_the_random_state(monkeypatch):
+    monkeypatch.setattr(_precision, "_cpu_has_bf16", lambda: True)
+    np.random.seed(5)  # noqa: NPY002 - the global state is what is checked
+    state = np.random.get_state()[1].copy()  # noqa: NPY002
+    speedup = _precision.bfloat16_speedup.__wrapped__(repeats=1)  # uncached: really timed
+    assert 0.05 < speedup < 20
+    assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
 
 
 def test_bfloat16_network_keeps_float32_weights_and_outputs():
@@ -539,7 +569,7 @@ def test_bfloat16_and_auto_precision(data, monkeypatch):
     proba = clf.predict_proba(X)
     assert proba.dtype == np.float32
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-3)
-    monkeypatch.setattr(_resnet, "_cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(_precision, "bfloat16_speedup", lambda: 0.0)
     auto = ResNetClassifier(**{**TINY, "precision": "auto", "epochs": 1}).fit(X, y)
     assert {layer.dtype_policy.name for layer in auto.model_.layers} == {"float32"}
 

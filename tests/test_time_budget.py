@@ -1,5 +1,8 @@
 """time_budget: fit plans its epochs from timed steps; n_iter_ repeats the run."""
 
+import math
+import types
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -28,10 +31,13 @@ def data():
     ],
     ids=["resnet", "cnn"],
 )  # fmt: skip
-def test_epochs_n_iter_repeats_the_budgeted_run(clf, data):
+def test_epochs_n_iter_repeats_the_budgeted_run(clf, data, monkeypatch):
     X, y = data
+    # Tiny networks' step times vary by far more than the re-planning
+    # tolerance; the repeat is exact as long as the plan is kept.
+    monkeypatch.setattr(_budget, "REPLAN_TOLERANCE", float("inf"))
     budgeted = clone(clf).fit(X, y)
-    assert budgeted.n_iter_ >= 1 and len(budgeted.history_["loss"]) == budgeted.n_iter_
+    assert budgeted.n_iter_ > 0 and len(budgeted.history_["loss"]) == math.ceil(budgeted.n_iter_)
     again = clone(clf).set_params(time_budget=None, epochs=budgeted.n_iter_).fit(X, y)
     np.testing.assert_array_equal(budgeted.predict_proba(X), again.predict_proba(X))
 
@@ -44,23 +50,146 @@ class _FrozenClock:
         return 100.0
 
 
-def test_epochs_fill_the_budget(data, monkeypatch):
+@pytest.mark.parametrize(
+    "validation_fraction, budget, n_steps, expected_steps",
+    [
+        # 240 rows in batches of 40: 6 steps of 0.01 s an epoch; 0.33 s holds 33.
+        (0.0, 0.33, 6, 33),
+        # 180 rows train (5 steps), 60 validate (2 batches at a third of a step
+        # each, after every epoch, the partial last one too): 29 steps take
+        # 0.29 s + 6 validations of 0.0067 s = 0.33 s; 30 would take 0.34 s.
+        (0.25, 0.335, 5, 29),
+    ],
+)
+def test_epochs_fill_the_budget_to_the_batch(
+    data, monkeypatch, validation_fraction, budget, n_steps, expected_steps
+):
     X, y = data
     monkeypatch.setattr(_base, "time", _FrozenClock)
+    monkeypatch.setattr(_budget, "time", _FrozenClock)
+    monkeypatch.setattr(_budget, "REPLAN_TOLERANCE", float("inf"))  # no time passes
     monkeypatch.setattr(_budget._StepClock, "seconds_per_step", lambda self: 0.01)
-    # 240 rows in batches of 40: 6 steps, 0.06 s an epoch; 0.33 s holds 5 epochs.
-    clf = ResNetClassifier(widths=(4,), stem_filters=4, batch_size=40, time_budget=0.33)
+    counter = _CountSteps()
+    clf = ResNetClassifier(widths=(4,), stem_filters=4, batch_size=40, time_budget=budget,
+                           validation_fraction=validation_fraction,
+                           callbacks=[counter])  # fmt: skip
     clf.fit(X, y)
-    assert clf.n_iter_ == 5
+    assert counter.steps == expected_steps
+    assert clf.n_iter_ == pytest.approx(expected_steps / n_steps)
+    assert len(clf.history_["loss"]) == math.ceil(expected_steps / n_steps)
     schedule = clf.model_.optimizer._learning_rate
-    assert float(schedule.total_steps.numpy()) == 5 * 6
+    assert float(schedule.total_steps.numpy()) == expected_steps
     assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_a_budget_too_small_still_trains_one_epoch(data):
+def test_a_budget_too_small_still_trains_one_batch(data):
     X, y = data
-    clf = ANNClassifier(hidden_layer_sizes=(4,), epochs=50, time_budget=1e-3).fit(X, y)
-    assert clf.n_iter_ == 1
+    counter = _CountSteps()
+    clf = ANNClassifier(hidden_layer_sizes=(4,), epochs=50, time_budget=1e-3, batch_size=40,
+                        callbacks=[counter]).fit(X, y)  # fmt: skip
+    assert counter.steps == 1 and clf.n_iter_ == pytest.approx(1 / 6)
+
+
+@pytest.mark.parametrize("epochs, steps", [(2.5, 15), (0.5, 3), (1 / 3, 2), (0.01, 1), (2.0, 12)])
+def test_fractional_epochs_train_that_share_of_the_last_epoch(data, epochs, steps):
+    X, y = data  # 240 rows in batches of 40: 6 steps an epoch
+    counter = _CountSteps()
+    clf = ANNClassifier(hidden_layer_sizes=(4,), epochs=epochs, batch_size=40,
+                        callbacks=[counter], random_state=0).fit(X, y)  # fmt: skip
+    assert counter.steps == steps
+    assert clf.n_iter_ == (steps // 6 if steps % 6 == 0 else pytest.approx(steps / 6))
+    assert type(clf.n_iter_) is (int if steps % 6 == 0 else float)
+    assert len(clf.history_["loss"]) == math.ceil(steps / 6)
+
+
+def test_resnet_schedule_spans_a_fractional_run(data):
+    X, y = data
+    clf = ResNetClassifier(widths=(4,), stem_filters=4, batch_size=40, epochs=1.5).fit(X, y)
+    assert float(clf.model_.optimizer._learning_rate.total_steps.numpy()) == 9
+    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "done, steps, expected",
+    [
+        (0, 25, 25 * 0.01 + 3 * 0.1),  # epoch ends at 10, 20, and the partial one at 25
+        (0, 20, 20 * 0.01 + 2 * 0.1),
+        (10, 0, 0.1),  # the validation owed by the epoch that just ended
+        (13, 7, 7 * 0.01 + 1 * 0.1),
+        (13, 0, 0.1),  # stopping now ends a partial epoch: one pass
+    ],
+)
+def test_seconds_for_counts_every_validation_pass(done, steps, expected):
+    assert _budget.seconds_for(done, steps, 10, 0.01, 0.1) == pytest.approx(expected)
+
+
+def test_steps_within_is_the_most_that_fit():
+    for seconds in (0.0, 0.05, 0.3, 1.234, 5.0):
+        steps = _budget.steps_within(seconds, 3, 10, 0.01, 0.1)
+        assert _budget.seconds_for(3, steps, 10, 0.01, 0.1) <= seconds + 1e-12 or steps == 0
+        assert _budget.seconds_for(3, steps + 1, 10, 0.01, 0.1) > seconds
+
+
+class _FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def _drive(limit, clock, step_seconds, validation_seconds):
+    """Run ``limit`` as model.fit would: epochs of batches, a validation pass after each."""
+    limit.set_model(types.SimpleNamespace(stop_training=False))
+    while not limit.model.stop_training:
+        limit.on_epoch_begin(0)
+        for _ in range(limit.n_steps):
+            clock.now += step_seconds(limit.steps)
+            limit.on_train_batch_end(0)
+            if limit.model.stop_training:
+                break
+        limit.on_test_begin()
+        clock.now += validation_seconds
+        limit.on_test_end()
+    return clock.now
+
+
+@pytest.mark.parametrize(
+    "speed, expect",
+    [
+        (1.0, "kept"),  # as timed: the plan stands, the run is exactly repeatable
+        (1.01, "kept"),  # noise within the tolerance changes nothing
+        (2.0, "shorter"),  # the machine halves its speed after 20 steps
+        (0.5, "longer"),  # ... or doubles it: the run grows, up to max_steps
+    ],
+)
+def test_a_budget_run_is_planned_again_when_the_machine_changes_speed(
+    monkeypatch, speed, expect
+):
+    clock = _FakeClock()
+    monkeypatch.setattr(_budget, "time", clock)
+    # Planned: 100 steps of 0.01 s in epochs of 10, each followed by a 0.01 s
+    # validation pass: 1.1 s, the whole budget.
+    plans = []
+    limit = _budget.StepLimit(100, 10, deadline=1.1, tolerance=0.022, max_steps=125,
+                              per_validation=0.01, replan=plans.append)  # fmt: skip
+    end = _drive(limit, clock, lambda step: 0.01 if step < 20 else 0.01 * speed, 0.01)
+    assert end <= 1.1 + 0.022 + 0.02  # on time, within the tolerance and a step
+    if expect == "kept":
+        assert (limit.steps, limit.replanned, plans) == (100, 0, [])
+    elif expect == "shorter":
+        assert 55 <= limit.steps < 100 and plans[-1] == limit.steps
+    else:
+        assert limit.steps == 125 and plans[-1] == 125
+
+
+class _CountSteps(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
 
 
 def test_n_iter_counts_the_epochs_trained(data):

@@ -11,14 +11,8 @@ outputs class probabilities and trains on integer labels.
 """
 
 from ._notebook import build_ann, build_cnn
-from ._resnet import (
-    PRECISIONS,
-    SCHEDULES,
-    build_resnet,
-    patch_whitening,
-    resolve_precision,
-    set_schedule_steps,
-)
+from ._precision import PRECISIONS, bfloat16_speedup, resolve_precision
+from ._resnet import SCHEDULES, build_resnet, patch_whitening, set_schedule_steps
 from ._shared import MIN_AUGMENTED_SIZE, OPTIMIZERS, make_optimizer
 
 
@@ -38,6 +32,7 @@ __all__ = [
     "OPTIMIZERS",
     "PRECISIONS",
     "SCHEDULES",
+    "bfloat16_speedup",
     "build_ann",
     "build_cnn",
     "build_resnet",

@@ -6,51 +6,8 @@ import numpy as np
 
 from ..utils.backend import import_keras
 from ..utils.sizes import check_sizes
+from ._precision import resolve_precision
 from ._shared import MIN_AUGMENTED_SIZE, Seeds, compile_model
-
-PRECISIONS = ("auto", "float32", "bfloat16")
-
-_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
-
-
-def _cpu_has_bf16():
-    """True if the CPU does bfloat16 arithmetic natively (AMX or AVX512-BF16)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return " amx_bf16" in flags or " avx512_bf16" in flags
-
-
-def resolve_precision(precision):
-    """Return the Keras dtype policy name for a ``precision`` setting.
-
-    Parameters
-    ----------
-    precision : {"auto", "float32", "bfloat16"}
-        ``"bfloat16"`` computes in bfloat16 with float32 weights (Keras'
-        ``mixed_bfloat16``); ``"auto"`` picks it when the CPU does bfloat16
-        natively (AMX or AVX512-BF16, about twice as fast there) and
-        ``float32`` otherwise.
-
-    Returns
-    -------
-    str
-        ``"mixed_bfloat16"`` or ``"float32"``.
-
-    Examples
-    --------
-    >>> from skcifar.architectures import resolve_precision
-    >>> resolve_precision("float32")
-    'float32'
-    """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
-    if precision == "auto":
-        precision = "bfloat16" if _cpu_has_bf16() else "float32"
-    return _POLICIES[precision]
-
 
 # The shapes of the learning-rate schedule: warm-up start, decay shape, end.
 SCHEDULES = {

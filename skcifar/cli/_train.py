@@ -89,7 +89,7 @@ def train(args):
     start = time.perf_counter()
     model.fit(X_train, y_train)
     print(
-        f"stage 3  trained {classifier.n_iter_} epochs in {time.perf_counter() - start:.0f} s",
+        f"stage 3  trained {classifier.n_iter_:.3g} epochs in {time.perf_counter() - start:.0f} s",
         flush=True,
     )
     path = save_model(model, out)

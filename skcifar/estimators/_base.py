@@ -33,12 +33,11 @@ from ..utils.backend import (
 )
 from ..utils.input_pipeline import aligned_empty, batches, shareable
 from ..utils.validation import as_images, check_image_shape, image_shape_for, validate_pixels
-from ._budget import epochs_within_budget
+from ._budget import StepLimit, budget_limit, training_steps
 from ._labels import encode_labels, fit_classes
 from ._scikeras import BaseWrapper
 
 _OPTIMIZER_NAMES = {form for name in OPTIMIZERS for form in (name, name.upper(), name.title())}
-
 
 
 class KerasImageClassifier(ClassifierMixin, BaseWrapper):
@@ -55,7 +54,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
     _parameter_constraints: dict = {
         "optimizer": [StrOptions(_OPTIMIZER_NAMES), HasMethods(["get_config"])],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Real, 0, None, closed="neither")],
         "time_budget": [Interval(Real, 0, None, closed="neither"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left"), None],
@@ -262,24 +261,29 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 validation = batches(
                     X, y, weights, batch_size=self.batch_size, indices=validation_rows
                 )
+            # (plan): how many steps; with a time budget, timed and kept to it
+            n_steps = math.ceil(len(rows) / self.batch_size)
             if self.time_budget is not None and not partial:
-                epochs = epochs_within_budget(
+                limit = budget_limit(
                     self.model_,
                     batches(X, y, weights, batch_size=self.batch_size, indices=rows),
-                    n_steps=math.ceil(len(rows) / self.batch_size),
+                    n_steps=n_steps,
                     n_validation_steps=0
                     if validation_rows is None
                     else math.ceil(len(validation_rows) / self.batch_size),
-                    seconds_left=self.time_budget - (time.perf_counter() - started),
+                    seconds=self.time_budget,
+                    deadline=started + self.time_budget,
+                    replan=lambda steps: self._plan_epochs(steps / n_steps, len(rows)),
                 )
-                self._plan_epochs(epochs, len(rows))
+            else:
+                limit = StepLimit(training_steps(epochs, n_steps), n_steps)
             # 5. train, and 6. record the history (also of an interrupted fit)
             if not continuing or not hasattr(self, "history_"):  # (after initialize)
                 self.history_ = {}
             self.n_iter_ = 0
             try:
                 self._fit_network(
-                    train, validation, epochs, initial_epoch, partial, seed, recipe_callbacks
+                    train, validation, limit, initial_epoch, partial, seed, recipe_callbacks
                 )
             except KeyboardInterrupt:
                 if not continuing and not self.history_.get("loss"):
@@ -388,8 +392,12 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             )
         return callbacks
 
-    def _fit_network(self, train, validation, epochs, initial_epoch, partial, seed, extra):
-        """Keras' ``model.fit``; every completed epoch lands in ``history_``."""
+    def _fit_network(self, train, validation, limit, initial_epoch, partial, seed, extra):
+        """Keras' ``model.fit``; every epoch it ends lands in ``history_``.
+
+        ``limit`` (a :class:`StepLimit`) says how many steps: it ends a
+        fractional last epoch early and counts the steps trained.
+        """
         previous = getattr(self.model_, "history", None)
         history = {}
         try:
@@ -397,11 +405,11 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 history = self.model_.fit(
                     train,
                     validation_data=validation,
-                    epochs=initial_epoch + epochs,
+                    epochs=initial_epoch + math.ceil(limit.max_steps / limit.n_steps),
                     initial_epoch=initial_epoch,
                     verbose=int(self.verbose),
                     shuffle=False,  # the batches are shuffled already
-                    callbacks=list(extra) + self._callbacks(partial),
+                    callbacks=[*extra, *self._callbacks(partial), limit],
                 ).history
         except KeyboardInterrupt:
             # Keras attaches this fit's History to the model at each epoch end:
@@ -412,7 +420,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         finally:
             for key, values in history.items():
                 self.history_.setdefault(key, []).extend(float(v) for v in values)
-            self.n_iter_ = len(history.get("loss", ()))
+            self.n_iter_ = limit.epochs()
 
     def _forget_fit(self):
         """Drop every fitted attribute: the estimator is unfitted again."""
@@ -428,4 +436,3 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = False
         return tags
-

@@ -17,16 +17,21 @@ _DOC_TRAINING = """
         (:mod:`skcifar.utils.validation`): 4-D input is used as it is, flat
         rows of width 3072 are CIFAR-10's 32x32 RGB images, and any other
         width is tabular data, a one-pixel-high strip.
-    epochs : int, default={epochs}
+    epochs : int or float, default={epochs}
         Passes over the training data (ignored when ``time_budget`` is set).
+        A fraction trains that share of the last epoch's batches: 2.5 is two
+        epochs and half of a third.
     time_budget : float or None, default=None
         Seconds that ``fit`` may take, all of it: ``fit`` times a few
-        training steps (then undoes them) and trains as many whole epochs as
-        fill the budget, at least one; a learning-rate schedule is laid out
-        over those epochs. The count is in ``n_iter_``, and
+        training steps (then undoes them) and trains the epochs, to the
+        batch, that fill the budget (at least one batch); a learning-rate
+        schedule is laid out over them. The count is in ``n_iter_``, and
         ``set_params(time_budget=None, epochs=clf.n_iter_)`` repeats the same
-        run (same seed, same machine) without the timing. ``partial_fit``
-        ignores it.
+        run (same seed, same machine) without the timing. Should the machine
+        turn more than 2% of the budget slower or 4% faster during the fit,
+        the rest of the run is planned again to end on time (the schedule
+        with it), and the repeat is then close but not exact.
+        ``partial_fit`` ignores it.
     batch_size : int, default={batch_size}
         Samples per gradient step (also used for prediction).
     validation_fraction : float in [0, 1) or None, default=None
@@ -67,9 +72,10 @@ _DOC_TRAINING = """
         Per-sample shape seen in fit; predict requires the same.
     image_shape_ : tuple of int
         ``(H, W, C)`` shape fed to the network (see ``image_shape``).
-    n_iter_ : int
+    n_iter_ : int or float
         Epochs trained by the last ``fit`` (fewer than asked when early
-        stopping or Ctrl-C ended it) or ``partial_fit`` (1).
+        stopping or Ctrl-C ended it) or ``partial_fit`` (1); a float when the
+        last epoch was partial.
     history_ : dict of str to list of float
         Per-epoch ``loss``, ``accuracy`` and, with a validation set,
         ``val_loss`` and ``val_accuracy``.

@@ -20,6 +20,7 @@ from ..architectures import (
 from ..utils.backend import import_tensorflow
 from ..utils.sizes import check_sizes
 from ._base import KerasImageClassifier
+from ._budget import training_steps
 from ._docstrings import training_parameters
 from ._recipe import AlternatingFlip, Lookahead, WhiteningBiasFreeze
 
@@ -102,8 +103,9 @@ class ResNetClassifier(KerasImageClassifier):
         benchmarks page). It never changes ``predict``. Use 1 for the
         network's own output.
     precision : {"auto", "float32", "bfloat16"}, default="auto"
-        Compute precision; ``"auto"`` uses bfloat16 where the CPU computes it
-        natively (AMX or AVX512-BF16), float32 elsewhere. Weights and outputs
+        Compute precision; ``"auto"`` uses bfloat16 where this CPU measurably
+        computes it faster than float32, and float32 elsewhere (the rule:
+        :func:`skcifar.architectures.resolve_precision`). Weights and outputs
         are float32 either way.
     whiten : bool, default=False
         Replace the learned 2x2 stem by a frozen patch-whitening layer
@@ -289,7 +291,7 @@ class ResNetClassifier(KerasImageClassifier):
             momentum=self.momentum,
             weight_decay=self.weight_decay,
             label_smoothing=self.label_smoothing,
-            schedule_steps=math.ceil(max(n_train, 1) / self.batch_size) * self.epochs,
+            schedule_steps=self._schedule_steps(self.epochs, n_train),
             warmup_fraction=self.warmup_fraction,
             precision=self.precision,
             seed=seed,
@@ -328,8 +330,11 @@ class ResNetClassifier(KerasImageClassifier):
             callbacks.append(Lookahead())
         return flip, callbacks
 
+    def _schedule_steps(self, epochs, n_train):
+        return training_steps(epochs, math.ceil(max(n_train, 1) / self.batch_size))
+
     def _plan_epochs(self, epochs, n_train):
-        set_schedule_steps(self.model_, math.ceil(max(n_train, 1) / self.batch_size) * epochs)
+        set_schedule_steps(self.model_, self._schedule_steps(epochs, n_train))
 
     def _predict_batches(self, data):
         if not (self.tta and self._is_image()):

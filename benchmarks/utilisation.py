@@ -1,0 +1,151 @@
+"""Training speed against this machine's convolution peak, measured in one run.
+
+1. The peak: a 3x3 convolution of 256 images of 15x15x64 to 256 channels (the
+   default ResNet's widest layer shape), in bfloat16 and in float32, best of
+   ``REPEATS`` timings each (TensorFlow, the threads skcifar uses).
+2. Training: ``ResNetClassifier(**config).fit`` on random images, timing every
+   step after the first ``WARMUP_STEPS``, batches gathered and augmented as in a
+   real fit. Images/s is the batch size over the median step time.
+3. FLOPs: counted from the built network (every convolution and dense layer,
+   multiply-adds counted as 2), forward per image; a training step costs about 3
+   forward passes (the backward pass computes two products per layer).
+
+Utilisation is training GFLOP/s over the peak of the precision the network
+computes in (``precision="auto"``: :func:`skcifar.architectures.resolve_precision`)
+and, for the record, over the bfloat16 peak.
+
+    python benchmarks/utilisation.py                  # ~3 min on 2 cores
+    python benchmarks/utilisation.py --quick          # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import _common
+import numpy as np
+
+REPEATS = 10
+WARMUP_STEPS = 3
+TIMED_STEPS = 12
+# name -> ResNetClassifier parameters of the networks measured.
+CONFIGS = {
+    "default": dict(),
+    "widths-64-128-128": dict(widths=(64, 128, 128)),
+    "widths-32-64-128": dict(widths=(32, 64, 128)),
+}
+PEAK_SHAPE = dict(batch=256, size=15, channels_in=64, channels_out=256)
+
+
+def conv_peak(dtype, *, batch, size, channels_in, channels_out, repeats=REPEATS):
+    """GFLOP/s of the best of ``repeats`` timings of one 3x3 convolution."""
+    from skcifar.utils.backend import import_tensorflow
+
+    tf = import_tensorflow()
+    rng = np.random.RandomState(0)
+    x = tf.cast(rng.standard_normal((batch, size, size, channels_in)).astype("f4"), dtype)
+    kernel = tf.cast(rng.standard_normal((3, 3, channels_in, channels_out)).astype("f4"), dtype)
+    conv = tf.function(lambda x, kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
+    conv(x, kernel).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        conv(x, kernel).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * batch * size * size * channels_in * channels_out * 9 / best / 1e9
+
+
+def forward_flops(model):
+    """FLOPs of one image's forward pass through the convolutions and dense layers."""
+    total = 0
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:
+            continue
+        shape = tuple(kernel.shape)
+        out = layer.output.shape  # (None, H, W, C) or (None, units)
+        positions = int(np.prod(out[1:-1])) if len(out) == 4 else 1
+        total += 2 * int(np.prod(shape)) * positions
+    return total
+
+
+def training_speed(params, *, n_images, image_size=32, seed=0):
+    """Images/s of ``ResNetClassifier(**params).fit`` and the network's forward FLOPs."""
+    from skcifar import ResNetClassifier
+    from skcifar.utils.backend import import_keras
+
+    keras = import_keras()
+
+    class StepTimes(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append(time.perf_counter())
+
+    rng = np.random.RandomState(seed)
+    X = rng.rand(n_images, image_size, image_size, 3).astype(np.float16)
+    y = np.arange(n_images) % 10
+    clock = StepTimes()
+    clf = ResNetClassifier(**params, random_state=seed, callbacks=[clock])
+    batch_size = clf.batch_size
+    clf.set_params(epochs=(WARMUP_STEPS + TIMED_STEPS) * batch_size / n_images)
+    clf.fit(X, y)
+    steps = np.diff(clock.times[WARMUP_STEPS - 1 :])
+    return {
+        "batch_size": batch_size,
+        "images_per_second": batch_size / float(np.median(steps)),
+        "forward_mflop_per_image": forward_flops(clf.model_) / 1e6,
+        "compute_dtype": clf.model_.layers[-2].compute_dtype,
+    }
+
+
+def run(quick):
+    from skcifar.architectures import bfloat16_speedup, resolve_precision
+    from skcifar.utils.backend import configure_threads
+
+    configure_threads()
+    shape = dict(PEAK_SHAPE, batch=32) if quick else PEAK_SHAPE
+    repeats = 2 if quick else REPEATS
+    peaks = {
+        name: conv_peak(name, **shape, repeats=repeats) for name in ("bfloat16", "float32")
+    }
+    result = {
+        "peak_gflops": peaks,
+        "peak_shape": shape,
+        "bfloat16_speedup_probe": bfloat16_speedup(),
+        "auto_policy": resolve_precision("auto"),
+        "networks": {},
+    }
+    print(json.dumps(result), flush=True)
+    configs = {"quick": dict(widths=(8, 16), batch_size=64)} if quick else CONFIGS
+    for name, params in configs.items():
+        speed = training_speed(params, n_images=1024 if quick else 8192)
+        gflops = 3 * speed["forward_mflop_per_image"] * speed["images_per_second"] / 1e3
+        own = "bfloat16" if speed["compute_dtype"] == "bfloat16" else "float32"
+        speed.update(
+            training_gflops=gflops,
+            utilisation=gflops / peaks[own],
+            utilisation_of_bfloat16_peak=gflops / peaks["bfloat16"],
+        )
+        result["networks"][name] = {"params": params, **speed}
+        print(json.dumps({name: result["networks"][name]}), flush=True)
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run (numbers mean nothing)")
+    parser.add_argument("--json", metavar="PATH", help="write the results to this JSON file")
+    args = parser.parse_args()
+    result = run(args.quick)
+    if args.json:
+        _common.write_json(args.json, result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -89,7 +89,7 @@ def main(argv=None):
     parser.add_argument("names", nargs="*", default=["baseline", "recipe"])
     parser.add_argument("--budget", type=float, default=165.0, help="seconds per fit")
     parser.add_argument(
-        "--epochs", type=int, help="train this many epochs instead (equal work, not equal time)"
+        "--epochs", type=float, help="train this many epochs instead (equal work, not equal time)"
     )
     parser.add_argument(
         "--set", type=json.loads, default={}, metavar="JSON",

@@ -10,7 +10,7 @@ from sklearn.base import clone
 
 import skcifar
 from skcifar import PixelScaler, ResNetClassifier
-from skcifar.architectures import build_resnet, patch_whitening
+from skcifar.architectures import build_resnet, patch_whitening, set_schedule_steps
 from skcifar.architectures._training import ScaledSGD, WarmupDecay
 from skcifar.estimators._recipe import AlternatingFlip, Lookahead
 from skcifar.estimators._resnet import FAST_RECIPE, _with_temperature
@@ -150,6 +150,21 @@ def test_lookahead_without_averaging_changes_nothing(data, monkeypatch):
     monkeypatch.setattr(Lookahead, "__init__", _lookahead_with(decay=0.95, start_epoch=1))
     averaged = ResNetClassifier(**params, lookahead=True).fit(X, y).predict_proba(X)
     assert not np.allclose(averaged, plain, atol=1e-4)
+
+
+def test_lookahead_spans_the_schedule_as_planned(data):
+    X, y = data
+    clf = ResNetClassifier(**{**TINY, "epochs": 2}).fit(X, y)
+    lookahead = Lookahead()
+    lookahead.set_model(clf.model_)
+    lookahead.set_params({"steps": 5, "epochs": 9})
+    lookahead.on_train_begin()
+    schedule = clf.model_.optimizer._learning_rate
+    assert lookahead._total() == float(schedule.total_steps.numpy())
+    set_schedule_steps(clf.model_, 123)  # a time budget planned again
+    assert lookahead._total() == 123
+    lookahead.set_model(build_resnet((8, 8, 3), 3, widths=(4,), precision="float32"))
+    assert lookahead._total() == 5 * 9  # no schedule: the fit's own length
 
 
 _LOOKAHEAD_INIT = Lookahead.__init__

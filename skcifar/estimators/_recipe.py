@@ -74,7 +74,7 @@ class Lookahead(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.step, self.average, self.epoch = 0, None, 0
-        self.total = max(int(self.params.get("steps") or 1) * int(self.params["epochs"]), 1)
+        self._planned = max(int(self.params.get("steps") or 1) * int(self.params["epochs"]), 1)
         moving = [v for v in self.model.non_trainable_variables if "moving_" in v.path]
         self.variables = list(self.model.trainable_variables) + moving
 
@@ -88,11 +88,16 @@ class Lookahead(keras.callbacks.Callback):
         if self.average is None:
             self.average = [v.numpy() for v in self.variables]
             return
-        rho = self.decay**self.every * (self.step / self.total) ** self.power
+        rho = self.decay**self.every * (self.step / self._total()) ** self.power
         for variable, average in zip(self.variables, self.average, strict=True):
             average *= rho
             average += (1 - rho) * variable.numpy()
             variable.assign(average)
+
+    def _total(self):
+        """The fit's steps: its schedule's length when it has one (a time budget may change it)."""
+        total = getattr(getattr(self.model.optimizer, "_learning_rate", None), "total_steps", None)
+        return self._planned if total is None else max(float(total.numpy()), 1.0)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.average is not None:  # the averaged weights, also for validation

@@ -92,7 +92,10 @@ def main(argv=None):
         "--epochs", type=float, help="train this many epochs instead (equal work, not equal time)"
     )
     parser.add_argument(
-        "--set", type=json.loads, default={}, metavar="JSON",
+        "--set",
+        type=json.loads,
+        default={},
+        metavar="JSON",
         help='parameters that override every configuration, e.g. \'{"activation": "relu"}\'',
     )
     parser.add_argument("--list", action="store_true", help="print the configurations")

@@ -112,9 +112,7 @@ def run(quick):
     configure_threads()
     shape = dict(PEAK_SHAPE, batch=32) if quick else PEAK_SHAPE
     repeats = 2 if quick else REPEATS
-    peaks = {
-        name: conv_peak(name, **shape, repeats=repeats) for name in ("bfloat16", "float32")
-    }
+    peaks = {name: conv_peak(name, **shape, repeats=repeats) for name in ("bfloat16", "float32")}
     result = {
         "peak_gflops": peaks,
         "peak_shape": shape,

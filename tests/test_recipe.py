@@ -87,9 +87,7 @@ def test_identity_init_starts_convolutions_as_the_identity():
         np.testing.assert_array_equal(kernel[..., :n], identity)
 
 
-@pytest.mark.parametrize(
-    "shape, start, end", [("cosine", 0.1, 0.0), ("linear", 0.2, 0.07)]
-)
+@pytest.mark.parametrize("shape, start, end", [("cosine", 0.1, 0.0), ("linear", 0.2, 0.07)])
 def test_warmup_decay_shapes(shape, start, end):
     schedule = WarmupDecay(2.0, 100, warmup_fraction=0.2, start_fraction=start,
                            end_fraction=end, shape=shape)  # fmt: skip

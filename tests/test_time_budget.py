@@ -163,9 +163,7 @@ def _drive(limit, clock, step_seconds, validation_seconds):
         (0.5, "longer"),  # ... or doubles it: the run grows, up to max_steps
     ],
 )
-def test_a_budget_run_is_planned_again_when_the_machine_changes_speed(
-    monkeypatch, speed, expect
-):
+def test_a_budget_run_is_planned_again_when_the_machine_changes_speed(monkeypatch, speed, expect):
     clock = _FakeClock()
     monkeypatch.setattr(_budget, "time", clock)
     # Planned: 100 steps of 0.01 s in epochs of 10, each followed by a 0.01 s

@@ -154,8 +154,7 @@ class ScaledSGD(keras.optimizers.SGD):
     def build(self, variables):
         super().build(variables)
         self._lr_scales = [
-            self.bias_lr_scale if variable.path.endswith("beta") else 1.0
-            for variable in variables
+            self.bias_lr_scale if variable.path.endswith("beta") else 1.0 for variable in variables
         ]
 
     def update_step(self, gradient, variable, learning_rate):
@@ -167,9 +166,7 @@ class ScaledSGD(keras.optimizers.SGD):
     def reset_momentum(self, variable):
         """Zero the momentum of ``variable``, so a frozen parameter stops at once."""
         if self.built and self.momentum:
-            self.momentums[self._get_variable_index(variable)].assign(
-                ops.zeros_like(variable)
-            )
+            self.momentums[self._get_variable_index(variable)].assign(ops.zeros_like(variable))
 
     def get_config(self):
         config = super().get_config()

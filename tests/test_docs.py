@@ -90,6 +90,7 @@ def test_docs_build_without_warnings(built_site):
         "api",
         "design",
         "benchmarks",
+        "changes",
         "auto_examples/index",
     ):
         assert (html / f"{page}.html").is_file(), f"{page}.html was not built"
@@ -197,6 +198,13 @@ def test_every_example_has_a_gallery_page(html, name):
     assert ".ipynb" not in text and "_downloads" not in text
     index = (html / "auto_examples" / "index.html").read_text(encoding="utf-8")
     assert f'href="{name}.html' in index, f"the gallery's index does not list {name}"
+
+
+def test_changelog_starts_at_0_1_0(html):
+    text = (html / "changes.html").read_text(encoding="utf-8")
+    assert re.search(r"Version 0\.1\.0", text)
+    index = (html / "index.html").read_text(encoding="utf-8")
+    assert 'href="changes.html"' in index
 
 
 def test_docs_cover_the_quickstart_and_cli():

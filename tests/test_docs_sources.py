@@ -68,6 +68,13 @@ def test_the_gallery_pages_come_from_the_examples_only():
         assert parts[0] in ("conf.py", "_ext"), f"docs/{path.relative_to(DOCS)}: a script in docs/"
 
 
+def test_changelog_starts_at_0_1_0_and_is_in_the_toctree():
+    changes = (DOCS / "changes.rst").read_text(encoding="utf-8")
+    assert re.search(r"^Version 0\.1\.0\b", changes, re.MULTILINE)
+    index = (DOCS / "index.rst").read_text(encoding="utf-8")
+    assert re.search(r"^\s+changes\s*$", index.split(".. toctree::", 1)[1], re.MULTILINE)
+
+
 def test_markdown_pages_are_the_single_sources_in_the_toctree():
     assert (DOCS / "design.md").is_file()
     assert (DOCS / "benchmarks.md").is_file()  # results are recorded there by convention

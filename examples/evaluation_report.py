@@ -1,76 +1,120 @@
-"""Stage 4 in depth: evaluate a fitted CNN and write an HTML report.
+"""
+Stage 4 in depth: evaluation, figures and an HTML report
+========================================================
 
 The notebook ends with ``cnn.evaluate(X_test, y_test)`` and a look at a few
-predictions. ``skcifar.evaluation`` goes further: ``evaluate`` computes test
-accuracy, log-loss, the expected calibration error (does the model's confidence
-match its accuracy?), per-class precision/recall/F1, the confusion matrix and,
-given the training data, the generalisation gap; ``write_report`` saves all of
-it as ``metrics.json``, PNG figures and a self-contained ``report.html`` (open
-it in a browser). The script fits ``Pipeline(PixelScaler, CNNClassifier)``,
-prints the summary and the path of the report.
+predictions. :mod:`skcifar.evaluation` goes further:
+:func:`~skcifar.evaluation.evaluate` computes test accuracy, log-loss, the
+expected calibration error (does the model's confidence match its accuracy?),
+per-class precision/recall/F1, the confusion matrix and, given the training
+data, the generalisation gap; the ``plot_*`` functions draw it, and
+:func:`~skcifar.evaluation.write_report` saves all of it as ``metrics.json``,
+PNG figures and a self-contained ``report.html`` (open it in a browser). The
+script fits ``Pipeline(PixelScaler, CNNClassifier)`` with a validation split,
+prints the summary, shows the figures and the path of the report.
 
 Run::
 
     python examples/evaluation_report.py                  # all data, 10 epochs -> runs/report/
     python examples/evaluation_report.py --out my-report  # choose the directory
-    python examples/evaluation_report.py --quick          # 1,000 / 500 images, 1 epoch, temp dir
+    python examples/evaluation_report.py --quick          # 1,000 / 500 images, 2 epochs, temp dir
 
 The data is found by ``skcifar.load_data()``: set ``SKCIFAR_DATA`` to a local
 copy of CIFAR-10 when offline, or pass ``--data PATH``.
 """
 
-from __future__ import annotations
+# %%
+# Fit the notebook's CNN
+# ----------------------
+# ``validation_fraction=0.1`` holds out a stratified tenth of the training
+# images, so the history has validation curves.
 
 import os
-import sys
 import tempfile
 
+import matplotlib.pyplot as plt
 from _common import load_slices, make_parser  # examples/_common.py: shared plumbing
 from sklearn.pipeline import make_pipeline
 
 from skcifar import CLASS_NAMES, CNNClassifier, PixelScaler
-from skcifar.evaluation import evaluate, write_report
+from skcifar.evaluation import (
+    evaluate,
+    plot_confusion_matrix,
+    plot_learning_curves,
+    plot_reliability_diagram,
+    write_report,
+)
 
+parser = make_parser(__doc__, "1,000 training / 500 test images, 2 epochs, a temporary directory")
+parser.add_argument(
+    "--out",
+    default=None,
+    help="report directory (default: runs/report, or a new temporary directory with --quick)",
+)
+parser.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
+args = parser.parse_args()
+if args.quick:
+    n_train, n_test, epochs = 1000, 500, 2
+    out = args.out or tempfile.mkdtemp(prefix="skcifar-report-")
+else:
+    n_train, n_test, epochs = None, None, args.epochs
+    out = args.out or os.path.join("runs", "report")
 
-def parse_args(argv=None):
-    parser = make_parser(__doc__)
-    parser.add_argument(
-        "--out",
-        default=None,
-        help="report directory (default: runs/report, or a new temporary directory with --quick)",
-    )
-    parser.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
-    return parser.parse_args(argv)
+(X_train, y_train), (X_test, y_test) = load_slices(args.data, n_train, n_test)
+model = make_pipeline(
+    PixelScaler(),
+    CNNClassifier(
+        epochs=epochs,
+        validation_fraction=0.1,
+        random_state=args.seed,
+        verbose=0 if args.quick else 2,
+    ),
+)
+print(f"Training {model[-1]!r} on {len(X_train)} images for {epochs} epoch(s)")
+model.fit(X_train, y_train)
 
+# %%
+# Evaluate
+# --------
+# One call computes every metric; ``summary()`` prints them.
 
-def main(argv=None):
-    args = parse_args(argv)
-    if args.quick:
-        n_train, n_test, epochs = 1000, 500, 1
-        out = args.out or tempfile.mkdtemp(prefix="skcifar-report-")
-    else:
-        n_train, n_test, epochs = None, None, args.epochs
-        out = args.out or os.path.join("runs", "report")
+result = evaluate(model, X_test, y_test, X_train=X_train, y_train=y_train, class_names=CLASS_NAMES)
+print(result.summary())
 
-    (X_train, y_train), (X_test, y_test) = load_slices(args.data, n_train, n_test)
-    model = make_pipeline(
-        PixelScaler(),
-        CNNClassifier(epochs=epochs, random_state=args.seed, verbose=0 if args.quick else 2),
-    )
-    print(f"Training {model[-1]!r} on {len(X_train)} images for {epochs} epoch(s)")
-    model.fit(X_train, y_train)
+# %%
+# The confusion matrix
+# --------------------
+# Rows are the true classes, columns the predictions; normalised, each row
+# shows where that class's test images went.
 
-    result = evaluate(
-        model, X_test, y_test, X_train=X_train, y_train=y_train, class_names=CLASS_NAMES
-    )
-    print(result.summary())
+plt.figure(plot_confusion_matrix(result, normalize=True))  # hand it to pyplot, which shows it
 
-    write_report(result, out)
-    report = os.path.abspath(os.path.join(out, "report.html"))
-    print(f"Files written: {', '.join(sorted(os.listdir(out)))}")
-    print(f"Report: {report}")
-    return 0
+# %%
+# The reliability diagram
+# -----------------------
+# Accuracy against confidence, bin by bin: a calibrated model's bars follow
+# the diagonal, and the expected calibration error is their weighted distance
+# from it.
 
+plt.figure(plot_reliability_diagram(result))
 
-if __name__ == "__main__":
-    sys.exit(main())
+# %%
+# The learning curves
+# -------------------
+# Loss and accuracy per epoch on the training images and the validation split.
+
+plt.figure(plot_learning_curves(result))
+
+# %%
+# The report
+# ----------
+# ``write_report`` writes the same figures as PNG files, ``metrics.json`` and
+# a ``report.html`` that embeds them.
+
+write_report(result, out)
+report = os.path.abspath(os.path.join(out, "report.html"))
+print("Files written:")
+for name in sorted(os.listdir(out)):
+    print(f"  {name}")
+print(f"Report: {report}")
+plt.show()

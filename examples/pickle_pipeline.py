@@ -1,4 +1,6 @@
-"""Save a fitted pipeline with joblib, load it back, and check it predicts identically.
+"""
+Save a fitted pipeline, load it back, and check it predicts identically
+=======================================================================
 
 A fitted ``Pipeline(PixelScaler, CNNClassifier)`` pickles like any scikit-learn
 estimator, Keras network included: ``joblib.dump`` writes one file and
@@ -24,70 +26,80 @@ The data is found by ``skcifar.load_data()``: set ``SKCIFAR_DATA`` to a local
 copy of CIFAR-10 when offline, or pass ``--data PATH``.
 """
 
-from __future__ import annotations
+# %%
+# Fit
+# ---
 
 import os
-import sys
 import tempfile
 
 import joblib
+import matplotlib.pyplot as plt
 import numpy as np
 from _common import load_slices, make_parser  # examples/_common.py: shared plumbing
 from sklearn.pipeline import make_pipeline
 
 import skcifar
-from skcifar import CNNClassifier, PixelScaler
+from skcifar import CLASS_NAMES, CNNClassifier, PixelScaler
+from skcifar.evaluation import evaluate, plot_samples
 
+parser = make_parser(__doc__)
+parser.add_argument(
+    "--out", default=None, help="where to save the pipeline (default: a temporary file)"
+)
+args = parser.parse_args()
+n_train, n_test, epochs = (1000, 500, 1) if args.quick else (10_000, None, 3)
 
-def parse_args(argv=None):
-    parser = make_parser(__doc__)
-    parser.add_argument(
-        "--out", default=None, help="where to save the pipeline (default: a temporary file)"
-    )
-    return parser.parse_args(argv)
+(X_train, y_train), (X_test, y_test) = load_slices(args.data, n_train, n_test)
+model = make_pipeline(PixelScaler(), CNNClassifier(epochs=epochs, random_state=args.seed))
+model.fit(X_train, y_train)
+before = model.predict_proba(X_test)
+print(f"Fitted {model[-1]!r} on {len(X_train)} images")
 
+# %%
+# Save and load, with joblib and with skcifar.save
+# ------------------------------------------------
+# ``skcifar.save`` writes a zip of JSON parameters, ``.npy`` arrays and the
+# ``.keras`` network: loading it runs no code from the file.
 
-def main(argv=None):
-    args = parse_args(argv)
-    n_train, n_test, epochs = (1000, 500, 1) if args.quick else (10_000, None, 3)
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.abspath(args.out) if args.out else os.path.join(tmp, "cnn.joblib")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    joblib.dump(model, path)
+    print(f"Saved with joblib.dump to {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
 
-    (X_train, y_train), (X_test, y_test) = load_slices(args.data, n_train, n_test)
-    model = make_pipeline(PixelScaler(), CNNClassifier(epochs=epochs, random_state=args.seed))
-    model.fit(X_train, y_train)
-    before = model.predict_proba(X_test)
-    print(f"Fitted {model[-1]!r} on {len(X_train)} images")
+    # Only ever load joblib files you trust: unpickling can run arbitrary code.
+    loaded = joblib.load(path)
+    print(f"Loaded with joblib.load: {type(loaded).__name__} of {list(loaded.named_steps)}")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.abspath(args.out) if args.out else os.path.join(tmp, "cnn.joblib")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        joblib.dump(model, path)
-        print(f"Saved with joblib.dump to {path} ({os.path.getsize(path) / 1e6:.1f} MB)")
+    safe_path = os.path.join(tmp, "cnn.skcifar")
+    skcifar.save(model, safe_path)
+    print(f"Saved with skcifar.save ({os.path.getsize(safe_path) / 1e6:.1f} MB, no pickle)")
+    safe_loaded = skcifar.load(safe_path)
 
-        # Only ever load joblib files you trust: unpickling can run arbitrary code.
-        loaded = joblib.load(path)
-        print(f"Loaded with joblib.load: {type(loaded).__name__} of {list(loaded.named_steps)}")
+# %%
+# Compare the predictions
+# -----------------------
 
-        # The pickle-free alternative: a zip of JSON, .npy arrays and the .keras network.
-        safe_path = os.path.join(tmp, "cnn.skcifar")
-        skcifar.save(model, safe_path)
-        print(f"Saved with skcifar.save ({os.path.getsize(safe_path) / 1e6:.1f} MB, no pickle)")
-        safe_loaded = skcifar.load(safe_path)
+identical = True
+for how, restored in (("joblib.load", loaded), ("skcifar.load", safe_loaded)):
+    after = restored.predict_proba(X_test)
+    same = np.array_equal(before, after)
+    identical = identical and same
+    print(f"{how}: identical predict_proba on {len(X_test)} test images: {same}")
+    if not same:
+        print(f"  largest difference: {np.max(np.abs(before - after)):.3g}")
+print(f"Test accuracy of the loaded pipeline: {loaded.score(X_test, y_test):.4f}")
+print("Security note: joblib/pickle files can execute code when loaded;")
+print("only load model files you trust, and prefer skcifar.save/skcifar.load for files you share.")
 
-    identical = True
-    for how, restored in (("joblib.load", loaded), ("skcifar.load", safe_loaded)):
-        after = restored.predict_proba(X_test)
-        same = np.array_equal(before, after)
-        identical = identical and same
-        print(f"{how}: identical predict_proba on {len(X_test)} test images: {same}")
-        if not same:
-            print(f"  largest difference: {np.max(np.abs(before - after)):.3g}")
-    print(f"Test accuracy of the loaded pipeline: {loaded.score(X_test, y_test):.4f}")
-    print(
-        "Security note: joblib/pickle files can execute code when loaded; only load model "
-        "files you trust, and prefer skcifar.save/skcifar.load for files you share."
-    )
-    return 0 if identical else 1
+# %%
+# The pipeline loaded by ``skcifar.load`` at work on the first test images
+# (the misclassified ones framed in red).
 
+result = evaluate(safe_loaded, X_test, y_test, class_names=CLASS_NAMES, n_samples=16)
+plt.figure(plot_samples(result))  # hand the figure to pyplot, which shows it
+plt.show()
 
-if __name__ == "__main__":
-    sys.exit(main())
+if not identical:
+    raise RuntimeError("a loaded pipeline predicts differently from the one saved")

@@ -17,6 +17,11 @@ DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 
 
+# What the docs build writes into docs/ itself: autosummary's API pages,
+# sphinx-gallery's pages and its timing tables. Never sources; git ignores them.
+GENERATED = ("generated", "auto_examples", "gen_modules", "sg_execution_times.rst")
+
+
 def _docs_pages():
     """Every page source under docs/ (reStructuredText and Markdown), outside build output."""
     pages = []
@@ -25,8 +30,18 @@ def _docs_pages():
             parts = path.relative_to(DOCS).parts
             if any(part.startswith(("_build", ".")) for part in parts):
                 continue
+            if parts[0] in GENERATED or parts[0] == "_templates":  # templates are not pages
+                continue
             pages.append(path)
     return sorted(pages)
+
+
+def test_what_the_build_writes_into_docs_is_ignored_by_git():
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    for name in GENERATED:
+        assert f"/docs/{name}" in ignored or f"/docs/{name}/" in ignored, (
+            f"docs/{name} is written by the build: list it in .gitignore"
+        )
 
 
 # -- pages exist once ---------------------------------------------------------
@@ -42,6 +57,22 @@ def test_no_docs_page_exists_in_two_formats():
     assert not twice, (
         f"docs pages kept in two formats: {twice}; keep one source per page and link to it"
     )
+
+
+def test_the_gallery_pages_come_from_the_examples_only():
+    """The examples are the gallery's single source: docs/ holds no copy of them."""
+    for path in DOCS.rglob("*.py"):
+        parts = path.relative_to(DOCS).parts
+        if parts[0] in GENERATED or parts[0].startswith(("_build", ".")):
+            continue
+        assert parts[0] in ("conf.py", "_ext"), f"docs/{path.relative_to(DOCS)}: a script in docs/"
+
+
+def test_changelog_starts_at_0_1_0_and_is_in_the_toctree():
+    changes = (DOCS / "changes.rst").read_text(encoding="utf-8")
+    assert re.search(r"^Version 0\.1\.0\b", changes, re.MULTILINE)
+    index = (DOCS / "index.rst").read_text(encoding="utf-8")
+    assert re.search(r"^\s+changes\s*$", index.split(".. toctree::", 1)[1], re.MULTILINE)
 
 
 def test_markdown_pages_are_the_single_sources_in_the_toctree():
@@ -176,6 +207,37 @@ def test_estimator_docstrings_quote_no_measured_figures():
     assert not found, (
         f"docstrings quote measured figures {found}; point to the benchmarks page "
         "(docs/benchmarks.md) instead"
+    )
+
+
+def _example_prose(path):
+    """What the gallery shows of an example as text: its docstring and ``# %%`` comments."""
+    import ast
+
+    source = path.read_text(encoding="utf-8")
+    prose = [ast.get_docstring(ast.parse(source)) or ""]
+    in_text_block = False
+    for line in source.splitlines():
+        if line.startswith("# %%"):
+            in_text_block = True
+        elif in_text_block and line.startswith("#"):
+            prose.append(line.lstrip("#"))
+        else:
+            in_text_block = False
+    return "\n".join(prose)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in (ROOT / "examples").glob("*.py") if not p.name.startswith("_")),
+    ids=lambda path: path.name,
+)
+def test_gallery_text_quotes_no_measured_figures(path):
+    """The gallery pages' prose is a docs page like the others: figures live on benchmarks."""
+    figures = _measured_figures(_example_prose(path))
+    assert not figures, (
+        f"{path.name} quotes measured figures {figures} in its text; link to "
+        "docs/benchmarks.md instead"
     )
 
 

@@ -50,6 +50,10 @@ EXPECTED_OUTPUT = {
         r"only load model files you trust",
     ],
     "evaluation_report.py": [r"accuracy", r"Report: .*report\.html"],
+    "accuracy_vs_time.py": [
+        rf"CNNClassifier \(the notebook's\) epoch 3: [\d.]+ s, test accuracy {ACCURACY}",
+        rf"ResNetClassifier\(widths=\(32, 64, 128\)\) epoch 3: [\d.]+ s, test accuracy {ACCURACY}",
+    ],
 }
 
 
@@ -66,6 +70,13 @@ def test_example_is_documented_and_uses_public_api(script):
     docstring = ast.get_docstring(tree)
     assert docstring, f"{script} has no module docstring"
     assert "--quick" in docstring and f"python examples/{script}" in docstring
+    # sphinx-gallery's page title: the docstring opens with a reStructuredText title.
+    title, underline = docstring.splitlines()[:2]
+    assert set(underline) == {"="} and len(underline) == len(title), (
+        f"{script}'s docstring must open with a title underlined with '=' (the gallery page's)"
+    )
+    # Each page shows at least one figure, and a run from the command line shows it too.
+    assert "plt.show()" in source, f"{script} draws no figure (or never shows it)"
     # Options come from argparse, directly or through examples/_common.make_parser (--quick).
     assert "make_parser(" in source or ("argparse" in source and '"--quick"' in source)
     for node in ast.walk(tree):

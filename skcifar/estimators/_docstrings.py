@@ -28,9 +28,9 @@ _DOC_TRAINING = """
         schedule is laid out over them. The count is in ``n_iter_``, and
         ``set_params(time_budget=None, epochs=clf.n_iter_)`` repeats the same
         run (same seed, same machine) without the timing. Should the machine
-        turn more than 2% of the budget slower or 4% faster during the fit,
-        the rest of the run is planned again to end on time (the schedule
-        with it), and the repeat is then close but not exact.
+        turn slower or faster during the fit, by more than a small share of
+        the budget, the rest of the run is planned again to end on time (the
+        schedule with it), and the repeat is then close but not exact.
         ``partial_fit`` ignores it.
     batch_size : int, default={batch_size}
         Samples per gradient step (also used for prediction).

@@ -243,7 +243,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             # 3. build (seeded): a fresh network, unless training continues
             if not continuing:
                 self._build(len(rows), seed, **self._data_build_args(X, rows))
-            # 4. feed: batches gathered from X's own memory, reshuffled each epoch
+            # 4. feed: batches gathered from X's own memory, each epoch's order from its number
             initial_epoch = self.current_epoch if continuing else 0
             flip, recipe_callbacks = self._training_pieces(len(X), seed)
             train = batches(
@@ -253,8 +253,9 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 batch_size=self.batch_size,
                 indices=rows,
                 shuffle=True,
-                seed=None if seed is None else seed + initial_epoch,
+                seed=seed,
                 flip=flip,
+                first_epoch=initial_epoch,
             )
             validation = None
             if validation_rows is not None:
@@ -406,6 +407,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                     train,
                     validation_data=validation,
                     epochs=initial_epoch + math.ceil(limit.max_steps / limit.n_steps),
+                    steps_per_epoch=limit.n_steps,  # the batches run on, epoch after epoch
                     initial_epoch=initial_epoch,
                     verbose=int(self.verbose),
                     shuffle=False,  # the batches are shuffled already

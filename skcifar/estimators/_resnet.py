@@ -322,8 +322,7 @@ class ResNetClassifier(KerasImageClassifier):
         callbacks = []
         flip = None
         if self.augment and self._is_image() and self.flip == "alternating":
-            flip = AlternatingFlip(n_rows, seed)
-            callbacks.append(flip)
+            flip = AlternatingFlip(n_rows, seed)  # the batches mirror, by epoch
         if self.whiten:  # acts on the network's whitening layer, if it has one
             callbacks.append(WhiteningBiasFreeze(self.whiten_bias_epochs))
         if self.lookahead:

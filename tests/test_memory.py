@@ -220,10 +220,19 @@ def test_a_joblib_memory_caches_in_its_location(data, tmp_path, resumed):
     assert resumed == [0, N_STEPS]
 
 
+class _CacheWithoutLocation:
+    """Passes the parameter check (it has a cache method) but names no directory."""
+
+    def cache(self, function):
+        return function
+
+
 def test_bad_memory_is_refused_with_a_clear_message(data, tmp_path):
     X, y = data
     with pytest.raises((TypeError, ValueError), match="'memory' parameter"):
         _fit("ann", X, y, 3, epochs=1)
+    with pytest.raises(TypeError, match="joblib.Memory with a location"):
+        _fit("ann", X, y, _CacheWithoutLocation(), epochs=1)
     (tmp_path / "file").write_text("")
     with pytest.raises(ValueError, match="is a file, not a directory"):
         _fit("ann", X, y, tmp_path / "file", epochs=1)

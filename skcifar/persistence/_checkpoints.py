@@ -49,7 +49,7 @@ def _location(memory):
     """The directory of ``memory`` (a path or a ``joblib.Memory``), or None (caching off)."""
     if memory is None or isinstance(memory, (str, os.PathLike)):
         return None if memory is None else os.fspath(memory)
-    location = getattr(memory, "location", "")
+    location = getattr(memory, "location", memory)  # no location: refused below
     if location is None or isinstance(location, (str, os.PathLike)):
         return None if location is None else os.fspath(location)
     raise TypeError(

@@ -251,10 +251,29 @@ def extras(results, scripts=None):
                 f"{100 * rep['time_drift']:+.1f}% (target <= 10%)",
             ),
         ]
+    memory = results.get("search_memory", {})
+    for kind, name in (("grid", "GridSearchCV"), ("halving", "HalvingGridSearchCV")):
+        if kind in memory:
+            measure = f"{name} over epochs: wall time with memory / without"
+            rows.append((measure, _ratio(memory, kind)))
     for name, info in (scripts or {}).items():
         status = "" if info["returncode"] == 0 else f", FAILED (exit {info['returncode']})"
         rows.append((f"script wall time: {name}", f"{info['wall_seconds']:.0f} s{status}"))
     return rows
+
+
+def _ratio(memory, kind):
+    """A search_memory result: the ratio, its parts, the scores check and the cache's size."""
+    r = memory[kind]
+    with_, without, cache = r["with"], r["without"], r["with"]["cache"]
+    target = f", target <= {memory['target']:.2f}" if kind == "grid" else ""
+    return (
+        f"{r['ratio']:.3f} ({with_['seconds']:.1f} s / {without['seconds']:.1f} s, "
+        f"{r['n_images']} images, cv={memory['cv']}; epoch arithmetic "
+        f"{with_['epochs_per_fold']}/{without['epochs_per_fold']} = {r['epoch_ratio']:.2f}"
+        f"{target}); identical test scores: {'yes' if r['identical_scores'] else 'NO'}; "
+        f"cache {cache['bytes'] / 1e6:.1f} MB, {cache['checkpoints']} checkpoints"
+    )
 
 
 def _s(seconds):

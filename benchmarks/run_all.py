@@ -43,6 +43,7 @@ SCRIPTS = {
     "wrapper_overhead": [],
     "distributed_search": [],
     "repeated_fits": [],
+    "search_memory": [],
 }
 
 RESULTS_DIR = _common.BENCH_DIR / "results"

@@ -201,6 +201,7 @@ def test_run_all_quick(tmp_path):
         "wrapper_overhead",
         "distributed_search",
         "repeated_fits",
+        "search_memory",
     }
     assert all(info["returncode"] == 0 for info in report["scripts"].values())
     assert len(report["table"]) == 6
@@ -209,18 +210,24 @@ def test_run_all_quick(tmp_path):
     assert (tmp_path / "latest.md").read_text().count("\n| ") >= 6
 
 
-@pytest.mark.slow
-def test_choose_temperature_quick(tmp_path):
+def _run_quick(script, *args, timeout=600, **kwargs):
+    """``benchmarks/<script> --quick *args`` on the real data (skipped without it)."""
     data = os.environ.get("SKCIFAR_DATA")
     if not data or not os.path.isfile(data):
         pytest.skip("set SKCIFAR_DATA to the CIFAR-10 archive to run the benchmarks")
-    out = tmp_path / "t.json"
-    subprocess.run(
-        [sys.executable, str(BENCH / "choose_temperature.py"), "--quick", "--json", str(out)],
+    return subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick", *args],
         check=True,
-        timeout=600,
+        timeout=timeout,
         cwd=ROOT,
+        **kwargs,
     )
+
+
+@pytest.mark.slow
+def test_choose_temperature_quick(tmp_path):
+    out = tmp_path / "t.json"
+    _run_quick("choose_temperature.py", "--json", str(out))
     result = json.loads(out.read_text())
     assert result["n_validation"] == 500 and result["n_fit"] == 1500
     losses = {row["temperature"]: row["log_loss"] for row in result["grid"]}
@@ -230,19 +237,64 @@ def test_choose_temperature_quick(tmp_path):
 
 @pytest.mark.slow
 def test_recipe_ablation_quick():
-    data = os.environ.get("SKCIFAR_DATA")
-    if not data or not os.path.isfile(data):
-        pytest.skip("set SKCIFAR_DATA to the CIFAR-10 archive to run the benchmarks")
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "recipe_ablation.py"), "--quick", "baseline", "recipe"],
-        check=True,
-        timeout=600,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    done = _run_quick("recipe_ablation.py", "baseline", "recipe", capture_output=True, text=True)
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert "machine" in rows[0]
     assert [row["name"] for row in rows[1:]] == ["baseline", "recipe"]
     for row in rows[1:]:
         assert row["epochs"] >= 1 and 0 <= row["val_accuracy"] <= 1
+
+
+def _search_memory_result():
+    def run(seconds, epochs, cache=None):
+        return {"seconds": seconds, "n_fits": 18, "epochs_per_fold": epochs, "scores": {},
+                "cache": cache}  # fmt: skip
+
+    cache = {"path": "x", "runs": 6, "checkpoints": 18, "bytes": 31_400_000}
+    return {
+        "quick": False,
+        "cv": 3,
+        "target": 0.65,
+        **{
+            kind: {
+                "n_images": 10_000,
+                "without": run(200.0, 28),
+                "with": run(120.0, 16, cache),
+                "ratio": 0.6,
+                "epoch_ratio": 16 / 28,
+                "identical_scores": True,
+            }
+            for kind in ("grid", "halving")
+        },
+    }
+
+
+def test_report_shows_the_search_memory_ratios(bench):
+    report = importlib.import_module("_report")
+    rows = dict(report.extras({"search_memory": _search_memory_result()}))
+    grid = rows["GridSearchCV over epochs: wall time with memory / without"]
+    assert grid.startswith("0.600 (120.0 s / 200.0 s, 10000 images, cv=3; epoch arithmetic 16/28")
+    assert "target <= 0.65); identical test scores: yes; cache 31.4 MB, 18 checkpoints" in grid
+    halving = rows["HalvingGridSearchCV over epochs: wall time with memory / without"]
+    assert "target" not in halving
+
+
+@pytest.mark.slow
+def test_search_memory_quick(tmp_path):
+    out = tmp_path / "m.json"
+    _run_quick("search_memory.py", "--json", str(out), timeout=900)
+    result = json.loads(out.read_text())
+    for kind in ("grid", "halving"):
+        run = result[kind]
+        assert run["identical_scores"] and run["with"]["scores"]
+        assert run["with"]["cache"]["checkpoints"] > 0 and run["without"]["cache"] is None
+    # 2 x (1 + 2 + 4) epochs per fold from scratch, 2 x 4 with the cache
+    assert (
+        result["grid"]["without"]["epochs_per_fold"],
+        result["grid"]["with"]["epochs_per_fold"],
+    ) == (14, 8)
+    # rounds of 4 candidates at 1 epoch, 2 at 2, 1 at 4: 12 epochs; cached, 4 + 2 + 1 + 1
+    assert (
+        result["halving"]["without"]["epochs_per_fold"],
+        result["halving"]["with"]["epochs_per_fold"],
+    ) == (12, 8)

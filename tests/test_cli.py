@@ -282,6 +282,27 @@ def test_search(cifar10_real, tmp_path, monkeypatch, capsys):
     assert best.predict(np.zeros((1, 32, 32, 3), np.uint8)).shape == (1,)
 
 
+def test_search_memory_resumes_and_reports_the_cache(cifar10_real, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["search", "--filters", "4", "--epochs", "1", "2", "--cv", "2", "--subset", "200"]
+    args += ["--data", DATA, "--quiet", "--memory", "cache"]
+    tables = []
+    for _ in range(2):  # the second search finds every fit in the cache
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        tables.append([line.split()[:4] for line in out.splitlines() if line[:4].strip().isdigit()])
+        # 1 filter setting x 2 folds, epochs 1 and 2, and the refit on all 200 images
+        assert "memory: 5 checkpoints of 3 runs, " in out and "(delete the directory" in out
+    assert tables[0] == tables[1] and len(tables[0]) == 2  # rank, accuracy, ±, std
+    assert (tmp_path / "cache" / "skcifar-checkpoints").is_dir()
+
+
+def test_search_memory_must_be_a_directory(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    code = main(["search", "--memory", str(tmp_path / "file")])
+    _check_error(code, capsys.readouterr(), "--memory", "not a directory")
+
+
 # -- predict ------------------------------------------------------------------------
 def test_predict_text(tiny_model, images, capsys):
     assert main(["predict", tiny_model, *images, "--top-k", "2"]) == 0

@@ -118,19 +118,34 @@ def test_batches_cover_every_row_once_per_epoch_in_a_fresh_order():
     y, w = np.arange(50), np.linspace(0, 1, 50)
     data = batches(X, y, w, batch_size=16, shuffle=True, seed=3)
 
-    def epoch(dataset):
-        parts = [tuple(t.numpy() for t in batch) for batch in dataset]
-        assert [len(p[0]) for p in parts] == [16, 16, 16, 2]
-        return [np.concatenate(column) for column in zip(*parts, strict=True)]
+    def epochs(dataset, n):
+        parts = [tuple(t.numpy() for t in batch) for batch in dataset.take(4 * n)]
+        assert [len(p[0]) for p in parts] == [16, 16, 16, 2] * n
+        columns = [np.concatenate(column) for column in zip(*parts, strict=True)]
+        return [[column[50 * k : 50 * (k + 1)] for column in columns] for k in range(n)]
 
-    x1, y1, w1 = epoch(data)
-    x2, y2, _ = epoch(data)
+    (x1, y1, w1), (x2, y2, _) = epochs(data, 2)
     assert x1.dtype == np.float32  # float16 rows are widened batch by batch, exactly
     assert sorted(y1) == sorted(y2) == list(range(50)) and not np.array_equal(y1, y2)
     np.testing.assert_array_equal(x1, X[y1])
     np.testing.assert_array_equal(w1, w[y1])
     again = batches(X, y, w, batch_size=16, shuffle=True, seed=3)
-    np.testing.assert_array_equal(epoch(again)[1], y1)  # the same seed, the same order
+    np.testing.assert_array_equal(epochs(again, 1)[0][1], y1)  # the same seed, the same order
+    other = batches(X, y, w, batch_size=16, shuffle=True, seed=4)
+    assert not np.array_equal(epochs(other, 1)[0][1], y1)
+
+
+def test_an_epochs_order_depends_on_the_seed_and_its_number_only():
+    """Epoch 2 of a dataset started at epoch 2 is epoch 2 of one started at 0 (resuming)."""
+    X = _aligned((30, 3), np.float32)
+
+    def rows(dataset, n_batches):
+        return np.concatenate([b.numpy()[:, 0] for b in dataset.take(n_batches)])
+
+    from_zero = rows(batches(X, batch_size=8, shuffle=True, seed=5), 12)  # epochs 0, 1, 2
+    from_two = rows(batches(X, batch_size=8, shuffle=True, seed=5, first_epoch=2), 4)
+    np.testing.assert_array_equal(from_two, from_zero[60:])
+    assert not np.array_equal(from_zero[:30], from_zero[30:60])
 
 
 def test_batches_for_prediction_keep_the_order_of_the_chosen_rows():

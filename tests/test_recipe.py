@@ -125,10 +125,9 @@ def test_batch_norm_shifts_learn_faster():
 def test_alternating_flip_mirrors_each_image_on_alternate_epochs():
     X = np.arange(6 * 2 * 3 * 1, dtype=np.float32).reshape(6, 2, 3, 1)
     flip = AlternatingFlip(len(X), seed=0)
-    data = batches(X, batch_size=6, flip=flip)
     epochs = []
     for epoch in range(2):
-        flip.on_epoch_begin(epoch)
+        data = batches(X, batch_size=6, flip=flip, first_epoch=epoch)
         epochs.append(np.concatenate(list(data.as_numpy_iterator())))
     mirrored = X[:, :, ::-1]
     for row in range(len(X)):

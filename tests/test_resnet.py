@@ -424,7 +424,7 @@ def test_defaults():
         shift_padding="constant", schedule="cosine", lookahead=False, tta_shift=0,
         image_shape=None, epochs=12, time_budget=None, batch_size=256, validation_fraction=None,
         early_stopping=False, n_iter_no_change=5, random_state=None, verbose=0,
-        callbacks=None, warm_start=False, class_weight=None,
+        callbacks=None, warm_start=False, class_weight=None, memory=None,
     )  # fmt: skip
 
 

@@ -217,6 +217,12 @@ def _add_search(commands):
     parser.add_argument(
         "--seed", type=non_negative_int, default=0, metavar="N", help="random_state (default 0)"
     )
+    parser.add_argument(
+        "--memory",
+        metavar="DIR",
+        help="cache epoch checkpoints in DIR: a candidate resumes from the shorter candidates' "
+        "fits (same results, fewer epochs trained) and a repeated search reuses them all",
+    )
     parser.add_argument("--quiet", action="store_true", help="less progress output")
     parser.set_defaults(command="search")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from ._common import UsageError, describe, how_to_load, load_cifar10, save_model
@@ -54,6 +55,9 @@ def search(args):
 
     from skcifar import CNNClassifier, PixelScaler
 
+    memory = args.memory
+    if memory is not None and os.path.exists(memory) and not os.path.isdir(memory):
+        raise UsageError(f"--memory {memory}: a file, not a directory; name a directory")
     (X, y), _ = load_cifar10(args.data, args.quiet)
     X, y = X[: args.subset], y[: args.subset]
     if len(y) < 2 * args.cv:
@@ -66,7 +70,7 @@ def search(args):
     }
     n_candidates = len(grid[_PREFIX + "filters"]) * len(grid[_PREFIX + "epochs"])
     search_cv = GridSearchCV(
-        make_pipeline(PixelScaler(), CNNClassifier(random_state=args.seed)),
+        make_pipeline(PixelScaler(), CNNClassifier(random_state=args.seed, memory=memory)),
         grid,
         cv=args.cv,
         n_jobs=args.n_jobs,
@@ -88,6 +92,31 @@ def search(args):
         f"\nbest: {_format_params(search_cv.best_params_)} "
         f"(cv accuracy {search_cv.best_score_:.4f}), refitted on all {len(y)} images"
     )
+    if memory is not None:
+        print(describe_cache(memory))
     path = save_model(search_cv.best_estimator_, args.out)
     print(f"saved the best pipeline to {path} ({how_to_load(path)})")
     return 0
+
+
+def describe_cache(memory):
+    """One line on the epoch-checkpoint cache in ``memory``: its size and how to clear it.
+
+    Parameters
+    ----------
+    memory : str
+        The ``--memory`` directory.
+
+    Returns
+    -------
+    str
+        E.g. ``"memory: 12 checkpoints of 4 runs, 8.1 MB in DIR (delete the
+        directory to clear it)"``.
+    """
+    from skcifar.persistence import CheckpointCache
+
+    info = CheckpointCache(memory).info()
+    return (
+        f"memory: {info['checkpoints']} checkpoints of {info['runs']} runs, "
+        f"{info['bytes'] / 1e6:.1f} MB in {info['path']} (delete the directory to clear it)"
+    )

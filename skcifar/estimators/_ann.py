@@ -77,6 +77,7 @@ class ANNClassifier(KerasImageClassifier):
         callbacks=None,
         warm_start=False,
         class_weight=None,
+        memory=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -95,6 +96,7 @@ class ANNClassifier(KerasImageClassifier):
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.class_weight = class_weight
+        self.memory = memory
 
     def _check_architecture(self):
         check_sizes("hidden_layer_sizes", self.hidden_layer_sizes, allow_empty=True)

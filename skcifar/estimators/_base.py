@@ -1,14 +1,15 @@
 """Stage 3 - the path of every classifier from ``fit`` to Keras' ``model.fit``.
 
 Read :meth:`KerasImageClassifier._train` top to bottom: validate -> encode ->
-build (seeded) -> feed -> train -> record history. Everything on that path is
-here or in a module it names; scikeras contributes only what
-:mod:`skcifar.estimators._scikeras` lists.
+build (seeded) -> (resume: ``memory``) -> feed -> train -> record history.
+Everything on that path is here or in a module it names; scikeras contributes
+only what :mod:`skcifar.estimators._scikeras` lists.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from numbers import Integral, Real
 
@@ -35,6 +36,7 @@ from ..utils.input_pipeline import aligned_empty, batches, shareable
 from ..utils.validation import as_images, check_image_shape, image_shape_for, validate_pixels
 from ._budget import StepLimit, budget_limit, training_steps
 from ._labels import encode_labels, fit_classes
+from ._resume import cached_run
 from ._scikeras import BaseWrapper
 
 _OPTIMIZER_NAMES = {form for name in OPTIMIZERS for form in (name, name.upper(), name.title())}
@@ -67,7 +69,11 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         "warm_start": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
     }
+    # A learning-rate schedule laid out over the whole fit: a longer run is no
+    # continuation of a shorter one, so memory reuses exact repeats only.
+    _schedule_spans_the_fit = False
 
     # scikit-learn's parameter handling (signature based), not scikeras' routing.
     get_params = BaseEstimator.get_params
@@ -222,7 +228,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
 
     # -- the fit path -----------------------------------------------------------
     def _train(self, X, y, sample_weight, *, epochs, continuing, partial=False, classes=None):
-        """validate -> encode -> build (seeded) -> feed -> train -> record history.
+        """validate -> encode -> build (seeded) -> (resume) -> feed -> train -> record history.
 
         ``continuing`` trains the existing network (warm start, partial_fit);
         ``partial`` trains one epoch on all of ``X``, with no validation split
@@ -243,8 +249,15 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             # 3. build (seeded): a fresh network, unless training continues
             if not continuing:
                 self._build(len(rows), seed, **self._data_build_args(X, rows))
-            # 4. feed: batches gathered from X's own memory, reshuffled each epoch
             initial_epoch = self.current_epoch if continuing else 0
+            if not continuing or not hasattr(self, "history_"):  # (after initialize)
+                self.history_ = {}
+            # (resume): with memory, from the cache's longest checkpoint of this run
+            n_steps = math.ceil(len(rows) / self.batch_size)
+            run = cached_run(self, X, y, weights, fresh=not (continuing or partial))
+            done = run.resume(self, training_steps(epochs, n_steps), n_steps) if run else 0
+            initial_epoch += done // n_steps
+            # 4. feed: batches gathered from X's own memory, each epoch's order from its number
             flip, recipe_callbacks = self._training_pieces(len(X), seed)
             train = batches(
                 X,
@@ -253,8 +266,9 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 batch_size=self.batch_size,
                 indices=rows,
                 shuffle=True,
-                seed=None if seed is None else seed + initial_epoch,
+                seed=seed,
                 flip=flip,
+                first_epoch=initial_epoch,
             )
             validation = None
             if validation_rows is not None:
@@ -262,7 +276,6 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                     X, y, weights, batch_size=self.batch_size, indices=validation_rows
                 )
             # (plan): how many steps; with a time budget, timed and kept to it
-            n_steps = math.ceil(len(rows) / self.batch_size)
             if self.time_budget is not None and not partial:
                 limit = budget_limit(
                     self.model_,
@@ -276,10 +289,10 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                     replan=lambda steps: self._plan_epochs(steps / n_steps, len(rows)),
                 )
             else:
-                limit = StepLimit(training_steps(epochs, n_steps), n_steps)
+                limit = StepLimit(training_steps(epochs, n_steps), n_steps, done=done)
+            if limit.steps >= limit.limit:  # the cache held this very run: nothing to train
+                return
             # 5. train, and 6. record the history (also of an interrupted fit)
-            if not continuing or not hasattr(self, "history_"):  # (after initialize)
-                self.history_ = {}
             self.n_iter_ = 0
             try:
                 self._fit_network(
@@ -289,6 +302,8 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 if not continuing and not self.history_.get("loss"):
                     self._forget_fit()
                 raise
+            if run:  # 7. store the run's checkpoint (memory)
+                run.store(self, limit)
 
     def _prepare(self):
         """Checks beyond the parameter constraints, thread limits; returns the seed."""
@@ -399,13 +414,14 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         fractional last epoch early and counts the steps trained.
         """
         previous = getattr(self.model_, "history", None)
-        history = {}
+        history, n_steps = {}, limit.n_steps
         try:
             with seeded(seed), released_gradient_registrations():
                 history = self.model_.fit(
                     train,
                     validation_data=validation,
-                    epochs=initial_epoch + math.ceil(limit.max_steps / limit.n_steps),
+                    epochs=initial_epoch + math.ceil((limit.max_steps - limit.steps) / n_steps),
+                    steps_per_epoch=n_steps,  # the batches run on, epoch after epoch
                     initial_epoch=initial_epoch,
                     verbose=int(self.verbose),
                     shuffle=False,  # the batches are shuffled already

@@ -161,14 +161,16 @@ class StepLimit(import_keras().callbacks.Callback):
     it (it sped up), the limit is planned again to end at the deadline (at
     most ``max_steps``) and ``replan(steps)`` is called with it (the ResNet
     lays its schedule out over it). ``replanned`` counts those changes.
+    ``done`` steps were trained before this fit (it resumes a cached run):
+    they count towards ``limit`` and :meth:`epochs`.
     """
 
     def __init__(self, limit, n_steps, *, deadline=None, tolerance=0.0, max_steps=None,
-                 per_validation=0.0, replan=None):  # fmt: skip
+                 per_validation=0.0, replan=None, done=0):  # fmt: skip
         super().__init__()
         self.limit = int(limit)
         self.n_steps = int(n_steps)
-        self.steps = 0
+        self.steps = int(done)
         self.deadline = deadline
         self.tolerance = tolerance
         self.max_steps = max_steps or self.limit

@@ -86,6 +86,7 @@ class CNNClassifier(KerasImageClassifier):
         callbacks=None,
         warm_start=False,
         class_weight=None,
+        memory=None,
     ):
         self.filters = filters
         self.kernel_size = kernel_size
@@ -107,6 +108,7 @@ class CNNClassifier(KerasImageClassifier):
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.class_weight = class_weight
+        self.memory = memory
 
     def _check_architecture(self):
         check_sizes("filters", self.filters)

@@ -57,6 +57,19 @@ _DOC_TRAINING = """
         are numbered on from ``current_epoch``, as ``partial_fit``'s are).
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplied into ``sample_weight``.
+    memory : str, os.PathLike, joblib.Memory or None, default=None
+        A directory (or a ``joblib.Memory``'s location) for epoch
+        checkpoints, as in scikit-learn's ``Pipeline(memory=...)``; None:
+        none. With an int ``random_state``, ``fit`` resumes from the longest
+        cached checkpoint of the same run (equal in everything but
+        ``epochs``: parameters, data, versions) at or below its ``epochs``,
+        with the predictions of a fit from scratch, and stores a checkpoint
+        at its own ``epochs``: a search over ``epochs`` trains the longest
+        of them only. Early stopping and a schedule over the whole fit reuse
+        a checkpoint of exactly the same ``epochs`` only; ``time_budget``,
+        ``warm_start``, ``callbacks`` and ``partial_fit`` do not use it. No
+        pickle is written or read. See the user guide page "Searching
+        epochs" (the rules, the cache's layout, how to clear it).
 
     Attributes
     ----------

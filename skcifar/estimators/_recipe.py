@@ -1,10 +1,14 @@
 """The residual network's training-time pieces that act between epochs or steps.
 
-Each is a Keras callback that ``ResNetClassifier`` adds to its own fits:
+``ResNetClassifier`` adds them to its own fits:
 
 * :class:`AlternatingFlip` - every image is mirrored on alternate epochs (a
   random half of them on even epochs, the other half on odd ones), instead
-  of a coin toss per image and epoch;
+  of a coin toss per image and epoch: the input pipeline mirrors the images
+  as it gathers them, from the epoch's number;
+
+and the others are Keras callbacks:
+
 * :class:`WhiteningBiasFreeze` - the patch-whitening layer's bias trains
   for the first epochs only;
 * :class:`Lookahead` - every few steps the weights move to an exponential
@@ -15,13 +19,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils.backend import import_keras, import_tensorflow
+from ..utils.backend import import_keras
 
 keras = import_keras()
 
 
-class AlternatingFlip(keras.callbacks.Callback):
+class AlternatingFlip:
     """Mirror each image on alternate epochs; which half starts is seeded.
+
+    The ``flip`` of :func:`skcifar.utils.input_pipeline.batches`, which
+    mirrors a row where ``rows`` differs from "the epoch is odd": a function
+    of the epoch's number, so a resumed fit flips as a fit from scratch.
 
     Parameters
     ----------
@@ -32,13 +40,7 @@ class AlternatingFlip(keras.callbacks.Callback):
     """
 
     def __init__(self, n_rows, seed):
-        super().__init__()
-        tf = import_tensorflow()
         self.rows = np.random.RandomState(seed).rand(n_rows) < 0.5
-        self.parity = tf.Variable(0, dtype=tf.int32, trainable=False)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.parity.assign(epoch % 2)
 
 
 class WhiteningBiasFreeze(keras.callbacks.Callback):

@@ -152,7 +152,9 @@ class ResNetClassifier(KerasImageClassifier):
     -----
     The schedule is laid out over ``epochs`` passes on the training part of
     ``X`` when ``fit`` starts; ``partial_fit`` and ``warm_start`` continue
-    along it and stay at its final (zero) rate once it has run out.
+    along it and stay at its final (zero) rate once it has run out. Since a
+    longer fit is no continuation of a shorter one, ``memory`` reuses only a
+    cached fit of exactly the same ``epochs``.
 
     See Also
     --------
@@ -197,6 +199,7 @@ class ResNetClassifier(KerasImageClassifier):
         "lookahead": ["boolean"],
         "tta_shift": [Interval(Integral, 0, None, closed="left")],
     }
+    _schedule_spans_the_fit = True  # memory reuses exact repeats only
 
     def __init__(
         self,
@@ -238,6 +241,7 @@ class ResNetClassifier(KerasImageClassifier):
         callbacks=None,
         warm_start=False,
         class_weight=None,
+        memory=None,
     ):
         self.widths = widths
         self.stem_filters = stem_filters
@@ -276,6 +280,7 @@ class ResNetClassifier(KerasImageClassifier):
         self.callbacks = callbacks
         self.warm_start = warm_start
         self.class_weight = class_weight
+        self.memory = memory
 
     def _check_architecture(self):
         check_sizes("widths", self.widths)
@@ -322,8 +327,7 @@ class ResNetClassifier(KerasImageClassifier):
         callbacks = []
         flip = None
         if self.augment and self._is_image() and self.flip == "alternating":
-            flip = AlternatingFlip(n_rows, seed)
-            callbacks.append(flip)
+            flip = AlternatingFlip(n_rows, seed)  # the batches mirror, by epoch
         if self.whiten:  # acts on the network's whitening layer, if it has one
             callbacks.append(WhiteningBiasFreeze(self.whiten_bias_epochs))
         if self.lookahead:

@@ -11,6 +11,10 @@ Archive layout::
     manifest.json        format stamp, versions, the estimator tree
     arrays/<k>.npy       numeric/str fitted arrays (np.save, allow_pickle=False)
     models/<k>.keras     each fitted network, in Keras' own format
+
+:class:`CheckpointCache` is the other file format here: the epoch checkpoints
+that the classifiers' ``memory`` stores and resumes fits from, also without
+pickle.
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ from ._archive import (
     read_member,
     write_atomically,
 )
+from ._checkpoints import CheckpointCache
 from ._estimators import capture, restore
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "load", "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointCache", "load", "save"]
 
 
 def _versions():

@@ -73,6 +73,7 @@ def batches(
     shuffle=False,
     seed=None,
     flip=None,
+    first_epoch=0,
 ):
     """A ``tf.data.Dataset`` of batches gathered straight from ``X``'s memory.
 
@@ -86,6 +87,10 @@ def batches(
     CPUs without AVX512-FP16, so float16 data travels as its 16-bit patterns
     and a lookup in a table of all 65,536 of them widens each batch, exactly.
 
+    What an epoch sees depends on the seed and the epoch's number only, never
+    on the epochs run before it, so that a fit resumed at epoch ``k`` sees
+    what a fit from scratch sees in its epoch ``k``.
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, ...)
@@ -93,25 +98,44 @@ def batches(
     y, sample_weight : ndarray of shape (n_samples,) or None
         Targets and per-sample weights; None leaves them out of the batches.
     batch_size : int
-        Rows per batch (the last one may be smaller).
+        Rows per batch (the last one of an epoch may be smaller).
     indices : ndarray of int or None
         Rows of ``X`` to use, in this order (None: all of them).
     shuffle : bool, default=False
-        Shuffle the rows anew each epoch (training); False keeps their order.
+        False: one pass over the rows in their order (validation,
+        prediction). True (training): an endless dataset of epochs
+        ``first_epoch``, ``first_epoch + 1``, ... one after another, each a
+        permutation of the rows drawn from ``(seed, epoch)`` alone (a
+        stateless shuffle); pass ``steps_per_epoch`` to ``model.fit``.
     seed : int or None
-        Seed of the shuffling (None: TensorFlow's global seed, if any).
+        Seed of the shuffling; None draws one from NumPy's global random
+        state (scikit-learn's convention for ``random_state=None``).
     flip : object or None, default=None
         Mirror some images left-right as they are gathered: ``flip.rows`` is
-        a boolean array over all rows of ``X`` and ``flip.parity`` a
-        TensorFlow integer variable; a row is mirrored where its entry
-        differs from ``parity == 1`` (so flipping ``parity`` each epoch
-        mirrors every image on alternate epochs).
+        a boolean array over all rows of ``X``; a row is mirrored where its
+        entry differs from "the epoch is odd", so every image is mirrored on
+        alternate epochs.
+    first_epoch : int, default=0
+        The number of the first epoch (of the only one, without ``shuffle``).
 
     Returns
     -------
     tf.data.Dataset
         Elements ``x``, ``(x, y)`` or ``(x, y, sample_weight)``; ``x`` has
         ``X``'s dtype, or float32 where that is float16.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcifar.utils.input_pipeline import batches
+    >>> X = np.arange(10, dtype=np.float32)
+    >>> data = batches(X, batch_size=4, shuffle=True, seed=0, first_epoch=3)
+    >>> epoch_3 = np.concatenate([b.numpy() for b in data.take(3)])
+    >>> sorted(epoch_3) == list(X)
+    True
+    >>> again = batches(X, batch_size=4, shuffle=True, seed=0, first_epoch=3)
+    >>> bool(np.array_equal(np.concatenate([b.numpy() for b in again.take(3)]), epoch_3))
+    True
     """
     import tensorflow as tf
 
@@ -120,27 +144,40 @@ def batches(
     half = X.dtype == np.float16
     if half:  # carried as its bit patterns, widened per batch below
         X = X.view(np.uint16)
-    rows = tf.data.Dataset.from_tensor_slices(np.asarray(indices, dtype=np.int64))
+    rows = np.asarray(indices, dtype=np.int64)
+    size = int(batch_size)
     if shuffle:
-        rows = rows.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+        if seed is None:  # scikit-learn's random_state=None: NumPy's global generator
+            seed = np.random.randint(np.iinfo(np.int32).max)  # noqa: NPY002
+        key = tf.constant(seed, tf.int64)
+        every_row = tf.constant(rows)
+
+        def epoch_batches(epoch):
+            order = tf.random.experimental.stateless_shuffle(every_row, seed=tf.stack([key, epoch]))
+            return tf.data.Dataset.from_tensor_slices(order).batch(size).map(lambda b: (b, epoch))
+
+        index_batches = tf.data.Dataset.counter(int(first_epoch)).flat_map(epoch_batches)
+    else:
+        epoch = tf.constant(int(first_epoch), tf.int64)
+        index_batches = tf.data.Dataset.from_tensor_slices(rows).batch(size)
+        index_batches = index_batches.map(lambda b: (b, epoch))
     arrays = (as_tensor(X),) + tuple(
         tf.constant(np.asarray(a)) for a in (y, sample_weight) if a is not None
     )
     # The arrays enter as one dataset element repeated, not as captures of the
     # gather function: tf.data would otherwise serialise them into its graph.
-    data = tf.data.Dataset.zip(
-        (rows.batch(int(batch_size)), tf.data.Dataset.from_tensors(arrays).repeat())
-    )
+    data = tf.data.Dataset.zip((index_batches, tf.data.Dataset.from_tensors(arrays).repeat()))
 
     widen = _half_to_float32_table(tf) if half else None  # 256 KB, captured
     flip_rows = None if flip is None else tf.constant(np.asarray(flip.rows, dtype=bool))
 
-    def gather(index, arrays):
+    def gather(batch, arrays):
+        index, epoch = batch
         picked = tuple(tf.gather(a, index) for a in arrays)
         if widen is not None:
             picked = (tf.gather(widen, tf.cast(picked[0], tf.int32)),) + picked[1:]
         if flip_rows is not None:
-            mirrored = tf.not_equal(tf.gather(flip_rows, index), tf.equal(flip.parity, 1))
+            mirrored = tf.not_equal(tf.gather(flip_rows, index), tf.equal(epoch % 2, 1))
             images = picked[0]
             images = tf.where(mirrored[:, None, None, None], tf.reverse(images, axis=[2]), images)
             picked = (images,) + picked[1:]

@@ -128,11 +128,10 @@ def _public_names():
     import importlib
     import inspect
 
-    documented_as = {
-        "skcifar.estimators": "skcifar",
-        "skcifar.persistence": "skcifar",
-        "skcifar.preprocessing": "skcifar",
-    }
+    import skcifar
+
+    top_level = ("skcifar.estimators", "skcifar.persistence", "skcifar.preprocessing")
+
     names = []
     for module_name in (
         "skcifar.datasets",
@@ -148,7 +147,8 @@ def _public_names():
         for name in public:
             obj = getattr(module, name)
             if inspect.isclass(obj) or inspect.isfunction(obj):
-                names.append(f"{documented_as.get(module_name, module_name)}.{name}")
+                top = module_name in top_level and name in skcifar.__all__
+                names.append(f"{'skcifar' if top else module_name}.{name}")
     return names
 
 

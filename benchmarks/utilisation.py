@@ -15,7 +15,11 @@ Utilisation is training GFLOP/s over the peak of the precision the network
 computes in (``precision="auto"``: :func:`skcifar.architectures.resolve_precision`)
 and, for the record, over the bfloat16 peak.
 
+``--threads`` instead compares TensorFlow thread settings (intra-op,
+inter-op; 0 is TensorFlow's default), each in a fresh process.
+
     python benchmarks/utilisation.py                  # ~3 min on 2 cores
+    python benchmarks/utilisation.py --threads 0,0 2,1 2,2 1,1 3,1
     python benchmarks/utilisation.py --quick          # smoke run
 """
 
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 
 import _common
@@ -136,12 +142,63 @@ def run(quick):
     return result
 
 
+# The networks of the thread comparison.
+THREAD_CONFIGS = {
+    "widths-32-64-128-relu-b256": dict(widths=(32, 64, 128), precision="float32"),
+    "default-widths-gelu-b1024": dict(activation="gelu", batch_size=1024, precision="float32"),
+}
+
+
+def threads_child(intra, inter, quick):
+    """Training speeds under one thread setting (runs in a fresh process)."""
+    from skcifar.utils import backend
+
+    tf = backend.import_tensorflow()
+    if intra:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+    if inter:
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    backend._THREADS_CONFIGURED = True  # keep skcifar from setting its own
+    configs = {"quick": dict(widths=(8, 16), batch_size=64)} if quick else THREAD_CONFIGS
+    result = {"intra_op": intra, "inter_op": inter}
+    for name, params in configs.items():
+        speed = training_speed(params, n_images=1024 if quick else 8192)
+        result[name] = {k: speed[k] for k in ("images_per_second", "images_per_cpu_second")}
+    print(json.dumps(result), flush=True)
+
+
+def compare_threads(settings, quick):
+    """One fresh process per ``(intra, inter)`` setting; their results in order."""
+    results = []
+    for intra, inter in settings:
+        argv = [sys.executable, __file__, "--threads-child", f"{intra},{inter}"]
+        out = subprocess.run(
+            argv + (["--quick"] if quick else []), capture_output=True, text=True, check=True
+        ).stdout
+        results.append(json.loads(out.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), flush=True)
+    return {"threads": results}
+
+
+def _pair(text):
+    intra, inter = (int(part) for part in text.split(","))
+    return intra, inter
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run (numbers mean nothing)")
     parser.add_argument("--json", metavar="PATH", help="write the results to this JSON file")
+    parser.add_argument(
+        "--threads", nargs="+", type=_pair, metavar="INTRA,INTER",
+        help="compare these TensorFlow thread settings instead",
+    )  # fmt: skip
+    parser.add_argument("--threads-child", type=_pair, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    result = run(args.quick)
+    if args.threads_child:
+        threads_child(*args.threads_child, args.quick)
+        return 0
+    result = compare_threads(args.threads, args.quick) if args.threads else run(args.quick)
     if args.json:
         _common.write_json(args.json, result)
     return 0

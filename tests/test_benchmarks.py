@@ -242,7 +242,43 @@ def test_recipe_ablation_quick():
     assert "machine" in rows[0]
     assert [row["name"] for row in rows[1:]] == ["baseline", "recipe"]
     for row in rows[1:]:
-        assert row["epochs"] >= 1 and 0 <= row["val_accuracy"] <= 1
+        assert row["epochs"] > 0 and 0 <= row["val_accuracy"] <= 1
+
+
+def test_forward_flops_counts_convolutions_and_dense_layers(bench):
+    from skcifar.utils.backend import import_keras
+
+    keras = import_keras()
+    utilisation = importlib.import_module("utilisation")
+    inputs = keras.Input((5, 5, 2))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)  # 25 positions x 3x3x2x4 MACs
+    x = keras.layers.MaxPooling2D()(x)  # no kernel: not counted
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(3)(x)  # 16 inputs x 3 MACs
+    model = keras.Model(inputs, outputs)
+    assert utilisation.forward_flops(model) == 2 * (25 * 3 * 3 * 2 * 4 + 16 * 3)
+
+
+@pytest.mark.slow
+def test_utilisation_quick(tmp_path):
+    out = tmp_path / "u.json"
+    script = str(BENCH / "utilisation.py")
+    subprocess.run([sys.executable, script, "--quick", "--json", str(out)], check=True,
+                   timeout=600, cwd=ROOT)  # fmt: skip
+    result = json.loads(out.read_text())
+    assert set(result["peak_gflops"]) == {"bfloat16", "float32"}
+    assert all(peak > 0 for peak in result["peak_gflops"].values())
+    net = result["networks"]["quick"]
+    assert net["training_gflops"] == pytest.approx(
+        3 * net["forward_mflop_per_image"] * net["images_per_second"] / 1e3
+    )
+    own = result["peak_gflops"]["bfloat16" if net["compute_dtype"] == "bfloat16" else "float32"]
+    assert net["utilisation"] == pytest.approx(net["training_gflops"] / own)
+    argv = [sys.executable, script, "--quick", "--threads", "1,1", "0,0"]
+    done = subprocess.run(argv, check=True, timeout=600, cwd=ROOT, capture_output=True, text=True)
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [(row["intra_op"], row["inter_op"]) for row in rows] == [(1, 1), (0, 0)]
+    assert all(row["quick"]["images_per_second"] > 0 for row in rows)
 
 
 def _search_memory_result():

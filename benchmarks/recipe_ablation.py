@@ -8,6 +8,7 @@ the configuration's own test-time augmentation (temperature 1).
 
     python benchmarks/recipe_ablation.py --budget 165 baseline recipe
     python benchmarks/recipe_ablation.py --epochs 3 baseline recipe recipe-no-gelu
+    python benchmarks/recipe_ablation.py recipe-no-gelu --budget 165 --seeds 0 1 2
     python benchmarks/recipe_ablation.py --list
     python benchmarks/recipe_ablation.py --quick          # smoke run: tiny data and network
 """
@@ -46,7 +47,7 @@ for piece, undo in WITHOUT.items():
 N_VALIDATION = 5000
 
 
-def run(names, budget=None, n_train=None, n_validation=N_VALIDATION, overrides=None):
+def run(names, budget=None, n_train=None, n_validation=N_VALIDATION, overrides=None, seed=0):
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
 
@@ -62,7 +63,7 @@ def run(names, budget=None, n_train=None, n_validation=N_VALIDATION, overrides=N
     rows = []
     for name in names:
         params = {**CONFIGS[name], **(overrides or {})}
-        params.update(temperature=1.0, random_state=0)
+        params.update(temperature=1.0, random_state=seed)
         if budget is not None:
             params["time_budget"] = budget
         model = make_pipeline(PixelScaler(), ResNetClassifier(**params))
@@ -73,6 +74,7 @@ def run(names, budget=None, n_train=None, n_validation=N_VALIDATION, overrides=N
         proba = model.predict_proba(X_val)
         row = {
             "name": name,
+            "seed": seed,
             "epochs": round(float(model[-1].n_iter_), 3),
             "fit_s": round(fit_seconds, 1),
             "predict_s": round(time.perf_counter() - start, 1),
@@ -98,6 +100,9 @@ def main(argv=None):
         metavar="JSON",
         help='parameters that override every configuration, e.g. \'{"activation": "relu"}\'',
     )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], help="random_state of each fit (same split)"
+    )
     parser.add_argument("--list", action="store_true", help="print the configurations")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 images")
     args = parser.parse_args(argv)
@@ -110,10 +115,12 @@ def main(argv=None):
     print(json.dumps({"machine": machine()}), flush=True)
     if args.quick:
         run(args.names, budget=5, n_train=2000, n_validation=500, overrides=dict(widths=(8, 8)))
-    elif args.epochs:
-        run(args.names, overrides=dict(epochs=args.epochs, **args.set))
     else:
-        run(args.names, budget=args.budget, overrides=args.set)
+        for seed in args.seeds:
+            if args.epochs:
+                run(args.names, overrides=dict(epochs=args.epochs, **args.set), seed=seed)
+            else:
+                run(args.names, budget=args.budget, overrides=args.set, seed=seed)
     return 0
 
 

@@ -47,21 +47,20 @@ PEAK_SHAPE = dict(batch=256, size=15, channels_in=64, channels_out=256)
 
 
 def conv_peak(dtype, *, batch, size, channels_in, channels_out, repeats=REPEATS):
-    """GFLOP/s of the best of ``repeats`` timings of one 3x3 convolution."""
+    """GFLOP/s of the best of ``repeats`` timings of one 3x3 convolution.
+
+    Timed as ``precision="auto"`` times its own probe
+    (:func:`skcifar.architectures.bfloat16_speedup`), at this shape.
+    """
+    from skcifar.architectures._precision import _conv_seconds
     from skcifar.utils.backend import import_tensorflow
 
     tf = import_tensorflow()
     rng = np.random.RandomState(0)
-    x = tf.cast(rng.standard_normal((batch, size, size, channels_in)).astype("f4"), dtype)
-    kernel = tf.cast(rng.standard_normal((3, 3, channels_in, channels_out)).astype("f4"), dtype)
-    conv = tf.function(lambda x, kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
-    conv(x, kernel).numpy()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        conv(x, kernel).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2 * batch * size * size * channels_in * channels_out * 9 / best / 1e9
+    x = tf.constant(rng.standard_normal((batch, size, size, channels_in)).astype("f4"))
+    kernel = tf.constant(rng.standard_normal((3, 3, channels_in, channels_out)).astype("f4"))
+    seconds = _conv_seconds(tf, x, kernel, tf.as_dtype(dtype), repeats)
+    return 2 * batch * size * size * channels_in * channels_out * 9 / seconds / 1e9
 
 
 def forward_flops(model):

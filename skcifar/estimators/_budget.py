@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 
 import numpy as np
 
@@ -63,15 +64,16 @@ def steps_within(seconds, done, n_steps, per_step, per_validation):
     return low
 
 
-def epochs_within_budget(model, data, *, n_steps, n_validation_steps, seconds_left):
-    """The epochs that fill ``seconds_left``, to the batch; at least one batch.
+def steps_within_budget(model, data, *, n_steps, n_validation_steps, seconds_left):
+    """The training steps that fill ``seconds_left``; at least one.
 
     ``TIMED_STEPS + 1`` training steps are run on ``model`` itself with the
     first batches of ``data`` (a fresh, unshuffled dataset: the training
     dataset's shuffling stays untouched), timed, and undone: every weight,
     batch-norm statistic, optimizer slot and random-layer state is put back,
     so the run that follows is the run that ``epochs=n_iter_`` gives. The
-    training step traced here is the one the fit then uses.
+    training step traced here is the one the fit then uses. A validation
+    pass follows every epoch, the last, partial one included.
 
     Parameters
     ----------
@@ -86,9 +88,8 @@ def epochs_within_budget(model, data, *, n_steps, n_validation_steps, seconds_le
 
     Returns
     -------
-    epochs : int or float
-        Epochs to train (see :func:`as_epochs`); a validation pass follows
-        every epoch, the last, partial one included.
+    steps : int
+        Training steps to take.
     per_step : float
         The seconds of one training step, as timed.
     """
@@ -104,26 +105,24 @@ def epochs_within_budget(model, data, *, n_steps, n_validation_steps, seconds_le
             variable.assign(value)
     per_step = clock.seconds_per_step()
     per_validation = VALIDATION_STEP_COST * n_validation_steps * per_step
-    steps = steps_within(seconds_left, 0, n_steps, per_step, per_validation)
-    return as_epochs(max(steps, 1), n_steps), per_step
+    return max(steps_within(seconds_left, 0, n_steps, per_step, per_validation), 1), per_step
 
 
 def budget_limit(model, data, *, n_steps, n_validation_steps, seconds, deadline, replan):
     """The :class:`StepLimit` of a ``time_budget`` fit: timed, planned, kept to.
 
-    Plans with :func:`epochs_within_budget`, calls ``replan(steps)`` with the
+    Plans with :func:`steps_within_budget`, calls ``replan(steps)`` with the
     plan (and with every new plan during training), and returns the limit
     that ends the fit by ``deadline`` (a ``time.perf_counter()`` value), the
     end of a budget of ``seconds``.
     """
-    epochs, per_step = epochs_within_budget(
+    steps, per_step = steps_within_budget(
         model,
         data,
         n_steps=n_steps,
         n_validation_steps=n_validation_steps,
         seconds_left=deadline - time.perf_counter(),
     )
-    steps = training_steps(epochs, n_steps)
     replan(steps)
     return StepLimit(
         steps,
@@ -178,7 +177,7 @@ class StepLimit(import_keras().callbacks.Callback):
         self.replan = replan
         self.replanned = 0
         self.check_every = max(1, int(self.limit * REPLAN_SHARE))
-        self._step_seconds = []
+        self._step_seconds = deque(maxlen=REPLAN_WINDOW)
         self._last = None
         self._test_started = None
 
@@ -197,16 +196,17 @@ class StepLimit(import_keras().callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
-        now = time.perf_counter()
-        self._step_seconds.append(now - self._last)
-        self._last = now
-        if self.deadline is not None and self.steps % self.check_every == 0:
-            self._check_plan(now)
+        if self.deadline is not None:  # only a time budget needs the clock
+            now = time.perf_counter()
+            self._step_seconds.append(now - self._last)
+            self._last = now
+            if self.steps % self.check_every == 0:
+                self._check_plan(now)
         if self.steps >= self.limit:
             self.model.stop_training = True
 
     def _check_plan(self, now):
-        per_step = max(float(np.median(self._step_seconds[-REPLAN_WINDOW:])), 1e-9)
+        per_step = max(float(np.median(self._step_seconds)), 1e-9)
         times = (self.n_steps, per_step, self.per_validation)
         late = now + seconds_for(self.steps, self.limit - self.steps, *times) - self.deadline
         if -2 * self.tolerance <= late <= self.tolerance:

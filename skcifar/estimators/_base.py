@@ -39,6 +39,8 @@ from ._labels import encode_labels, fit_classes
 from ._resume import cached_run
 from ._scikeras import BaseWrapper
 
+#: Smallest batch of prediction and of the validation loss (``batch_size`` may be larger).
+MIN_INFERENCE_BATCH = 256
 _OPTIMIZER_NAMES = {form for name in OPTIMIZERS for form in (name, name.upper(), name.title())}
 
 
@@ -98,6 +100,15 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
     def _training_pieces(self, n_rows, seed):
         """``(flip, callbacks)`` of a recipe: a per-epoch flip for the batches, or None."""
         return None, []
+
+    def _inference_batch(self):
+        """Rows per batch when nothing is trained (prediction, validation loss).
+
+        At least ``MIN_INFERENCE_BATCH``: an image's output does not depend on
+        its batch, and small training batches make prediction several times
+        slower than it need be.
+        """
+        return max(self.batch_size, MIN_INFERENCE_BATCH)
 
     def _predict_batches(self, data):
         """The network's outputs for a dataset of input batches (subclasses add to it)."""
@@ -224,7 +235,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             )
         with quiet():
             X = self._as_network_input(validate_pixels(self, X, reset=False))
-            return self._predict_batches(batches(X, batch_size=self.batch_size))
+            return self._predict_batches(batches(X, batch_size=self._inference_batch()))
 
     # -- the fit path -----------------------------------------------------------
     def _train(self, X, y, sample_weight, *, epochs, continuing, partial=False, classes=None):
@@ -273,7 +284,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             validation = None
             if validation_rows is not None:
                 validation = batches(
-                    X, y, weights, batch_size=self.batch_size, indices=validation_rows
+                    X, y, weights, batch_size=self._inference_batch(), indices=validation_rows
                 )
             # (plan): how many steps; with a time budget, timed and kept to it
             if self.time_budget is not None and not partial:
@@ -283,7 +294,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                     n_steps=n_steps,
                     n_validation_steps=0
                     if validation_rows is None
-                    else math.ceil(len(validation_rows) / self.batch_size),
+                    else math.ceil(len(validation_rows) / self._inference_batch()),
                     seconds=self.time_budget,
                     deadline=started + self.time_budget,
                     replan=lambda steps: self._plan_epochs(steps / n_steps, len(rows)),

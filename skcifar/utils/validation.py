@@ -102,6 +102,19 @@ def _describe(shape):
     return "(n, " + ", ".join(str(s) for s in shape) + ")"
 
 
+def _finite_half(X):
+    """Whether ``X`` is a float16 array known to hold finite values only.
+
+    scikit-learn's quick test sums the array in its own dtype, which
+    overflows in float16 for any large image array (``PixelScaler``'s
+    default output) and falls back to a slow element-by-element check; a
+    float32 sum of float16 values cannot overflow, so it is exact here.
+    """
+    if not (isinstance(X, np.ndarray) and X.dtype == np.float16):
+        return False
+    return bool(np.isfinite(X.sum(dtype=np.float32)))
+
+
 def validate_pixels(estimator, X, *, reset, dtype="numeric"):
     """Validate image or flat-row input and record/check its per-sample shape.
 
@@ -134,10 +147,11 @@ def validate_pixels(estimator, X, *, reset, dtype="numeric"):
             f"(n, height*width*channels); got a {ndim}-D array of shape {shape}."
             + hints.get(ndim, "")
         )
+    finite = not _finite_half(X)  # True: scikit-learn checks
     if ndim == 2:
-        X = validate_data(estimator, X, reset=reset, dtype=dtype, ensure_all_finite=True)
+        X = validate_data(estimator, X, reset=reset, dtype=dtype, ensure_all_finite=finite)
     else:
-        X = check_array(X, allow_nd=True, dtype=dtype, ensure_all_finite=True, input_name="X")
+        X = check_array(X, allow_nd=True, dtype=dtype, ensure_all_finite=finite, input_name="X")
         if reset:
             # Images carry no column names: drop any left by an earlier 2-D fit.
             estimator.__dict__.pop("feature_names_in_", None)

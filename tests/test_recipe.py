@@ -11,7 +11,7 @@ from sklearn.base import clone
 import skcifar
 from skcifar import PixelScaler, ResNetClassifier
 from skcifar.architectures import build_resnet, patch_whitening, set_schedule_steps
-from skcifar.architectures._training import ScaledSGD, WarmupDecay
+from skcifar.architectures._training import MuonSGD, ScaledSGD, WarmupDecay, orthogonalised
 from skcifar.estimators._recipe import AlternatingFlip, Lookahead
 from skcifar.estimators._resnet import FAST_RECIPE, _with_temperature
 from skcifar.utils.backend import import_keras, import_tensorflow
@@ -198,3 +198,50 @@ def test_recipe_model_saves_pickles_and_repeats(fitted, data, tmp_path):
     np.testing.assert_array_equal(skcifar.load(path).predict_proba(X), proba)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).predict_proba(X), proba)
     np.testing.assert_array_equal(clone(fitted).fit(X, y).predict_proba(X), proba)
+
+
+def test_orthogonalised_pushes_singular_values_towards_one():
+    rng = np.random.RandomState(0)
+    for shape in [(72, 16), (16, 72), (48, 24)]:  # (square ones have singular values near 0)
+        matrix = rng.randn(*shape).astype(np.float32) * np.logspace(-1, 1, shape[1])[None, :]
+        result = orthogonalised(tf.constant(matrix), steps=5).numpy()
+        assert result.shape == shape
+        singular = np.linalg.svd(result, compute_uv=False)
+        assert singular.min() > 0.5 and singular.max() < 1.3, singular  # spread 100x before
+        u, _, vt = np.linalg.svd(matrix, full_matrices=False)
+        assert np.trace((u @ vt).T @ result) > 0.8 * min(shape)  # the same directions
+
+
+def test_muon_moves_kernels_by_orthogonal_steps_and_sgd_the_rest():
+    keras.utils.set_random_seed(0)
+    model = build_resnet((8, 8, 3), 2, widths=(4,), precision="float32", seed=0,
+                         conv_optimizer="muon", muon_scale=0.5, weight_decay=0.1,
+                         schedule_steps=None, learning_rate=0.1)  # fmt: skip
+    assert isinstance(model.optimizer, MuonSGD)
+    before = {v.path: v.numpy() for v in model.trainable_variables}
+    X = np.random.RandomState(0).rand(16, 8, 8, 3).astype(np.float32)
+    model.train_on_batch(X, np.arange(16) % 2)
+    kernels = [v for v in model.trainable_variables if len(v.shape) == 4]
+    assert len(kernels) == 3  # the stem and the stage's two convolutions
+    for v in kernels:
+        filters = v.shape[-1]
+        rescaled = before[v.path] * np.sqrt(filters) / np.linalg.norm(before[v.path])
+        step = (rescaled - v.numpy()).reshape(-1, filters) / (0.1 * 0.5)
+        singular = np.linalg.svd(step, compute_uv=False)
+        assert singular.min() > 0.3 and singular.max() < 1.3, singular  # one orthogonal step
+    head = next(v for v in model.trainable_variables if len(v.shape) == 2)
+    assert not np.allclose(head.numpy(), before[head.path])  # SGD (with weight decay)
+    with pytest.raises(ValueError, match="conv_optimizer"):
+        build_resnet((8, 8, 3), 2, widths=(4,), conv_optimizer="adam")
+
+
+def test_muon_recipe_saves_and_repeats(data, tmp_path):
+    X, y = data
+    model = ResNetClassifier(**TINY, **RECIPE, conv_optimizer="muon").fit(X, y)
+    proba = model.predict_proba(X)
+    path = os.path.join(tmp_path, "muon.skcifar")
+    skcifar.save(model, path)
+    loaded = skcifar.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+    assert isinstance(loaded.model_.optimizer, MuonSGD)
+    np.testing.assert_array_equal(clone(model).fit(X, y).predict_proba(X), proba)

@@ -12,7 +12,7 @@ outputs class probabilities and trains on integer labels.
 
 from ._notebook import build_ann, build_cnn
 from ._precision import PRECISIONS, bfloat16_speedup, resolve_precision
-from ._resnet import SCHEDULES, build_resnet, patch_whitening, set_schedule_steps
+from ._resnet import CONV_OPTIMIZERS, SCHEDULES, build_resnet, patch_whitening, set_schedule_steps
 from ._shared import MIN_AUGMENTED_SIZE, OPTIMIZERS, make_optimizer
 
 
@@ -28,6 +28,7 @@ def register_keras_objects():
 
 
 __all__ = [
+    "CONV_OPTIMIZERS",
     "MIN_AUGMENTED_SIZE",
     "OPTIMIZERS",
     "PRECISIONS",

@@ -102,6 +102,10 @@ def set_schedule_steps(model, schedule_steps):
     return True
 
 
+#: How :func:`build_resnet` can train its convolution filters.
+CONV_OPTIMIZERS = ("sgd", "muon")
+
+
 def build_resnet(
     input_shape=(32, 32, 3),
     n_classes=10,
@@ -129,6 +133,8 @@ def build_resnet(
     shift_padding="constant",
     schedule="cosine",
     bias_lr_scale=1.0,
+    conv_optimizer="sgd",
+    muon_scale=0.16,
 ):
     """Build a fast residual network for small images.
 
@@ -210,6 +216,13 @@ def build_resnet(
         via the peak to 0, or a line from a fifth via the peak to 0.07 times it.
     bias_lr_scale : float, default=1.0
         Learning-rate factor of the batch-norm shifts.
+    conv_optimizer : {"sgd", "muon"}, default="sgd"
+        How the convolution filters train: by the SGD above, or by Muon
+        (orthogonalised momentum steps relative to each kernel's norm, no
+        weight decay; the other parameters keep the SGD).
+    muon_scale : float, default=0.16
+        With ``conv_optimizer="muon"``, the filters' learning rate as a
+        multiple of the scheduled rate.
 
     Returns
     -------
@@ -225,7 +238,7 @@ def build_resnet(
     """
     keras = import_keras()
     from ._layers import PatchWhitening, RandomShiftFlip
-    from ._training import ScaledSGD, SmoothedSparseCrossentropy
+    from ._training import MuonSGD, ScaledSGD, SmoothedSparseCrossentropy
 
     layers = keras.layers
     policy = resolve_precision(precision)
@@ -289,7 +302,13 @@ def build_resnet(
         _identity_init(convolutions)
     if not compile:
         return model
-    optimizer = ScaledSGD(
+    if conv_optimizer not in CONV_OPTIMIZERS:
+        raise ValueError(
+            f"conv_optimizer must be one of {CONV_OPTIMIZERS}; got {conv_optimizer!r}."
+        )
+    muon = {"muon_scale": float(muon_scale)} if conv_optimizer == "muon" else {}
+    optimizer = (MuonSGD if muon else ScaledSGD)(
+        **muon,
         bias_lr_scale=bias_lr_scale,
         learning_rate=_schedule(learning_rate, schedule_steps, warmup_fraction, schedule),
         momentum=float(momentum),

@@ -172,3 +172,103 @@ class ScaledSGD(keras.optimizers.SGD):
         config = super().get_config()
         config.update(bias_lr_scale=self.bias_lr_scale, decay_exempt=list(self.decay_exempt))
         return config
+
+
+#: Coefficients of the quintic Newton-Schulz step that pushes every singular
+#: value of a matrix towards 1 (fast near 0; it settles around 0.7-1.2 rather
+#: than at exactly 1, which trains as well).
+_NEWTON_SCHULZ = (3.4445, -4.7750, 2.0315)
+
+
+def orthogonalised(matrix, steps=3):
+    """``matrix`` with its singular values pushed towards 1 (Newton-Schulz).
+
+    Approximately ``U @ V.T`` of the SVD ``matrix = U @ S @ V.T``: the
+    direction of every singular pair kept, its size made about one.
+
+    Parameters
+    ----------
+    matrix : tensor of shape (rows, cols)
+        A gradient (or momentum) matrix.
+    steps : int, default=3
+        Newton-Schulz iterations.
+
+    Returns
+    -------
+    tensor of shape (rows, cols)
+    """
+    a, b, c = _NEWTON_SCHULZ
+    tall = matrix.shape[0] > matrix.shape[1]
+    x = tf.transpose(matrix) if tall else matrix
+    x = x / (tf.norm(x) + 1e-7)  # every singular value at most 1
+    for _ in range(int(steps)):
+        gram = tf.matmul(x, x, transpose_b=True)
+        x = a * x + tf.matmul(b * gram + c * tf.matmul(gram, gram), x)
+    return tf.transpose(x) if tall else x
+
+
+@keras.saving.register_keras_serializable(package="skcifar")
+class MuonSGD(ScaledSGD):
+    """:class:`ScaledSGD`, but the convolution filters are trained by Muon.
+
+    Muon (momentum, orthogonalised): each 4-D convolution kernel keeps a
+    Nesterov momentum of its gradient (``muon_momentum``); a step reshapes it
+    to a matrix of one column per filter, orthogonalises it
+    (:func:`orthogonalised`) and moves the kernel by ``muon_scale`` times the
+    current learning rate along it, after rescaling the kernel to a
+    Frobenius norm of ``sqrt(filters)``. Every filter thus moves by a share
+    of its own size, whatever the scale of its gradient. The kernels get no
+    weight decay (the rescaling fixes their size). Every other variable
+    (batch-norm shifts, the head, biases) is trained as by
+    :class:`ScaledSGD`, with the same schedule.
+
+    Parameters
+    ----------
+    muon_scale : float, default=0.16
+        The kernels' learning rate as a multiple of the current rate.
+    muon_momentum : float, default=0.6
+        Nesterov momentum of the kernels' gradients.
+    newton_schulz_steps : int, default=3
+        Iterations of the orthogonalisation.
+    **kwargs
+        :class:`ScaledSGD`'s arguments.
+    """
+
+    def __init__(self, muon_scale=0.16, muon_momentum=0.6, newton_schulz_steps=3, **kwargs):
+        super().__init__(**kwargs)
+        self.muon_scale = float(muon_scale)
+        self.muon_momentum = float(muon_momentum)
+        self.newton_schulz_steps = int(newton_schulz_steps)
+
+    def build(self, variables):
+        super().build(variables)
+        self._muon = [len(variable.shape) == 4 for variable in variables]
+        if not self.momentum:  # SGD made no momentum slots; Muon needs them
+            self.momentums = self.add_optimizer_variables(variables, "momentum")
+
+    def _use_weight_decay(self, variable):
+        index = self._get_variable_index(variable)
+        return not self._muon[index] and super()._use_weight_decay(variable)
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        if not self._muon[index]:
+            return super().update_step(gradient, variable, learning_rate)
+        gradient = tf.cast(gradient, variable.dtype)
+        momentum = self.momentums[index]
+        momentum.assign(self.muon_momentum * momentum + gradient)
+        direction = gradient + self.muon_momentum * momentum  # Nesterov
+        filters = variable.shape[-1]
+        update = orthogonalised(tf.reshape(direction, (-1, filters)), self.newton_schulz_steps)
+        weights = variable * (float(filters) ** 0.5 / (tf.norm(variable) + 1e-12))
+        rate = tf.cast(learning_rate, variable.dtype) * self.muon_scale
+        variable.assign(weights - rate * tf.reshape(update, variable.shape))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            muon_scale=self.muon_scale,
+            muon_momentum=self.muon_momentum,
+            newton_schulz_steps=self.newton_schulz_steps,
+        )
+        return config

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..architectures import (
+    CONV_OPTIMIZERS,
     MIN_AUGMENTED_SIZE,
     PRECISIONS,
     SCHEDULES,
@@ -125,6 +126,14 @@ class ResNetClassifier(KerasImageClassifier):
         Keras' momentum of the batch-norm running statistics.
     bias_lr_scale : float > 0, default=1.0
         Learning-rate factor of the batch-norm shifts.
+    conv_optimizer : {"sgd", "muon"}, default="sgd"
+        How the convolution filters train: by the SGD of the other
+        parameters, or by Muon (orthogonalised momentum steps of size
+        ``muon_scale`` times the scheduled rate, relative to each kernel's
+        norm; no weight decay).
+    muon_scale : float > 0, default=0.16
+        With ``conv_optimizer="muon"``, the filters' learning rate as a
+        multiple of the scheduled ``learning_rate``.
     residual : bool, default=True
         Residual connection around each stage's second convolution.
     flip : {"random", "alternating"}, default="random"
@@ -191,6 +200,8 @@ class ResNetClassifier(KerasImageClassifier):
         "batch_norm_scale": ["boolean"],
         "batch_norm_momentum": [Interval(Real, 0, 1, closed="left")],
         "bias_lr_scale": [Interval(Real, 0, None, closed="neither")],
+        "conv_optimizer": [StrOptions(set(CONV_OPTIMIZERS))],
+        "muon_scale": [Interval(Real, 0, None, closed="neither")],
         "residual": ["boolean"],
         "flip": [StrOptions({"random", "alternating"})],
         "max_shift": [Interval(Integral, 0, None, closed="left"), None],
@@ -223,6 +234,8 @@ class ResNetClassifier(KerasImageClassifier):
         batch_norm_scale=True,
         batch_norm_momentum=0.9,
         bias_lr_scale=1.0,
+        conv_optimizer="sgd",
+        muon_scale=0.16,
         residual=True,
         flip="random",
         max_shift=None,
@@ -261,6 +274,8 @@ class ResNetClassifier(KerasImageClassifier):
         self.batch_norm_scale = batch_norm_scale
         self.batch_norm_momentum = batch_norm_momentum
         self.bias_lr_scale = bias_lr_scale
+        self.conv_optimizer = conv_optimizer
+        self.muon_scale = muon_scale
         self.residual = residual
         self.flip = flip
         self.max_shift = max_shift
@@ -311,6 +326,8 @@ class ResNetClassifier(KerasImageClassifier):
             shift_padding=self.shift_padding,
             schedule=self.schedule,
             bias_lr_scale=self.bias_lr_scale,
+            conv_optimizer=self.conv_optimizer,
+            muon_scale=self.muon_scale,
         )
 
     def _is_image(self):

@@ -294,7 +294,8 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                     n_steps=n_steps,
                     n_validation_steps=0
                     if validation_rows is None
-                    else math.ceil(len(validation_rows) / self._inference_batch()),
+                    # (in training batches: the estimate is a share of a training step)
+                    else math.ceil(len(validation_rows) / self.batch_size),
                     seconds=self.time_budget,
                     deadline=started + self.time_budget,
                     replan=lambda steps: self._plan_epochs(steps / n_steps, len(rows)),

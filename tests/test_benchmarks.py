@@ -1,9 +1,11 @@
 """The benchmark scripts in benchmarks/: helpers and reporting (fast), --quick runs (slow).
 
 The fast tests check the shared notebook script, the per-process peak-RSS
-measurement and the table/plot rendering of ``run_all.py`` on made-up results.
-The slow one runs ``run_all.py --quick`` end to end (every script, tiny data:
-about 2-3 minutes on 2 cores) on the real data.
+measurement, the runs of ``accuracy_budget.py``, the levels of ``run_all.py``
+and its table/plot rendering on made-up results. The slow ones run the scripts
+with ``--quick`` on the real data: ``run_all.py --quick`` end to end (make
+bench's scripts, tiny data), and ``accuracy_budget.py --quick`` with the runs
+only ``make bench-full`` does.
 """
 
 import importlib
@@ -396,18 +398,44 @@ def test_run_all_quick(tmp_path):
         cwd=ROOT,
     )
     report = json.loads((tmp_path / "latest.json").read_text())
+    assert report["level"] == "bench"
     assert set(report["results"]) == {
         "accuracy_budget",
+        "utilisation",
         "wrapper_overhead",
         "distributed_search",
         "repeated_fits",
-        "search_memory",
     }
     assert all(info["returncode"] == 0 for info in report["scripts"].values())
-    assert len(report["table"]) == 6
-    assert not any(row["value"] in ("not run", "failed") for row in report["table"])
+    values = [row["value"] for row in report["table"]]
+    assert len(values) == 11
+    assert values[2] == values[3] == "not run (make bench-full)"  # 12x, defaults
+    assert not any(
+        v.startswith(("not run", "failed")) for i, v in enumerate(values) if i not in (2, 3)
+    )
+    acc = report["results"]["accuracy_budget"]
+    assert [f["seed"] for f in acc["runs"]["1x"]["fits"]] == [0, 1, 2]
+    assert acc["runs"]["1x"]["test_accuracy_sd"] is not None
     assert (tmp_path / "accuracy_vs_time.png").exists()
-    assert (tmp_path / "latest.md").read_text().count("\n| ") >= 6
+    assert (tmp_path / "latest.md").read_text().count("\n| ") >= 11
+
+
+@pytest.mark.slow
+def test_accuracy_budget_quick_full_runs(tmp_path):
+    out = tmp_path / "a.json"
+    _run_quick("accuracy_budget.py", "--runs", "12x,default", "--json", str(out))
+    result = json.loads(out.read_text())
+    assert list(result["runs"]) == ["12x", "default"]
+    unit = result["budget_unit_seconds"]
+    budgeted, default = result["runs"]["12x"], result["runs"]["default"]
+    assert budgeted["budget_seconds"] == pytest.approx(12 * unit)
+    assert default["budget_seconds"] is None and default["label"].startswith("ResNetClassifier(")
+    for run in (budgeted, default):
+        (fit,) = run["fits"]
+        assert fit["n_iter"] > 0 and 0 <= fit["test_ece"] <= 1 and fit["predict_seconds"] > 0
+    assert budgeted["fits"][0]["params"]["time_budget"] == pytest.approx(12 * unit)
+    assert budgeted["fits"][0]["params"]["conv_optimizer"] == "muon"
+    assert default["fits"][0]["params"]["time_budget"] is None
 
 
 def _run_quick(script, *args, timeout=600, **kwargs):

@@ -626,7 +626,7 @@ def plot(results, path, title="", previous=None):
         for factor in sorted(factors):
             ax.axvline(factor * unit, color="gray", linestyle="--", linewidth=1)
             ax.annotate(
-                f"{factor:g}x notebook CNN ({factor * unit:.0f} s)",
+                f"{factor:g}x notebook CNN ({_s(factor * unit)} s)",
                 xy=(factor * unit, 0.02),
                 xycoords=("data", "axes fraction"),
                 xytext=(-2, 0),
@@ -660,7 +660,7 @@ def plot(results, path, title="", previous=None):
     ax.set_ylabel(f"test accuracy ({acc.get('n_test', 10000):,} images)")
     ax.set_ylim(max(0.0, min(ys, default=0.0) - 0.05), 1)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     ax.set_title(title or "CIFAR-10 test accuracy vs training time", fontsize=10)
     fig.tight_layout()
     path = Path(path)

@@ -13,7 +13,7 @@ export SKCIFAR_DATA ?= $(SHARED_DATA)
 endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install train test test-all lint docs docs-noplot bench clean
+.PHONY: install train test test-all lint docs docs-noplot bench bench-full clean
 
 install: $(STAMP)
 
@@ -46,8 +46,13 @@ docs-noplot: $(STAMP)
 	$(PY) -m sphinx -W --keep-going -D plot_gallery=0 -b html docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
 
+# make bench: under an hour on 2 cores; make bench-full adds the runs that do not
+# fit (12x, the ResNetClassifier defaults, search_memory): docs/benchmarks.md.
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
+
+bench-full: $(STAMP)
+	$(PY) benchmarks/run_all.py --full $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check skcifar tests examples benchmarks

@@ -1,25 +1,29 @@
-"""Test accuracy on CIFAR-10 within the reference notebook's training time, side by side.
+"""Test accuracy on CIFAR-10 at ``time_budget`` multiples of the notebook CNN's training time.
 
 In one run, each in a fresh Python process, one after another:
 
 1. the reference notebook's CNN exactly as the notebook trains it (raw Keras,
    ``X / 255.0`` in float64, adam, ``cnn.fit(X_train, y_train, epochs=10)``, batch
-   32; the script is ``_common.notebook_script``). The wall time of ``cnn.fit``
-   is the budget;
-2. ``make_pipeline(PixelScaler(), ResNetClassifier(**FAST, random_state=0))`` on
-   the 50,000 training images, against 1x the budget;
-3. the same with ``FULL`` (the default network, 16 epochs), against 12x the budget.
+   32; the script is ``_common.notebook_script``), with a curve of test accuracy
+   after each epoch (its evaluations taken off the clock). The wall time of
+   ``cnn.fit`` is the budget unit, B;
+2. the runs of ``RUNS`` below: ``make_pipeline(PixelScaler(), ResNetClassifier(...))``
+   on the 50,000 training images, one fresh process per run and seed. A budgeted
+   run sets ``time_budget=factor * B``; ``fit`` plans its steps to fill that
+   budget, wall clock, so nothing else runs inside it (no per-epoch curve: its
+   evaluations would eat the budget). Each records one point: the pipeline's fit
+   seconds and the test accuracy, log-loss and expected calibration error
+   (``ECE_BINS`` equal-width bins of the top probability) of ``predict_proba``
+   with the classifier's own test-time augmentation, timed separately.
 
-For each: the fit wall time (everything inside ``cnn.fit`` / ``pipeline.fit``), test
-accuracy and log-loss (the ResNet's ``predict_proba``, with its default test-time flip
-augmentation, timed separately), and a curve of test accuracy after each epoch
-against cumulative training seconds. The curve's evaluations (``model.predict`` of
-the test set, batch 1024, no test-time augmentation) are taken off every clock,
-the budget's included.
+``make bench`` runs ``BENCH_RUNS`` (``1x`` over three seeds and ``6x``);
+``make bench-full`` (``--full``) adds ``12x`` and ``default``, which do not fit
+the hour; docs/benchmarks.md says how long each takes.
 
-    python benchmarks/accuracy_budget.py                 # ~40 min on 2 cores
-    python benchmarks/accuracy_budget.py --quick         # tiny smoke run, ~1 min
-    python benchmarks/accuracy_budget.py --runs fast --json out.json   # notebook + FAST only
+    python benchmarks/accuracy_budget.py                  # make bench's runs
+    python benchmarks/accuracy_budget.py --full           # every run
+    python benchmarks/accuracy_budget.py --runs 6x --json out.json   # notebook + 6x only
+    python benchmarks/accuracy_budget.py --quick --full   # tiny smoke run of every run
 """
 
 from __future__ import annotations
@@ -32,61 +36,112 @@ from pathlib import Path
 
 import _common
 
-# --- configurations (edit here) ------------------------------------------------------
-NOTEBOOK_EPOCHS = 10
-FAST = dict(widths=(32, 64, 128), epochs=4)
-FULL = dict(epochs=16)  # the default network, 16 epochs (the most that fit 12x with margin)
-# name -> (ResNetClassifier parameters, budget as a multiple of the notebook's fit time).
-# run_all.py's table reads "fast" (its 1x metric) and "full" (its 12x metric).
-RUNS = {"fast": (FAST, 1), "full": (FULL, 12)}
+from skcifar.estimators._resnet import FAST_RECIPE
 
-# --quick: a few images, one or two epochs, tiny networks (a smoke test, not a result)
+# --- the runs (edit here) -------------------------------------------------------------
+NOTEBOOK_EPOCHS = 10
+# The new recipe. Once FAST_RECIPE itself uses ReLU and Muon, this is just FAST_RECIPE.
+RECIPE = dict(FAST_RECIPE, activation="relu", conv_optimizer="muon")
+# name -> ResNetClassifier parameters (random_state is the seed), the budget as a
+# multiple of the notebook CNN's fit time (None: no time_budget) and the seeds.
+RUNS = {
+    "1x": dict(params=dict(RECIPE, widths=(32, 64, 128)), factor=1, seeds=(0, 1, 2)),
+    "6x": dict(params=RECIPE, factor=6, seeds=(0,)),
+    "12x": dict(params=RECIPE, factor=12, seeds=(0,)),
+    "default": dict(params={}, factor=None, seeds=(0,)),  # ResNetClassifier(random_state=0)
+}
+BENCH_RUNS = ("1x", "6x")  # make bench; make bench-full (--full) runs all of RUNS
+ECE_BINS = 15
+
+# --quick: a few images, tiny networks, budgets of a few seconds (a smoke test, not a result)
 QUICK_N_TRAIN, QUICK_N_TEST = 2000, 1000
 QUICK_NOTEBOOK_EPOCHS = 1
-QUICK_CONFIGS = {  # other names in RUNS get the "fast" one
-    "fast": dict(widths=(8, 16, 16), stem_filters=8, epochs=1),
-    "full": dict(widths=(8, 16, 16), stem_filters=8, epochs=2),
-}
+QUICK_NETWORK = dict(widths=(8, 16, 16), stem_filters=8)
+QUICK_UNIT_SECONDS = 0.5  # at most this many seconds per budget factor
+QUICK_EPOCHS = 1  # for the runs without a budget
 # ---------------------------------------------------------------------------------------
+
+# The classifier parameters written with each result.
+_RECORDED = (
+    "widths",
+    "stem_filters",
+    "activation",
+    "conv_optimizer",
+    "batch_size",
+    "epochs",
+    "time_budget",
+    "tta",
+    "tta_shift",
+    "temperature",
+    "precision",
+)
 
 
 def _sizes(quick):
     return (QUICK_N_TRAIN, QUICK_N_TEST) if quick else (None, None)
 
 
-def _runs(quick):
-    if not quick:
-        return RUNS
-    return {
-        name: (QUICK_CONFIGS.get(name, QUICK_CONFIGS["fast"]), factor)
-        for name, (_, factor) in RUNS.items()
-    }
+def run_params(name, quick):
+    """The ResNetClassifier parameters of run ``name``, seed and budget left out."""
+    params = dict(RUNS[name]["params"])
+    if quick:
+        params.update(QUICK_NETWORK)
+        if RUNS[name]["factor"] is None:
+            params["epochs"] = QUICK_EPOCHS
+    return params
 
 
-def resnet_child(name, quick, out):
-    """Fit one ResNet configuration and write its results (runs in a fresh process)."""
+def describe(name, quick=False):
+    """``run_params(name)`` in words: the recipe's parameters are named "recipe"."""
+    params = run_params(name, quick)
+    rest = params
+    words = []
+    if all(params.get(k, object()) == v for k, v in RECIPE.items()):
+        words = ["recipe"]
+        rest = {k: v for k, v in params.items() if k not in RECIPE or RECIPE[k] != v}
+    words += [f"{k}={v!r}" for k, v in rest.items()]
+    return f"ResNetClassifier({', '.join(words)})"
+
+
+def budget_unit(notebook_seconds, quick):
+    """Seconds per budget factor: the notebook's fit time (capped when ``quick``)."""
+    if notebook_seconds is None:
+        return None
+    return min(notebook_seconds, QUICK_UNIT_SECONDS) if quick else notebook_seconds
+
+
+def expected_calibration_error(y, proba, n_bins=ECE_BINS):
+    """ECE of the top-label probability in ``n_bins`` equal-width bins (as ``evaluate``)."""
+    import numpy as np
+
+    from skcifar.evaluation._metrics import _reliability
+
+    confidence = proba.max(axis=1).astype(float)
+    correct = proba.argmax(axis=1) == np.asarray(y)
+    return _reliability(confidence, correct, n_bins)[0]
+
+
+def resnet_child(name, seed, budget, quick, out):
+    """Fit one run with one seed and write its results (runs in a fresh process)."""
     import numpy as np
     from sklearn.pipeline import make_pipeline
+    from utilisation import forward_flops
 
     from skcifar import PixelScaler, ResNetClassifier
     from skcifar.architectures import resolve_precision
     from skcifar.datasets import load_data
 
-    config, _ = _runs(quick)[name]
     n_train, n_test = _sizes(quick)
     (X, y), (X_test, y_test) = load_data()
     if quick:
         X, y = X[:n_train], y[:n_train]
         X_test, y_test = X_test[:n_test], y_test[:n_test]
-    # The curve's test set, scaled once, outside every clock.
-    curve = _common.make_curve_callback(PixelScaler().fit_transform(X_test), y_test)
-    clf = ResNetClassifier(**config, random_state=0, callbacks=[curve])
+    clf = ResNetClassifier(**run_params(name, quick), random_state=seed, time_budget=budget)
     model = make_pipeline(PixelScaler(), clf)
 
-    curve.start()
     start = time.perf_counter()
     model.fit(X, y)
-    fit_wall = time.perf_counter() - start
+    fit_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
     proba = model.predict_proba(X_test)
@@ -97,21 +152,18 @@ def resnet_child(name, quick, out):
     _common.write_json(
         out,
         {
-            "config": config,
-            "params": {
-                k: params[k]
-                for k in ("widths", "stem_filters", "epochs", "batch_size", "tta", "precision")
-            },
+            "seed": seed,
+            "params": {k: params[k] for k in _RECORDED},
             "compute_dtype": resolve_precision(clf.precision),
             "n_train": len(X),
             "n_test": len(X_test),
-            "fit_seconds": fit_wall - curve.eval_seconds,
-            "fit_wall_seconds": fit_wall,
-            "curve_eval_seconds": curve.eval_seconds,
+            "fit_seconds": fit_seconds,
+            "n_iter": float(clf.n_iter_),
+            "forward_mflop_per_image": forward_flops(clf.model_) / 1e6,
             "predict_seconds": predict_seconds,
             "test_accuracy": _common.accuracy(y_test, proba),
             "test_log_loss": _common.log_loss(y_test, proba),
-            "curve": curve.points,
+            "test_ece": expected_calibration_error(y_test, proba),
         },
     )
     _common.write_own_peak()
@@ -125,83 +177,131 @@ def _collect(proc, out):
     return {**_common.read_json(out), **child}
 
 
-def run(quick, names=None):
+def summarize(fits):
+    """Mean and sample standard deviation of the fits' test accuracies (sd None for one)."""
+    import numpy as np
+
+    acc = [f["test_accuracy"] for f in fits if "test_accuracy" in f]
+    return {
+        "test_accuracy_mean": float(np.mean(acc)) if acc else None,
+        "test_accuracy_sd": float(np.std(acc, ddof=1)) if len(acc) > 1 else None,
+        "n_fits": len(acc),
+    }
+
+
+def run(quick, names=BENCH_RUNS):
     n_train, n_test = _sizes(quick)
     epochs = QUICK_NOTEBOOK_EPOCHS if quick else NOTEBOOK_EPOCHS
-    runs = _runs(quick)
-    results = {"quick": quick, "n_train": n_train or 50000, "n_test": n_test or 10000}
+    results = {
+        "quick": quick,
+        "n_train": n_train or 50000,
+        "n_test": n_test or 10000,
+        "runs_requested": list(names),
+        "bench_runs": list(BENCH_RUNS),
+        "recipe": RECIPE,
+        "ece_bins": ECE_BINS,
+    }
     with tempfile.TemporaryDirectory(prefix="skcifar-bench-") as tmp:
         out = Path(tmp) / "notebook.json"
-        print(f"[accuracy_budget] notebook CNN, {epochs} epochs (the budget)", flush=True)
+        print(f"[accuracy_budget] notebook CNN, {epochs} epochs (the budget unit)", flush=True)
         code = _common.notebook_script(epochs, n_train=n_train, n_test=n_test, curve=True, out=out)
         notebook = _collect(_common.python_child(code, check=False), out)
         notebook["epochs"] = epochs
         results["notebook"] = notebook
-        budget = notebook.get("fit_seconds")
-        _print_result("notebook", notebook)
+        unit = budget_unit(notebook.get("fit_seconds"), quick)
+        results["budget_unit_seconds"] = unit
+        _print_fit("notebook", notebook)
 
         results["runs"] = {}
-        for name, (config, factor) in runs.items():
-            if names is not None and name not in names:
+        for name in names:
+            spec = RUNS[name]
+            factor = spec["factor"]
+            budget = None if factor is None or unit is None else factor * unit
+            if factor is not None and budget is None:
+                results["runs"][name] = {"error": "no budget: the notebook run failed"}
                 continue
-            out = Path(tmp) / f"{name}.json"
-            print(f"[accuracy_budget] {name}: ResNetClassifier(**{config})", flush=True)
-            argv = [sys.executable, __file__, "--child", name, "--out", str(out)]
-            argv += ["--quick"] if quick else []
-            result = _collect(_common.run_child(argv, check=False), out)
-            result["budget_factor"] = factor
-            result["budget_seconds"] = None if budget is None else factor * budget
-            result["within_budget"] = (
-                budget is not None
-                and "fit_seconds" in result
-                and result["fit_seconds"] <= factor * budget
-            )
-            results["runs"][name] = result
-            _print_result(name, result)
+            entry = {
+                "label": describe(name, quick),
+                "config": run_params(name, quick),
+                "budget_factor": factor,
+                "budget_seconds": budget,
+                "fits": [],
+            }
+            for seed in spec["seeds"]:
+                out = Path(tmp) / f"{name}-{seed}.json"
+                print(
+                    f"[accuracy_budget] {name}, seed {seed}: {entry['label']}, "
+                    f"time_budget={budget}",
+                    flush=True,
+                )
+                argv = [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    name,
+                    "--seed",
+                    str(seed),
+                    "--out",
+                    str(out),
+                ] + (["--quick"] if quick else [])
+                argv += [] if budget is None else ["--budget", repr(budget)]
+                fit = _collect(_common.run_child(argv, check=False), out)
+                if budget is not None and "fit_seconds" in fit:
+                    fit["within_budget"] = fit["fit_seconds"] <= budget
+                entry["fits"].append(fit)
+                _print_fit(f"{name} seed {seed}", fit, budget)
+            entry.update(summarize(entry["fits"]))
+            results["runs"][name] = entry
     return results
 
 
-def _print_result(name, r):
+def _print_fit(name, r, budget=None):
     if "error" in r:
         print(f"  {name}: FAILED ({r['error']})", flush=True)
         return
-    budget = ""
-    if "budget_seconds" in r and r["budget_seconds"] is not None:
-        budget = (
-            f" / budget {r['budget_seconds']:.1f} s ({r['budget_factor']}x): "
-            f"{'within' if r['within_budget'] else 'OVER'}"
-        )
-    print(
-        f"  {name}: fit {r['fit_seconds']:.1f} s{budget}; test accuracy "
-        f"{r['test_accuracy']:.4f}, log-loss {r['test_log_loss']:.3f}; predict "
-        f"{r['predict_seconds']:.1f} s; curve evaluations {r['curve_eval_seconds']:.1f} s "
-        f"(excluded); peak RSS {r['child_peak_rss_mb'] or float('nan'):.0f} MB",
-        flush=True,
-    )
+    text = f"  {name}: fit {r['fit_seconds']:.1f} s"
+    if budget is not None:
+        text += f" / budget {budget:.1f} s ({r['n_iter']:.3f} epochs)"
+    elif "n_iter" in r:
+        text += f" ({r['n_iter']:g} epochs)"
+    text += f"; test accuracy {r['test_accuracy']:.4f}, log-loss {r['test_log_loss']:.3f}"
+    if "test_ece" in r:
+        text += f", ECE {r['test_ece']:.4f}"
+    text += f"; predict {r['predict_seconds']:.1f} s"
+    if "curve_eval_seconds" in r:
+        text += f"; curve evaluations {r['curve_eval_seconds']:.1f} s (excluded)"
+    print(f"{text}; peak RSS {r['child_peak_rss_mb'] or float('nan'):.0f} MB", flush=True)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (not a result)")
     parser.add_argument("--json", metavar="PATH", help="write all results to this JSON file")
+    parser.add_argument("--full", action="store_true", help=f"every run: {', '.join(RUNS)}")
     parser.add_argument(
-        "--runs", help=f"comma-separated ResNet runs to do (default all: {', '.join(RUNS)})"
+        "--runs",
+        help=f"comma-separated runs to do (default {', '.join(BENCH_RUNS)}; "
+        f"--full: {', '.join(RUNS)})",
     )
     parser.add_argument("--child", choices=sorted(RUNS), help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--budget", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        resnet_child(args.child, args.quick, args.out)
+        resnet_child(args.child, args.seed, args.budget, args.quick, args.out)
         return 0
-    names = None
+    names = tuple(RUNS) if args.full else BENCH_RUNS
     if args.runs:
-        names = [n.strip() for n in args.runs.split(",") if n.strip()]
+        names = tuple(n.strip() for n in args.runs.split(",") if n.strip())
         if set(names) - set(RUNS):
             parser.error(f"unknown runs {sorted(set(names) - set(RUNS))}; choose from {list(RUNS)}")
     results = run(args.quick, names)
     if args.json:
         _common.write_json(args.json, results)
-    failed = "error" in results["notebook"] or any("error" in r for r in results["runs"].values())
+    failed = "error" in results["notebook"] or any(
+        "error" in r or any("error" in f for f in r["fits"]) for r in results["runs"].values()
+    )
     return 1 if failed else 0
 
 

@@ -8,8 +8,9 @@ augmentation) are then sharpened with each temperature of a grid, and the
 temperature with the lowest validation log-loss is the choice. Validation
 accuracy is reported too: a temperature never changes a prediction.
 
-    python benchmarks/choose_temperature.py                 # the defaults (12 epochs): ~25 min
-    python benchmarks/choose_temperature.py --config fast   # accuracy_budget.py's FAST: ~3 min
+    python benchmarks/choose_temperature.py                 # 16 epochs, default network: ~25 min
+    python benchmarks/choose_temperature.py --config fast   # the previous 1x run: ~3 min
+    python benchmarks/choose_temperature.py --config 12x --budget 1980   # accuracy_budget's 12x
     python benchmarks/choose_temperature.py --quick         # smoke run: tiny data and network
 """
 
@@ -20,15 +21,21 @@ import time
 
 import _common
 import numpy as np
-from accuracy_budget import FAST, FULL
+from accuracy_budget import RUNS, run_params
 
-CONFIGS = {"full": FULL, "fast": FAST}
+CONFIGS = {
+    # the previous recipe's fixed-epoch runs (make bench of 2026-11-25)
+    "full": dict(epochs=16),
+    "fast": dict(widths=(32, 64, 128), epochs=4),
+    # accuracy_budget.py's runs; --budget gives the budgeted ones their time_budget
+    **{name: run_params(name, quick=False) for name in RUNS},
+}
 TEMPERATURES = np.round(np.arange(0.40, 1.201, 0.05), 2)
 N_VALIDATION = 5000
 QUICK = dict(n_train=2000, n_validation=500, config=dict(widths=(8, 16, 16), epochs=1))
 
 
-def run(config, n_train=None, n_validation=N_VALIDATION):
+def run(config, n_train=None, n_validation=N_VALIDATION, budget=None):
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
 
@@ -43,6 +50,8 @@ def run(config, n_train=None, n_validation=N_VALIDATION):
         X, y, test_size=n_validation, stratify=y, random_state=0
     )
     params = {**config, "temperature": 1.0, "random_state": 0}
+    if budget is not None:
+        params["time_budget"] = budget
     model = make_pipeline(PixelScaler(), ResNetClassifier(**params))
     print(f"fitting ResNetClassifier(**{params}) on {len(X_fit)} images", flush=True)
     start = time.perf_counter()
@@ -71,13 +80,16 @@ def run(config, n_train=None, n_validation=N_VALIDATION):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="full")
+    parser.add_argument(
+        "--budget", type=float, metavar="SECONDS", help="time_budget of the fit (default none)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny smoke run (not a result)")
     parser.add_argument("--json", metavar="PATH", help="write the results to this JSON file")
     args = parser.parse_args()
     if args.quick:
         result = run(QUICK["config"], QUICK["n_train"], QUICK["n_validation"])
     else:
-        result = run(CONFIGS[args.config])
+        result = run(CONFIGS[args.config], budget=args.budget)
     print(
         f"validation accuracy {result['validation_accuracy']:.4f}; best temperature "
         f"{result['best_temperature']:.2f}: log-loss {result['best_log_loss']:.4f} "

@@ -1,21 +1,26 @@
-"""Run every benchmark, one after another in one run, and report the six headline metrics.
+"""Run the benchmarks, one after another in one run, and report the headline metrics.
 
-``make bench`` runs this. The scripts run as subprocesses, never in parallel (they
-time things), each writing its results as JSON; then this prints one markdown table
-of the six metrics (value, target, met) and the extra measurements, and writes
+``make bench`` runs this; ``make bench-full`` runs it with ``--full``, which adds
+what does not fit an hour (``SCRIPTS`` below; docs/benchmarks.md gives the
+times). The scripts run as subprocesses, never in parallel (they time things),
+each writing its results as JSON; then this prints one markdown table of the
+headline metrics (value, target, met; "not run" for those of the other level)
+and the extra measurements, and writes
 
 * ``benchmarks/results/latest.json``: every result, the date, the machine (``lscpu``
   model name, cores), library versions and the exact commands;
 * ``benchmarks/results/latest.md``: the tables as markdown;
 * ``benchmarks/results/latest.log``: everything the scripts printed;
-* ``docs/_static/accuracy_vs_time.png``: test accuracy against cumulative training
-  seconds for the notebook's CNN and both ResNet configurations.
+* ``docs/_static/accuracy_vs_time.png``: test accuracy against fit seconds: the
+  notebook CNN's per-epoch curve, the new recipe's budgeted runs (one point a
+  fit) and the previous fixed-epoch recipe (from the committed results).
 
 With ``--quick`` every script gets ``--quick`` (a smoke run: the numbers mean
 nothing) and the outputs go to ``benchmarks/results/quick/`` instead.
 
-    python benchmarks/run_all.py                   # everything: about 50 min on 2 cores
-    python benchmarks/run_all.py --quick           # smoke run: about 3 min
+    python benchmarks/run_all.py                   # make bench
+    python benchmarks/run_all.py --full            # make bench-full: everything
+    python benchmarks/run_all.py --quick           # smoke run of make bench's scripts
     python benchmarks/run_all.py --only wrapper_overhead,distributed_search --no-dask
     python benchmarks/run_all.py --from-json benchmarks/results/latest.json  # re-render
 """
@@ -37,13 +42,16 @@ from pathlib import Path
 import _common
 from _report import render
 
-# name -> extra arguments; run in this order.
+# name -> (extra arguments under make bench, under make bench-full); None: not run
+# at that level. Run in this order. make bench is meant to take under an hour on
+# 2 cores; the estimates per script are in docs/benchmarks.md.
 SCRIPTS = {
-    "accuracy_budget": [],
-    "wrapper_overhead": [],
-    "distributed_search": [],
-    "repeated_fits": [],
-    "search_memory": [],
+    "accuracy_budget": ([], ["--full"]),  # bench: notebook, 1x x 3 seeds, 6x; full: + 12x, default
+    "utilisation": (["--networks", "recipe"], []),  # full: every network of its CONFIGS
+    "wrapper_overhead": ([], []),
+    "distributed_search": ([], []),
+    "repeated_fits": ([], []),
+    "search_memory": (None, []),
 }
 
 RESULTS_DIR = _common.BENCH_DIR / "results"
@@ -86,11 +94,23 @@ def run_script(name, args, json_path, log):
     return proc.returncode, seconds, argv
 
 
-def run_all(names, quick, no_dask, log):
+def script_args(name, full):
+    """The extra arguments of script ``name`` at make bench (or bench-full); None: not run."""
+    args = SCRIPTS[name][1 if full else 0]
+    return None if args is None else list(args)
+
+
+def _args(name, full):
+    """A script's arguments when asked for by name (--only): bench-full's if bench has none."""
+    args = script_args(name, full)
+    return script_args(name, True) if args is None else args
+
+
+def run_all(names, quick, no_dask, log, full=False):
     results, scripts = {}, {}
     with tempfile.TemporaryDirectory(prefix="skcifar-bench-") as tmp:
         for name in names:
-            args = list(SCRIPTS[name]) + (["--quick"] if quick else [])
+            args = _args(name, full) + (["--quick"] if quick else [])
             if no_dask and name == "distributed_search":
                 args.append("--no-dask")
             json_path = Path(tmp) / f"{name}.json"
@@ -156,6 +176,9 @@ def versions():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="pass --quick to every script")
+    parser.add_argument(
+        "--full", action="store_true", help="make bench-full: every script and run (hours)"
+    )
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(SCRIPTS)}")
     parser.add_argument("--no-dask", action="store_true", help="distributed_search --no-dask")
     parser.add_argument(
@@ -181,7 +204,7 @@ def main():
     plot_path = args.plot or (out_dir / "accuracy_vs_time.png" if quick else PLOT)
 
     if not args.from_json:
-        names = list(SCRIPTS)
+        names = [n for n in SCRIPTS if script_args(n, args.full) is not None]
         if args.only:
             names = [n.strip() for n in args.only.split(",") if n.strip()]
             unknown = sorted(set(names) - set(SCRIPTS))
@@ -190,10 +213,11 @@ def main():
         out_dir.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         with open(out_dir / "latest.log", "w") as log:
-            results, scripts = run_all(names, quick, args.no_dask, log)
+            results, scripts = run_all(names, quick, args.no_dask, log, args.full)
         report = {
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "quick": quick,
+            "level": "bench-full" if args.full else "bench",
             "machine": machine(),
             "versions": versions(),
             "environment": {

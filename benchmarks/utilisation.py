@@ -13,12 +13,15 @@
 
 Utilisation is training GFLOP/s over the peak of the precision the network
 computes in (``precision="auto"``: :func:`skcifar.architectures.resolve_precision`)
-and, for the record, over the bfloat16 peak.
+and, for the record, over the bfloat16 peak. ``make bench`` measures the network
+of its 6x and 12x runs only (``--networks recipe``: ``accuracy_budget.RECIPE`` at
+the default widths).
 
 ``--threads`` instead compares TensorFlow thread settings (intra-op,
 inter-op; 0 is TensorFlow's default), each in a fresh process.
 
-    python benchmarks/utilisation.py                  # ~3 min on 2 cores
+    python benchmarks/utilisation.py                  # every network of CONFIGS
+    python benchmarks/utilisation.py --networks recipe
     python benchmarks/utilisation.py --threads 0,0 2,1 2,2 1,1 3,1
     python benchmarks/utilisation.py --quick          # smoke run
 """
@@ -33,12 +36,15 @@ import time
 
 import _common
 import numpy as np
+from accuracy_budget import RECIPE
 
 REPEATS = 10
 WARMUP_STEPS = 3
 TIMED_STEPS = 12
 # name -> ResNetClassifier parameters of the networks measured.
 CONFIGS = {
+    "recipe": RECIPE,  # accuracy_budget's 6x and 12x network
+    "recipe-32-64-128": dict(RECIPE, widths=(32, 64, 128)),  # its 1x network
     "default": dict(),
     "widths-64-128-128": dict(widths=(64, 128, 128)),
     "widths-32-64-128": dict(widths=(32, 64, 128)),
@@ -110,7 +116,7 @@ def training_speed(params, *, n_images, image_size=32, seed=0):
     }
 
 
-def run(quick):
+def run(quick, networks=None):
     from skcifar.architectures import bfloat16_speedup, resolve_precision
     from skcifar.utils.backend import configure_threads
 
@@ -127,6 +133,8 @@ def run(quick):
     }
     print(json.dumps(result), flush=True)
     configs = {"quick": dict(widths=(8, 16), batch_size=64)} if quick else CONFIGS
+    if networks and not quick:
+        configs = {name: CONFIGS[name] for name in networks}
     for name, params in configs.items():
         speed = training_speed(params, n_images=1024 if quick else 8192)
         gflops = 3 * speed["forward_mflop_per_image"] * speed["images_per_second"] / 1e3
@@ -192,12 +200,23 @@ def main():
         "--threads", nargs="+", type=_pair, metavar="INTRA,INTER",
         help="compare these TensorFlow thread settings instead",
     )  # fmt: skip
+    parser.add_argument(
+        "--networks",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        help=f"comma-separated networks to measure (default all: {', '.join(CONFIGS)}; "
+        "--quick measures one tiny network)",
+    )
     parser.add_argument("--threads-child", type=_pair, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.networks and set(args.networks) - set(CONFIGS):
+        parser.error(f"unknown networks {sorted(set(args.networks) - set(CONFIGS))}")
     if args.threads_child:
         threads_child(*args.threads_child, args.quick)
         return 0
-    result = compare_threads(args.threads, args.quick) if args.threads else run(args.quick)
+    if args.threads:
+        result = compare_threads(args.threads, args.quick)
+    else:
+        result = run(args.quick, args.networks)
     if args.json:
         _common.write_json(args.json, result)
     return 0

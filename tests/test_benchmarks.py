@@ -1,9 +1,11 @@
 """The benchmark scripts in benchmarks/: helpers and reporting (fast), --quick runs (slow).
 
 The fast tests check the shared notebook script, the per-process peak-RSS
-measurement and the table/plot rendering of ``run_all.py`` on made-up results.
-The slow one runs ``run_all.py --quick`` end to end (every script, tiny data:
-about 2-3 minutes on 2 cores) on the real data.
+measurement, the runs of ``accuracy_budget.py``, the levels of ``run_all.py``
+and its table/plot rendering on made-up results. The slow ones run the scripts
+with ``--quick`` on the real data: ``run_all.py --quick`` end to end (make
+bench's scripts, tiny data), and ``accuracy_budget.py --quick`` with the runs
+only ``make bench-full`` does.
 """
 
 import importlib
@@ -60,34 +62,74 @@ def test_child_peak_rss_is_its_own(bench):
     assert 150 < result["peak_rss_mb"] < 390
 
 
-def _fake_results(budget=100.0):
-    def curve(n, start, stop, step):
-        return [
-            {
-                "epoch": i + 1,
-                "seconds": step * (i + 1),
-                "accuracy": start + (stop - start) * i / n,
-                "log_loss": 1.0,
-            }
-            for i in range(n)
-        ]
-
-    def resnet(config, factor, seconds, acc, loss):
-        return {
-            "config": config,
-            "params": {"widths": [64, 256, 256], "epochs": 12, "tta": True},
-            "compute_dtype": "mixed_bfloat16",
-            "fit_seconds": seconds,
-            "fit_wall_seconds": seconds + 5,
-            "curve_eval_seconds": 5.0,
-            "predict_seconds": 3.0,
-            "test_accuracy": acc,
-            "test_log_loss": loss,
-            "curve": curve(5, 0.4, acc - 0.01, seconds / 5),
-            "budget_factor": factor,
-            "budget_seconds": factor * budget,
-            "within_budget": seconds <= factor * budget,
+def _curve(n, start, stop, step):
+    return [
+        {
+            "epoch": i + 1,
+            "seconds": step * (i + 1),
+            "accuracy": start + (stop - start) * i / n,
+            "log_loss": 1.0,
         }
+        for i in range(n)
+    ]
+
+
+def _fit(seed, seconds, acc, loss=0.3, ece=0.01, epochs=5.5, widths=(32, 64, 128)):
+    """One fit of an accuracy_budget run, as its child writes it."""
+    return {
+        "seed": seed,
+        "params": {"widths": list(widths), "tta": True, "tta_shift": 1, "temperature": 0.6},
+        "compute_dtype": "float32",
+        "n_train": 50000,
+        "n_test": 10000,
+        "fit_seconds": seconds,
+        "n_iter": epochs,
+        "forward_mflop_per_image": 40.0,
+        "predict_seconds": 20.0,
+        "test_accuracy": acc,
+        "test_log_loss": loss,
+        "test_ece": ece,
+        "child_peak_rss_mb": 2000.0,
+        "child_wall_seconds": seconds + 30,
+    }
+
+
+def _run(label, factor, fits, budget=100.0):
+    accs = [f["test_accuracy"] for f in fits]
+    mean = sum(accs) / len(accs)
+    sd = (sum((a - mean) ** 2 for a in accs) / (len(accs) - 1)) ** 0.5 if len(accs) > 1 else None
+    return {
+        "label": label,
+        "config": {},
+        "budget_factor": factor,
+        "budget_seconds": None if factor is None else factor * budget,
+        "fits": fits,
+        "test_accuracy_mean": mean,
+        "test_accuracy_sd": sd,
+        "n_fits": len(fits),
+    }
+
+
+def _fake_results(budget=100.0, full=False):
+    """make bench's results (make bench-full's with ``full``); budget unit ``budget`` s."""
+    runs = {
+        # seed 1 is 1.5% over its budget: within time_budget's tolerance (2%)
+        "1x": _run(
+            "ResNetClassifier(recipe, widths=(32, 64, 128))",
+            1,
+            [_fit(0, 99.0, 0.86), _fit(1, 101.5, 0.87), _fit(2, 100.0, 0.865)],
+        ),
+        "6x": _run("ResNetClassifier(recipe)", 6, [_fit(0, 601.0, 0.925, widths=(64, 256, 256))]),
+    }
+    if full:
+        runs["12x"] = _run(  # ECE 0.02 > 0.015: not met
+            "ResNetClassifier(recipe)",
+            12,
+            [_fit(0, 1190.0, 0.935, loss=0.24, ece=0.02, widths=(64, 256, 256))],
+        )
+        runs["default"] = _run(  # 7.5x the notebook's time: met
+            "ResNetClassifier()", None, [_fit(0, 750.0, 0.921, epochs=12, widths=(64, 256, 256))]
+        )
 
     # Two rounds, one disturbed: the table takes the best time of each side
     # (fit 10.1 / 10.0 = 1.01, met; predict 1.0 / 1.05 = 0.952, not met).
@@ -115,6 +157,9 @@ def _fake_results(budget=100.0):
         "accuracy_budget": {
             "n_train": 50000,
             "n_test": 10000,
+            "bench_runs": ["1x", "6x"],
+            "ece_bins": 15,
+            "budget_unit_seconds": budget,
             "notebook": {
                 "epochs": 10,
                 "fit_seconds": budget,
@@ -122,12 +167,25 @@ def _fake_results(budget=100.0):
                 "predict_seconds": 1.0,
                 "test_accuracy": 0.68,
                 "test_log_loss": 1.0,
-                "curve": curve(10, 0.45, 0.68, budget / 10),
+                "curve": _curve(10, 0.45, 0.68, budget / 10),
             },
-            "runs": {
-                "fast": resnet({"widths": [32, 64, 128], "epochs": 5}, 1, 95.0, 0.85, 0.5),
-                # over its budget: not met despite the accuracy
-                "full": resnet({}, 12, 1300.0, 0.93, 0.3),
+            "runs": runs,
+        },
+        "utilisation": {
+            "peak_gflops": {"bfloat16": 170.0, "float32": 250.0},
+            "peak_shape": {"batch": 256, "size": 15, "channels_in": 64, "channels_out": 256},
+            "networks": {
+                "recipe": {
+                    "params": {},
+                    "batch_size": 1024,
+                    "images_per_second": 300.0,
+                    "images_per_cpu_second": 160.0,
+                    "forward_mflop_per_image": 236.0,
+                    "compute_dtype": "float32",
+                    "training_gflops": 212.4,
+                    "utilisation": 212.4 / 250.0,
+                    "utilisation_of_bfloat16_peak": 212.4 / 170.0,
+                }
             },
         },
         "wrapper_overhead": {
@@ -152,29 +210,173 @@ def _fake_results(budget=100.0):
     }
 
 
-def test_report_rendering(bench, tmp_path):
-    _, run_all = bench
-    report = {
+def _old_report():
+    """Results of the previous layout: fixed-epoch runs "fast" and "full", each a curve."""
+
+    def resnet(config, seconds, acc):
+        return {
+            "config": config,
+            "params": {"widths": [32, 64, 128], "epochs": 4, "tta": True},
+            "fit_seconds": seconds,
+            "test_accuracy": acc,
+            "test_log_loss": 0.6,
+            "curve": _curve(4, 0.5, acc - 0.01, seconds / 4),
+        }
+
+    return {
+        "date": "2025-11-25T13:41:24+00:00",
+        "results": {
+            "accuracy_budget": {
+                "runs": {
+                    "fast": resnet({"widths": [32, 64, 128], "epochs": 4}, 143.0, 0.8153),
+                    "full": resnet({"epochs": 16}, 2073.0, 0.8967),
+                }
+            }
+        },
+    }
+
+
+def _report(results):
+    return {
         "date": "2026-01-01T00:00:00+00:00",
         "quick": False,
+        "level": "bench",
         "machine": {"cpu_model": "CPU", "cores": 2},
         "versions": {"Python": "3"},
         "commands": ["python benchmarks/run_all.py"],
         "scripts": {"accuracy_budget": {"returncode": 0, "wall_seconds": 1500.0}},
-        "results": _fake_results(),
+        "results": results,
     }
-    text = run_all.render(report, tmp_path, tmp_path / "plot.png")
-    met = {row["metric"].split(" (")[0]: row["met"] for row in report["table"]}
-    assert len(report["table"]) == 6
-    assert [row["met"] for row in report["table"]] == [True, False, True, False, True, False]
-    assert report["table"][5]["value"] == "not run", met
-    assert "| test accuracy within 12x that time | 0.9300, log-loss 0.300" in text
+
+
+def test_report_rendering(bench, tmp_path):
+    _, run_all = bench
+    previous = tmp_path / "previous.json"
+    previous.write_text(json.dumps(_old_report()))
+    report = _report(_fake_results())
+    text = run_all.render(report, tmp_path, tmp_path / "plot.png", previous)
+    table = report["table"]
+    assert len(table) == 11
+    assert [row["met"] for row in table] == [
+        True,  # 1x: mean 0.865, every fit within its budget (+2%)
+        True,  # 6x
+        False,  # 12x: not run
+        False,  # default: not run
+        True,  # 3 seeds
+        True,  # utilisation 0.85
+        True,  # TTA predict 20 s
+        True,  # fit ratio 1.01
+        False,  # predict ratio 0.952
+        True,  # RSS
+        False,  # search: not run
+    ]
+    assert table[0]["value"].startswith("0.8650 (seeds 0: 0.8600, 1: 0.8700, 2: 0.8650; fit ")
+    assert "fit 99.0-101.5 s <= budget 100.0 s, 5.5 epochs" in table[0]["value"]
+    assert table[2]["value"] == table[3]["value"] == "not run (make bench-full)"
+    assert table[4]["value"].startswith("0.8650 ± 0.0050 (sample sd, seeds 0, 1, 2)")
+    assert table[5]["value"].startswith("0.85 (`recipe` network, float32: 212 GFLOP/s training")
+    assert "250 GFLOP/s float32 peak; peaks: bfloat16 170, float32 250" in table[5]["value"]
+    assert table[6]["value"].startswith("20.0 s (10000 images, 6x run, widths=(64, 256, 256)")
+    assert table[10]["value"] == "not run"
+    assert "| test accuracy, `time_budget` = 6x | 0.9250 (fit 601.0 s <= budget 600.0 s" in text
+    assert "Level: `make bench`" in text
     assert "| 1.010 (best of 2 rounds: 10.10 s / 10.00 s; median" in text
     assert "| 0.952 (best of 2 rounds: 1.000 s / 1.050 s; median" in text
+    extras = dict(report["extras"])
+    key = "1x seed 1 `ResNetClassifier(recipe, widths=(32, 64, 128))`: pipeline fit time"
+    key += ", epochs trained"
+    assert extras[key] == "101.5 s (budget 1x = 100.0 s, fit / budget 1.015), 5.500 epochs"
+    # 3 x 40 MFLOP x 5.5 epochs x 50,000 images in 99 s
+    assert any(v.startswith("333 (float32") for v in extras.values())
+    # the previous recipe, from the committed results, is kept in the report
+    assert report["previous_recipe"]["date"] == "2025-11-25"
+    assert set(report["previous_recipe"]["runs"]) == {"fast", "full"}
+    assert any(k.startswith("previous recipe (2025-11-25), fast:") for k in extras)
     assert (tmp_path / "plot.png").stat().st_size > 10_000
     saved = json.loads((tmp_path / "latest.json").read_text())
     assert saved["table"] == report["table"]
+    assert saved["previous_recipe"] == report["previous_recipe"]
     assert (tmp_path / "latest.md").read_text() == text
+    # re-rendered without the committed file: the previous recipe comes from the report
+    again = run_all.render(saved, tmp_path / "again", tmp_path / "again.png", None)
+    assert again == text
+
+
+def test_report_rendering_full_level(bench, tmp_path):
+    report = importlib.import_module("_report")
+    results = _fake_results(full=True)
+    rows = report.headline(results)
+    assert rows[2]["value"].startswith("0.9350, log-loss 0.240, ECE 0.0200 (fit 1190.0 s <= budget")
+    assert not rows[2]["met"]  # ECE over 0.015
+    assert rows[3]["value"] == "0.9210; fit 750 s = 7.50x (12 epochs)" and rows[3]["met"]
+    results["accuracy_budget"]["runs"]["default"]["fits"][0]["fit_seconds"] = 850.0
+    assert not report.headline(results)[3]["met"]  # 8.5x
+    # a fit over its budget by more than the tolerance fails its row
+    results["accuracy_budget"]["runs"]["6x"]["fits"][0]["fit_seconds"] = 613.0
+    row = report.headline(results)[1]
+    assert "fit 613.0 s > budget 600.0 s" in row["value"] and not row["met"]
+    # a failed seed: the 1x rows say so
+    results["accuracy_budget"]["runs"]["1x"]["fits"][2] = {"error": "exit status 1"}
+    assert [row["value"] for row in report.headline(results)[:5:4]] == ["failed", "failed"]
+    # without results, with the old layout: nothing but "not run", and a plot of the old curves
+    old = _old_report()
+    assert {row["value"] for row in report.headline(old["results"])[:7]} == {"not run"}
+    previous = report.previous_recipe(old, None)
+    assert previous["date"] == "2025-11-25" and set(previous["runs"]) == {"fast", "full"}
+    assert report.plot(old["results"], tmp_path / "old.png", previous=previous).exists()
+
+
+def test_accuracy_budget_runs(bench):
+    accuracy_budget = importlib.import_module("accuracy_budget")
+    from skcifar.estimators._resnet import FAST_RECIPE
+
+    recipe = accuracy_budget.RECIPE
+    assert recipe == {**FAST_RECIPE, "activation": "relu", "conv_optimizer": "muon"}
+    runs = accuracy_budget.RUNS
+    assert {name: (run["factor"], run["seeds"]) for name, run in runs.items()} == {
+        "1x": (1, (0, 1, 2)),
+        "6x": (6, (0,)),
+        "12x": (12, (0,)),
+        "default": (None, (0,)),
+    }
+    assert accuracy_budget.run_params("1x", False) == {**recipe, "widths": (32, 64, 128)}
+    assert accuracy_budget.run_params("6x", False) == recipe
+    assert accuracy_budget.run_params("default", False) == {}
+    assert accuracy_budget.describe("1x") == "ResNetClassifier(recipe, widths=(32, 64, 128))"
+    assert accuracy_budget.describe("default") == "ResNetClassifier()"
+    assert accuracy_budget.run_params("default", True)["epochs"] == 1
+    assert accuracy_budget.BENCH_RUNS == ("1x", "6x")
+    assert accuracy_budget.budget_unit(165.0, False) == 165.0
+    assert accuracy_budget.budget_unit(3.0, True) == accuracy_budget.QUICK_UNIT_SECONDS
+    summary = accuracy_budget.summarize(
+        [{"test_accuracy": 0.84}, {"test_accuracy": 0.86}, {"error": "exit status 1"}]
+    )
+    assert summary == {
+        "test_accuracy_mean": pytest.approx(0.85),
+        "test_accuracy_sd": pytest.approx(0.02**0.5 / 10),
+        "n_fits": 2,
+    }
+    assert accuracy_budget.summarize([{"test_accuracy": 0.8}])["test_accuracy_sd"] is None
+
+
+def test_expected_calibration_error(bench):
+    import numpy as np
+
+    accuracy_budget = importlib.import_module("accuracy_budget")
+    # top probabilities 0.9 (right), 0.9 (wrong), 0.5 (right): bins of width 1/15;
+    # |1/2 - 0.9| * 2/3 + |1 - 0.5| * 1/3
+    proba = np.array([[0.9, 0.1], [0.9, 0.1], [0.5, 0.5]])
+    ece = accuracy_budget.expected_calibration_error(np.array([0, 1, 0]), proba)
+    assert ece == pytest.approx(0.4 * 2 / 3 + 0.5 / 3)
+
+
+def test_run_all_levels(bench):
+    _, run_all = bench
+    bench_names = [n for n in run_all.SCRIPTS if run_all.script_args(n, False) is not None]
+    assert "search_memory" not in bench_names and "utilisation" in bench_names
+    assert all(run_all.script_args(n, True) is not None for n in run_all.SCRIPTS)
+    assert run_all.script_args("accuracy_budget", True) == ["--full"]
+    assert run_all.script_args("accuracy_budget", False) == []
 
 
 @pytest.mark.slow
@@ -196,18 +398,44 @@ def test_run_all_quick(tmp_path):
         cwd=ROOT,
     )
     report = json.loads((tmp_path / "latest.json").read_text())
+    assert report["level"] == "bench"
     assert set(report["results"]) == {
         "accuracy_budget",
+        "utilisation",
         "wrapper_overhead",
         "distributed_search",
         "repeated_fits",
-        "search_memory",
     }
     assert all(info["returncode"] == 0 for info in report["scripts"].values())
-    assert len(report["table"]) == 6
-    assert not any(row["value"] in ("not run", "failed") for row in report["table"])
+    values = [row["value"] for row in report["table"]]
+    assert len(values) == 11
+    assert values[2] == values[3] == "not run (make bench-full)"  # 12x, defaults
+    assert not any(
+        v.startswith(("not run", "failed")) for i, v in enumerate(values) if i not in (2, 3)
+    )
+    acc = report["results"]["accuracy_budget"]
+    assert [f["seed"] for f in acc["runs"]["1x"]["fits"]] == [0, 1, 2]
+    assert acc["runs"]["1x"]["test_accuracy_sd"] is not None
     assert (tmp_path / "accuracy_vs_time.png").exists()
-    assert (tmp_path / "latest.md").read_text().count("\n| ") >= 6
+    assert (tmp_path / "latest.md").read_text().count("\n| ") >= 11
+
+
+@pytest.mark.slow
+def test_accuracy_budget_quick_full_runs(tmp_path):
+    out = tmp_path / "a.json"
+    _run_quick("accuracy_budget.py", "--runs", "12x,default", "--json", str(out))
+    result = json.loads(out.read_text())
+    assert list(result["runs"]) == ["12x", "default"]
+    unit = result["budget_unit_seconds"]
+    budgeted, default = result["runs"]["12x"], result["runs"]["default"]
+    assert budgeted["budget_seconds"] == pytest.approx(12 * unit)
+    assert default["budget_seconds"] is None and default["label"].startswith("ResNetClassifier(")
+    for run in (budgeted, default):
+        (fit,) = run["fits"]
+        assert fit["n_iter"] > 0 and 0 <= fit["test_ece"] <= 1 and fit["predict_seconds"] > 0
+    assert budgeted["fits"][0]["params"]["time_budget"] == pytest.approx(12 * unit)
+    assert budgeted["fits"][0]["params"]["conv_optimizer"] == "muon"
+    assert default["fits"][0]["params"]["time_budget"] is None
 
 
 def _run_quick(script, *args, timeout=600, **kwargs):

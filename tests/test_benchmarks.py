@@ -321,9 +321,10 @@ def test_report_rendering_full_level(bench, tmp_path):
     # without results, with the old layout: nothing but "not run", and a plot of the old curves
     old = _old_report()
     assert {row["value"] for row in report.headline(old["results"])[:7]} == {"not run"}
-    previous = report.previous_recipe(old, None)
+    plot = importlib.import_module("_plot")
+    previous = plot.previous_recipe(old, None)
     assert previous["date"] == "2025-11-25" and set(previous["runs"]) == {"fast", "full"}
-    assert report.plot(old["results"], tmp_path / "old.png", previous=previous).exists()
+    assert plot.plot(old["results"], tmp_path / "old.png", previous=previous).exists()
 
 
 def test_accuracy_budget_runs(bench):
@@ -534,8 +535,8 @@ def _search_memory_result():
 
 
 def test_report_shows_the_search_memory_ratios(bench):
-    report = importlib.import_module("_report")
-    rows = dict(report.extras({"search_memory": _search_memory_result()}))
+    extras = importlib.import_module("_extras")
+    rows = dict(extras.extras({"search_memory": _search_memory_result()}))
     grid = rows["GridSearchCV over epochs: wall time with memory / without"]
     assert grid.startswith("0.600 (120.0 s / 200.0 s, 10000 images, cv=3; epoch arithmetic 16/28")
     assert "target <= 0.65); identical test scores: yes; cache 31.4 MB, 18 checkpoints" in grid

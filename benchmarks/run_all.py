@@ -44,6 +44,7 @@ SCRIPTS = {
     "distributed_search": [],
     "repeated_fits": [],
     "search_memory": [],
+    "export_speed": [],
 }
 
 RESULTS_DIR = _common.BENCH_DIR / "results"

@@ -31,7 +31,11 @@ def _classifiers():
         "cnn": CNNClassifier(filters=(8, 16), dense_units=16, epochs=1, random_state=0),
         # Every prediction-time step: mirror and shifted views, temperature.
         "resnet": ResNetClassifier(
-            widths=(8, 16, 16), stem_filters=8, epochs=1, tta_shift=1, precision="float32",
+            widths=(8, 16, 16),
+            stem_filters=8,
+            epochs=1,
+            tta_shift=1,
+            precision="float32",
             random_state=0,
         ),  # fmt: skip
     }

@@ -228,8 +228,6 @@ def _add_search(commands):
 
 
 def _add_export(commands):
-    from skcifar.persistence._export import FORMATS
-
     parser = commands.add_parser(
         "export",
         help="export a saved model for serving (ONNX or TensorFlow SavedModel)",
@@ -242,7 +240,10 @@ def _add_export(commands):
         "path", metavar="PATH", help="the .onnx file, or the SavedModel directory, to write"
     )
     parser.add_argument(
-        "--format", choices=FORMATS, default="onnx", help="the output format (default: onnx)"
+        "--format",
+        choices=("onnx", "savedmodel"),
+        default="onnx",
+        help="the output format (default: onnx)",
     )
     parser.add_argument(
         "--opset", type=positive_int, metavar="N", help="ONNX opset (default: tf2onnx's)"

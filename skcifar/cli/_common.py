@@ -124,7 +124,7 @@ def load_cifar10(path, quiet):
 
 def class_names(classes):
     """Display names of ``classes``: CIFAR-10 names for the labels 0..9, else ``str``."""
-    from skcifar.datasets._readers import display_names
+    from skcifar.datasets import display_names
 
     return display_names(classes)
 

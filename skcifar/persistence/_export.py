@@ -141,13 +141,13 @@ def _exported_steps(estimator):
     from sklearn.pipeline import Pipeline
     from sklearn.utils.validation import check_is_fitted
 
-    from ..estimators._base import KerasImageClassifier
+    from ..estimators import ANNClassifier, CNNClassifier, ResNetClassifier
     from ..preprocessing import PixelScaler
 
     in_pipeline = isinstance(estimator, Pipeline)
     steps = list(estimator.steps) if in_pipeline else [(type(estimator).__name__, estimator)]
     *front, (name, classifier) = steps
-    if not isinstance(classifier, KerasImageClassifier):
+    if not isinstance(classifier, (ANNClassifier, CNNClassifier, ResNetClassifier)):
         where = f"the last pipeline step {name!r}" if in_pipeline else "the estimator"
         raise TypeError(
             f"Cannot export {where} ({type(classifier).__name__}): the exported graph ends in "
@@ -188,7 +188,7 @@ def _pixel_table(scaler):
 
 def _metadata(classifier, steps, input_shape, dtype, format):
     from .. import __version__
-    from ..datasets._readers import display_names
+    from ..datasets import display_names
 
     classes = [c.item() if hasattr(c, "item") else c for c in classifier.classes_]
     versions = {"skcifar": __version__}

@@ -40,8 +40,10 @@ VENV_MIN ?= .venv-min
 PY_MIN := $(VENV_MIN)/bin/python
 MIN_STAMP := $(VENV_MIN)/.skcifar-installed
 
+# Built anew each time: uv would keep newer versions that still satisfy the floors.
 $(MIN_STAMP): pyproject.toml $(STAMP)
-	@test -x $(PY_MIN) || $(PYTHON) -m venv $(VENV_MIN)
+	rm -rf $(VENV_MIN)
+	$(PYTHON) -m venv $(VENV_MIN)
 	$(VENV)/bin/uv pip install -q --python $(PY_MIN) --resolution lowest-direct \
 		-e ".[$(BACKEND),test]"
 	@touch $(MIN_STAMP)

@@ -13,7 +13,7 @@ export SKCIFAR_DATA ?= $(SHARED_DATA)
 endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install train test test-all lint docs docs-noplot bench bench-full clean
+.PHONY: install train test test-min test-all lint docs docs-noplot bench bench-full clean
 
 install: $(STAMP)
 
@@ -31,6 +31,27 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
+
+# The fast suite again, in a separate environment holding the lowest versions that
+# pyproject.toml's floors allow for the direct dependencies (uv's lowest-direct
+# resolution; uv comes with the dev extra). The docs page "Supported versions"
+# lists what it installs.
+VENV_MIN ?= .venv-min
+PY_MIN := $(VENV_MIN)/bin/python
+MIN_STAMP := $(VENV_MIN)/.skcifar-installed
+
+# Built anew each time: uv would keep newer versions that still satisfy the floors.
+$(MIN_STAMP): pyproject.toml $(STAMP)
+	rm -rf $(VENV_MIN)
+	$(PYTHON) -m venv $(VENV_MIN)
+	$(VENV)/bin/uv pip install -q --python $(PY_MIN) --resolution lowest-direct \
+		-e ".[$(BACKEND),test]"
+	@touch $(MIN_STAMP)
+
+test-min: $(MIN_STAMP)
+	@$(PY_MIN) -c "from importlib.metadata import version as v; print('lowest versions:', \
+		*(f'{d} {v(d)}' for d in ('numpy', 'scikit-learn', 'keras', '$(BACKEND)', 'scikeras')))"
+	$(PY_MIN) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 test-all: $(STAMP)
 	$(PY) -m pytest
@@ -58,5 +79,5 @@ lint: $(STAMP)
 	$(PY) -m ruff check skcifar tests examples benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_MIN) build *.egg-info .pytest_cache .ruff_cache
 	rm -rf docs/_build docs/generated docs/auto_examples docs/gen_modules docs/sg_execution_times.rst

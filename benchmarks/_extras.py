@@ -109,6 +109,14 @@ def extras(results, scripts=None, previous=None):
         if kind in memory:
             measure = f"{name} over epochs: wall time with memory / without"
             rows.append((measure, _ratio(memory, kind)))
+    for model in results.get("export_speed", {}).get("models", []):
+        for batch, speeds in model["images_per_second"].items():
+            rows.append(
+                (
+                    f"{model['model']} inference, batch {batch}: images/s",
+                    ", ".join(f"{runtime} {value:.0f}" for runtime, value in speeds.items()),
+                )
+            )
     for name, info in (scripts or {}).items():
         status = "" if info["returncode"] == 0 else f", FAILED (exit {info['returncode']})"
         rows.append((f"script wall time: {name}", f"{info['wall_seconds']:.0f} s{status}"))

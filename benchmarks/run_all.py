@@ -52,6 +52,7 @@ SCRIPTS = {
     "distributed_search": ([], []),
     "repeated_fits": ([], []),
     "search_memory": (None, []),
+    "export_speed": (None, []),  # full: predict_proba, ONNX Runtime, SavedModel
 }
 
 RESULTS_DIR = _common.BENCH_DIR / "results"

@@ -36,6 +36,7 @@ _LAZY = {
     "write_report": "skcifar.evaluation",
     "save": "skcifar.persistence",
     "load": "skcifar.persistence",
+    "export": "skcifar.persistence",
 }
 
 __all__ = sorted(_LAZY)

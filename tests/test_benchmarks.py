@@ -563,3 +563,13 @@ def test_search_memory_quick(tmp_path):
         result["halving"]["without"]["epochs_per_fold"],
         result["halving"]["with"]["epochs_per_fold"],
     ) == (12, 8)
+
+
+@pytest.mark.slow
+def test_export_speed_quick(tmp_path):
+    out = tmp_path / "export.json"
+    _run_quick("export_speed.py", "--json", str(out))
+    result = json.loads(out.read_text())
+    for model in result["models"]:
+        assert max(model["max_abs_diff"].values()) < 1e-4
+        assert set(model["images_per_second"]) == {"1", "256"}

@@ -155,7 +155,7 @@ def images(tmp_path_factory):
 def test_help_and_version(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("train", "evaluate", "predict", "search"):
+    for command in ("train", "evaluate", "predict", "search", "export"):
         assert command in out
         assert main([command, "--help"]) == 0
         assert f"usage: skcifar {command}" in capsys.readouterr().out

@@ -12,9 +12,22 @@ import_keras()  # quiet TensorFlow start-up
 import tensorflow as tf  # noqa: E402
 
 
+class _DLPack:
+    """A CPU tensor as a DLPack producer: EagerTensor has ``__dlpack__`` only from TF 2.20."""
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    def __dlpack__(self, stream=None, **kwargs):
+        return tf.experimental.dlpack.to_dlpack(self.tensor)
+
+    def __dlpack_device__(self):
+        return (1, 0)  # kDLCPU, device 0
+
+
 def _address(tensor):
     """Address of a CPU tensor's buffer (through DLPack: ``.numpy()`` may copy)."""
-    return np.from_dlpack(tensor).ctypes.data
+    return np.from_dlpack(_DLPack(tensor)).ctypes.data
 
 
 def _aligned(shape, dtype=np.float32, seed=0):

@@ -1,4 +1,4 @@
-"""The ``skcifar`` command line: train, evaluate, predict and search.
+"""The ``skcifar`` command line: train, evaluate, predict, search and export.
 
 Run ``skcifar --help`` (or ``python -m skcifar --help``) for the commands and
 ``skcifar COMMAND --help`` for their options. :func:`main` is the entry point of
@@ -227,6 +227,30 @@ def _add_search(commands):
     parser.set_defaults(command="search")
 
 
+def _add_export(commands):
+    parser = commands.add_parser(
+        "export",
+        help="export a saved model for serving (ONNX or TensorFlow SavedModel)",
+        description="Write a saved pipeline as one graph for serving, pixel scaling and "
+        "test-time augmentation included: uint8 images in, class probabilities out, class "
+        "names in the metadata (skcifar.export). ONNX needs pip install 'skcifar[export]'.",
+    )
+    _add_model(parser)
+    parser.add_argument(
+        "path", metavar="PATH", help="the .onnx file, or the SavedModel directory, to write"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("onnx", "savedmodel"),
+        default="onnx",
+        help="the output format (default: onnx)",
+    )
+    parser.add_argument(
+        "--opset", type=positive_int, metavar="N", help="ONNX opset (default: tf2onnx's)"
+    )
+    parser.set_defaults(command="export")
+
+
 def _build_parser():
     from skcifar import __version__
 
@@ -241,6 +265,7 @@ def _build_parser():
     _add_evaluate(commands)
     _add_predict(commands)
     _add_search(commands)
+    _add_export(commands)
     parser.set_defaults(command=None)
     return parser
 
@@ -254,9 +279,12 @@ def _run(args):
         from ._predict import predict as command
     elif args.command == "search":
         from ._search import search as command
+    elif args.command == "export":
+        from ._export import export as command
     else:
         raise UsageError(
-            "missing command: choose train, evaluate, predict or search (see 'skcifar --help')"
+            "missing command: choose train, evaluate, predict, search or export "
+            "(see 'skcifar --help')"
         )
     return command(args)
 

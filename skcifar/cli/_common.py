@@ -124,18 +124,9 @@ def load_cifar10(path, quiet):
 
 def class_names(classes):
     """Display names of ``classes``: CIFAR-10 names for the labels 0..9, else ``str``."""
-    from skcifar.datasets import CLASS_NAMES
+    from skcifar.datasets import display_names
 
-    names = [str(c) for c in classes]
-    try:
-        ints = [int(c) for c in classes]
-    except (TypeError, ValueError):
-        return names
-    if all(str(i) == n for i, n in zip(ints, names, strict=True)) and all(
-        0 <= i < len(CLASS_NAMES) for i in ints
-    ):
-        return [CLASS_NAMES[i] for i in ints]
-    return names
+    return display_names(classes)
 
 
 def progress_verbosity(quiet):

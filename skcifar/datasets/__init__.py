@@ -11,6 +11,7 @@ does not import TensorFlow or Keras.
 
 from ._cifar10 import CLASS_NAMES, DESCR, fetch_cifar10, load_data
 from ._home import clear_data_home, get_data_home
+from ._readers import display_names  # noqa: F401 - for the command line and skcifar.export
 
 __all__ = [
     "CLASS_NAMES",

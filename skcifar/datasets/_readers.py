@@ -24,6 +24,22 @@ CLASS_NAMES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 )  # fmt: skip
+
+
+def display_names(classes):
+    """Display names of ``classes``: CIFAR-10 names for the labels 0..9, else ``str``."""
+    names = [str(c) for c in classes]
+    try:
+        ints = [int(c) for c in classes]
+    except (TypeError, ValueError):
+        return names
+    if all(str(i) == n for i, n in zip(ints, names, strict=True)) and all(
+        0 <= i < len(CLASS_NAMES) for i in ints
+    ):
+        return [CLASS_NAMES[i] for i in ints]
+    return names
+
+
 _LABELS = {name: label for label, name in enumerate(CLASS_NAMES)}
 _SPLITS = ("train", "test")
 _OFFICIAL_DIR = "cifar-10-batches-py"

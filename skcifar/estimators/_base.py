@@ -114,6 +114,15 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         """The network's outputs for a dataset of input batches (subclasses add to it)."""
         return self.model_.predict(data, verbose=0)
 
+    def _predict_graph(self, network, images):
+        """What :meth:`_predict_batches` computes, as TensorFlow ops on one batch of images.
+
+        ``network`` is ``model_`` or a copy of it; :func:`skcifar.export` traces
+        this into the exported graph, so it must follow ``_predict_batches``
+        for the current parameter values.
+        """
+        return network(images, training=False)
+
     # -- public API -------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -384,6 +384,36 @@ class ResNetClassifier(KerasImageClassifier):
         proba += super()._predict_batches(data.map(lambda images: tf.reverse(images, axis=[2])))
         return proba / 2
 
+    def _predict_graph(self, network, images):
+        tf = import_tensorflow()
+        outputs = super()._predict_graph
+
+        def mirrored(x):  # _with_mirror
+            return (outputs(network, x) + outputs(network, tf.reverse(x, axis=[2]))) / 2
+
+        if not (self.tta and self._is_image()):
+            return _graph_temperature(tf, outputs(network, images), self.temperature)
+        proba = mirrored(images)
+        shift = int(self.tta_shift)
+        if shift:
+            height, width = images.shape[1], images.shape[2]
+            padded = tf.pad(images, [[0, 0], [shift] * 2, [shift] * 2, [0, 0]], "REFLECT")
+            far = 2 * shift
+            moved = mirrored(padded[:, :height, :width])
+            moved = (moved + mirrored(padded[:, far : far + height, far : far + width])) / 2
+            proba = (proba + moved) / 2
+        return _graph_temperature(tf, proba, self.temperature)
+
+
+def _graph_temperature(tf, proba, temperature):
+    """:func:`_with_temperature` as TensorFlow ops (float32)."""
+    if temperature == 1:
+        return proba
+    tiny = np.finfo(np.float32).tiny
+    logits = tf.math.log(tf.maximum(proba, tiny)) / np.float32(temperature)
+    sharpened = tf.exp(logits - tf.reduce_max(logits, axis=1, keepdims=True))
+    return sharpened / tf.reduce_sum(sharpened, axis=1, keepdims=True)
+
 
 def _with_temperature(proba, temperature):
     """Rows of ``proba ** (1 / temperature)``, renormalised (softmax of scaled log-probs)."""

@@ -15,6 +15,10 @@ Archive layout::
 :class:`CheckpointCache` is the other file format here: the epoch checkpoints
 that the classifiers' ``memory`` stores and resumes fits from, also without
 pickle.
+
+:func:`export` writes a fitted classifier for serving instead: one ONNX file or
+TensorFlow SavedModel with the preprocessing and test-time augmentation in its
+graph, read without skcifar (and without pickle) by ONNX Runtime or TensorFlow.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from ._archive import (
 )
 from ._checkpoints import CheckpointCache
 from ._estimators import capture, restore
+from ._export import export
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointCache", "load", "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointCache", "export", "load", "save"]
 
 
 def _versions():

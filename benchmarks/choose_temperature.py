@@ -41,7 +41,7 @@ def run(config, n_train=None, n_validation=N_VALIDATION, budget=None):
 
     from skcifar import PixelScaler, ResNetClassifier
     from skcifar.datasets import load_data
-    from skcifar.estimators._resnet import _with_temperature
+    from skcifar.estimators._tta import with_temperature
 
     (X, y), _ = load_data()  # the test part is never used here
     if n_train is not None:
@@ -60,7 +60,7 @@ def run(config, n_train=None, n_validation=N_VALIDATION, budget=None):
     proba = model.predict_proba(X_val)
     rows = []
     for t in TEMPERATURES:
-        sharpened = _with_temperature(proba, float(t))
+        sharpened = with_temperature(proba, float(t))
         rows.append({"temperature": float(t), "log_loss": _common.log_loss(y_val, sharpened)})
         print(f"  temperature {t:.2f}: validation log-loss {rows[-1]['log_loss']:.4f}", flush=True)
     best = min(rows, key=lambda r: r["log_loss"])

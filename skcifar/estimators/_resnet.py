@@ -18,12 +18,12 @@ from ..architectures import (
     register_keras_objects,
     set_schedule_steps,
 )
-from ..utils.backend import import_tensorflow
 from ..utils.sizes import check_sizes
 from ._base import KerasImageClassifier
 from ._budget import training_steps
 from ._docstrings import training_parameters
 from ._recipe import AlternatingFlip, Lookahead, WhiteningBiasFreeze
+from ._tta import augmented_graph, augmented_proba, graph_temperature, with_temperature
 
 register_keras_objects()  # so that pickled ResNet classifiers unpickle
 
@@ -357,69 +357,19 @@ class ResNetClassifier(KerasImageClassifier):
     def _plan_epochs(self, epochs, n_train):
         set_schedule_steps(self.model_, self._schedule_steps(epochs, n_train))
 
+    def _tta_shift(self):
+        """The shift of the test-time views, or None without test-time augmentation."""
+        return int(self.tta_shift) if self.tta and self._is_image() else None
+
     def _predict_batches(self, data):
-        if not (self.tta and self._is_image()):
-            return _with_temperature(super()._predict_batches(data), self.temperature)
-        proba = self._with_mirror(data)
-        shift = int(self.tta_shift)
-        if shift:
-            tf = import_tensorflow()
-
-            def shifted(offset):
-                def crop(images):
-                    height, width = images.shape[1], images.shape[2]
-                    padded = tf.pad(images, [[0, 0], [shift] * 2, [shift] * 2, [0, 0]], "REFLECT")
-                    return padded[:, offset : offset + height, offset : offset + width]
-
-                return data.map(crop)
-
-            moved = (self._with_mirror(shifted(0)) + self._with_mirror(shifted(2 * shift))) / 2
-            proba = (proba + moved) / 2
-        return _with_temperature(proba, self.temperature)
-
-    def _with_mirror(self, data):
-        """The mean of the network's outputs for the images and their mirror images."""
-        tf = import_tensorflow()
-        proba = super()._predict_batches(data)
-        proba += super()._predict_batches(data.map(lambda images: tf.reverse(images, axis=[2])))
-        return proba / 2
+        predict, shift = super()._predict_batches, self._tta_shift()
+        proba = predict(data) if shift is None else augmented_proba(predict, data, shift)
+        return with_temperature(proba, self.temperature)
 
     def _predict_graph(self, network, images):
-        tf = import_tensorflow()
-        outputs = super()._predict_graph
+        def outputs(views):
+            return super(ResNetClassifier, self)._predict_graph(network, views)
 
-        def mirrored(x):  # _with_mirror
-            return (outputs(network, x) + outputs(network, tf.reverse(x, axis=[2]))) / 2
-
-        if not (self.tta and self._is_image()):
-            return _graph_temperature(tf, outputs(network, images), self.temperature)
-        proba = mirrored(images)
-        shift = int(self.tta_shift)
-        if shift:
-            height, width = images.shape[1], images.shape[2]
-            padded = tf.pad(images, [[0, 0], [shift] * 2, [shift] * 2, [0, 0]], "REFLECT")
-            far = 2 * shift
-            moved = mirrored(padded[:, :height, :width])
-            moved = (moved + mirrored(padded[:, far : far + height, far : far + width])) / 2
-            proba = (proba + moved) / 2
-        return _graph_temperature(tf, proba, self.temperature)
-
-
-def _graph_temperature(tf, proba, temperature):
-    """:func:`_with_temperature` as TensorFlow ops (float32)."""
-    if temperature == 1:
-        return proba
-    tiny = np.finfo(np.float32).tiny
-    logits = tf.math.log(tf.maximum(proba, tiny)) / np.float32(temperature)
-    sharpened = tf.exp(logits - tf.reduce_max(logits, axis=1, keepdims=True))
-    return sharpened / tf.reduce_sum(sharpened, axis=1, keepdims=True)
-
-
-def _with_temperature(proba, temperature):
-    """Rows of ``proba ** (1 / temperature)``, renormalised (softmax of scaled log-probs)."""
-    if temperature == 1:
-        return proba
-    logits = np.log(np.maximum(proba, np.finfo(proba.dtype).tiny)) / proba.dtype.type(temperature)
-    logits -= logits.max(axis=1, keepdims=True)
-    sharpened = np.exp(logits)
-    return sharpened / sharpened.sum(axis=1, keepdims=True)
+        shift = self._tta_shift()
+        proba = outputs(images) if shift is None else augmented_graph(outputs, images, shift)
+        return graph_temperature(proba, self.temperature)

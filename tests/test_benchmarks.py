@@ -332,7 +332,7 @@ def test_accuracy_budget_runs(bench):
     from skcifar.estimators._resnet import FAST_RECIPE
 
     recipe = accuracy_budget.RECIPE
-    assert recipe == {**FAST_RECIPE, "activation": "relu", "conv_optimizer": "muon"}
+    assert recipe == {**FAST_RECIPE, "activation": "relu", "conv_optimizer": "muon", "tta_shift": 0}
     runs = accuracy_budget.RUNS
     assert {name: (run["factor"], run["seeds"]) for name, run in runs.items()} == {
         "1x": (1, (0, 1, 2)),

@@ -50,7 +50,7 @@ $(MIN_STAMP): pyproject.toml $(STAMP)
 
 test-min: $(MIN_STAMP)
 	@$(PY_MIN) -c "from importlib.metadata import version as v; print('lowest versions:', \
-		*(f'{d} {v(d)}' for d in ('numpy', 'scikit-learn', 'keras', '$(BACKEND)', 'scikeras')))"
+		*(f'{d} {v(d)}' for d in ('numpy', 'scikit-learn', 'keras', '$(BACKEND)', 'scikeras', 'matplotlib')))"
 	$(PY_MIN) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 test-all: $(STAMP)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import re
 
+import matplotlib.pyplot as plt
+
 from skcifar import load_data
 
 # The underline of a reStructuredText title: the gallery's page title, not --help's.
@@ -37,3 +39,24 @@ def load_slices(path=None, n_train=None, n_test=None):
     """
     (X_train, y_train), (X_test, y_test) = load_data(path)
     return (X_train[:n_train], y_train[:n_train]), (X_test[:n_test], y_test[:n_test])
+
+
+def to_pyplot(fig):
+    """Hand ``fig``, a figure made without pyplot (as skcifar's plots are), to pyplot.
+
+    pyplot then shows it: ``plt.show()`` on the command line, the gallery's page.
+    matplotlib 3.11 and later take such a figure in ``plt.figure(fig)``; older
+    releases refuse it, and for them this does what 3.11 does there (through
+    pyplot's private helpers, which those releases no longer change).
+    """
+    try:
+        return plt.figure(fig)
+    except ValueError:  # matplotlib < 3.11: "The passed figure is not managed by pyplot"
+        if fig.canvas.manager is not None:
+            raise
+    from matplotlib import _pylab_helpers
+
+    num = max(plt.get_fignums(), default=0) + 1
+    manager = plt._get_backend_mod().new_figure_manager_given_figure(num, fig)
+    _pylab_helpers.Gcf._set_new_active_manager(manager)
+    return fig

@@ -33,7 +33,7 @@ import os
 import tempfile
 
 import matplotlib.pyplot as plt
-from _common import load_slices, make_parser  # examples/_common.py: shared plumbing
+from _common import load_slices, make_parser, to_pyplot  # examples/_common.py: shared plumbing
 from sklearn.pipeline import make_pipeline
 
 from skcifar import CLASS_NAMES, CNNClassifier, PixelScaler
@@ -87,7 +87,7 @@ print(result.summary())
 # Rows are the true classes, columns the predictions; normalised, each row
 # shows where that class's test images went.
 
-plt.figure(plot_confusion_matrix(result, normalize=True))  # hand it to pyplot, which shows it
+to_pyplot(plot_confusion_matrix(result, normalize=True))  # hand it to pyplot, which shows it
 
 # %%
 # The reliability diagram
@@ -96,14 +96,14 @@ plt.figure(plot_confusion_matrix(result, normalize=True))  # hand it to pyplot, 
 # the diagonal, and the expected calibration error is their weighted distance
 # from it.
 
-plt.figure(plot_reliability_diagram(result))
+to_pyplot(plot_reliability_diagram(result))
 
 # %%
 # The learning curves
 # -------------------
 # Loss and accuracy per epoch on the training images and the validation split.
 
-plt.figure(plot_learning_curves(result))
+to_pyplot(plot_learning_curves(result))
 
 # %%
 # The report

@@ -36,7 +36,7 @@ import tempfile
 import joblib
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import load_slices, make_parser  # examples/_common.py: shared plumbing
+from _common import load_slices, make_parser, to_pyplot  # examples/_common.py: shared plumbing
 from sklearn.pipeline import make_pipeline
 
 import skcifar
@@ -98,7 +98,7 @@ print("only load model files you trust, and prefer skcifar.save/skcifar.load for
 # (the misclassified ones framed in red).
 
 result = evaluate(safe_loaded, X_test, y_test, class_names=CLASS_NAMES, n_samples=16)
-plt.figure(plot_samples(result))  # hand the figure to pyplot, which shows it
+to_pyplot(plot_samples(result))  # hand the figure to pyplot, which shows it
 plt.show()
 
 if not identical:

@@ -24,7 +24,7 @@ copy of CIFAR-10 when offline, or pass ``--data PATH``.
 # leading slice is class-balanced.
 
 import matplotlib.pyplot as plt
-from _common import load_slices, make_parser  # examples/_common.py: shared plumbing
+from _common import load_slices, make_parser, to_pyplot  # examples/_common.py: shared plumbing
 from sklearn.pipeline import make_pipeline
 
 from skcifar import CLASS_NAMES, CNNClassifier, PixelScaler
@@ -71,5 +71,5 @@ print(f"test accuracy: {model.score(X_test, y_test):.4f}")
 # its probability; the misclassified ones are framed in red.
 
 result = evaluate(model, X_test, y_test, class_names=CLASS_NAMES, n_samples=16)
-plt.figure(plot_samples(result))  # hand the figure to pyplot, which shows it
+to_pyplot(plot_samples(result))  # hand the figure to pyplot, which shows it
 plt.show()

@@ -7,6 +7,7 @@ when ``SKCIFAR_DATA`` does not point at an existing file.
 """
 
 import ast
+import importlib.util
 import os
 import re
 import subprocess
@@ -91,6 +92,27 @@ def test_example_is_documented_and_uses_public_api(script):
                 assert not any(part.startswith("_") for part in name.split(".")), (
                     f"{script} imports private {name}"
                 )
+
+
+def test_to_pyplot_hands_pyplot_a_figure_it_did_not_create():
+    """examples/_common.to_pyplot, on every supported matplotlib (3.11 adopts by itself)."""
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from matplotlib.figure import Figure
+
+    spec = importlib.util.spec_from_file_location("examples_common", EXAMPLES / "_common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    fig = Figure()
+    fig.add_subplot().plot([0, 1])
+    before = set(plt.get_fignums())
+    try:
+        assert common.to_pyplot(fig) is fig
+        assert plt.gcf() is fig
+        assert len(set(plt.get_fignums()) - before) == 1
+        assert common.to_pyplot(fig) is fig  # a second time: already pyplot's
+    finally:
+        plt.close(fig)
+    assert set(plt.get_fignums()) == before
 
 
 @pytest.fixture(scope="module")

@@ -226,24 +226,23 @@ def test_import_and_fit_leave_the_process_as_it_was(order):
 
 
 def test_release_memory_spaces_its_collections(monkeypatch):
-    """A collection costs about 0.2 s: right after one, another waits (unless forced)."""
+    """A collection costs about 0.2 s: right after one, another waits."""
     from skcifar.utils import backend
 
     collections = []
     monkeypatch.setattr(backend, "_last_release", None)  # restored afterwards
     monkeypatch.setattr(backend.gc, "collect", lambda: collections.append(1) or 0)
-    assert backend.release_memory(force=True)
+    assert backend.release_memory()  # the first call always collects
     backend._last_release = (backend._last_release[0], 1.0, backend._last_release[2])  # took 1 s
     assert not backend.release_memory()  # less than 20 s since: spaced out
-    assert backend.release_memory(force=True)
-    assert len(collections) == 2
+    assert len(collections) == 1
     ended, _, resident = backend._last_release
     backend._last_release = (ended - 30.0, 1.0, resident)  # 30 s ago, took 1 s: 3% of the time
     assert backend.release_memory()
     if resident is not None:  # grown by RELEASE_GROWTH since: collect at once
         backend._last_release = (backend._last_release[0], 1.0, resident - backend.RELEASE_GROWTH)
         assert backend.release_memory()
-    assert len(collections) == 3 + (resident is not None)
+    assert len(collections) == 2 + (resident is not None)
 
 
 def test_float16_pixels_are_checked_for_infinity_without_overflowing():

@@ -30,6 +30,20 @@ def _mirrored(images):
     return import_tensorflow().reverse(images, axis=[2])
 
 
+def _augmented(outputs_of, shift):
+    """The views' weighted mean of ``outputs_of(view)``, ``view`` a function of images."""
+
+    def pair(move):  # a view and its mirror image
+        return (outputs_of(move) + outputs_of(lambda images: _mirrored(move(images)))) / 2
+
+    proba = pair(lambda images: images)
+    if shift:
+        up_left = pair(lambda images: _moved(images, shift, 0))
+        down_right = pair(lambda images: _moved(images, shift, 2 * shift))
+        proba = (proba + (up_left + down_right) / 2) / 2
+    return proba
+
+
 def augmented_proba(predict, data, shift):
     """The views' mean of ``predict`` (outputs of a dataset of image batches).
 
@@ -42,29 +56,12 @@ def augmented_proba(predict, data, shift):
     shift : int
         Pixels of the shifted views; 0: the image and its mirror image only.
     """
-
-    def pair(views):
-        return (predict(views) + predict(views.map(_mirrored))) / 2
-
-    proba = pair(data)
-    if shift:
-        up_left = pair(data.map(lambda images: _moved(images, shift, 0)))
-        down_right = pair(data.map(lambda images: _moved(images, shift, 2 * shift)))
-        proba = (proba + (up_left + down_right) / 2) / 2
-    return proba
+    return _augmented(lambda view: predict(data.map(view)), shift)
 
 
 def augmented_graph(outputs, images, shift):
     """:func:`augmented_proba` as TensorFlow ops: ``outputs(images)`` for one batch."""
-
-    def pair(views):
-        return (outputs(views) + outputs(_mirrored(views))) / 2
-
-    proba = pair(images)
-    if shift:
-        up_left, down_right = _moved(images, shift, 0), _moved(images, shift, 2 * shift)
-        proba = (proba + (pair(up_left) + pair(down_right)) / 2) / 2
-    return proba
+    return _augmented(lambda view: outputs(view(images)), shift)
 
 
 def with_temperature(proba, temperature):

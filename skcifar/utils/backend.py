@@ -246,7 +246,7 @@ def _resident_bytes():
         return None
 
 
-def release_memory(force=False):
+def release_memory():
     """Collect unreachable Keras models and hand freed memory back to the OS.
 
     Keras models hold reference cycles, so a discarded model (a grid search
@@ -255,9 +255,9 @@ def release_memory(force=False):
     keeps the resident size of long searches flat. A full collection walks
     every object of the process (about 0.2 s with TensorFlow loaded), so
     between quick fits it is spaced out to take at most ``RELEASE_SHARE`` (5%)
-    of the time: it runs when ``force``, the first time, when the time since
-    the last collection is at least 20 times what that one took, or when the
-    resident size has grown by ``RELEASE_GROWTH`` (256 MiB) since it.
+    of the time: it runs the first time, when the time since the last
+    collection is at least 20 times what that one took, or when the resident
+    size has grown by ``RELEASE_GROWTH`` (256 MiB) since it.
 
     Returns
     -------
@@ -266,7 +266,7 @@ def release_memory(force=False):
     """
     global _last_release
     now = time.perf_counter()
-    if not force and _last_release is not None:
+    if _last_release is not None:
         ended, took, resident = _last_release
         grown = resident is not None and _resident_bytes() - resident >= RELEASE_GROWTH
         if not grown and (now - ended) * RELEASE_SHARE < took:

@@ -147,11 +147,13 @@ def validate_pixels(estimator, X, *, reset, dtype="numeric"):
             f"(n, height*width*channels); got a {ndim}-D array of shape {shape}."
             + hints.get(ndim, "")
         )
-    finite = not _finite_half(X)  # True: scikit-learn checks
+    check_finite = not _finite_half(X)  # else known finite already
     if ndim == 2:
-        X = validate_data(estimator, X, reset=reset, dtype=dtype, ensure_all_finite=finite)
+        X = validate_data(estimator, X, reset=reset, dtype=dtype, ensure_all_finite=check_finite)
     else:
-        X = check_array(X, allow_nd=True, dtype=dtype, ensure_all_finite=finite, input_name="X")
+        X = check_array(
+            X, allow_nd=True, dtype=dtype, ensure_all_finite=check_finite, input_name="X"
+        )
         if reset:
             # Images carry no column names: drop any left by an earlier 2-D fit.
             estimator.__dict__.pop("feature_names_in_", None)

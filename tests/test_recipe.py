@@ -238,11 +238,13 @@ def test_muon_moves_kernels_by_orthogonal_steps_and_sgd_the_rest():
 
 def test_muon_recipe_saves_and_repeats(data, tmp_path):
     X, y = data
-    model = ResNetClassifier(**TINY, **RECIPE, conv_optimizer="muon").fit(X, y)
-    proba = model.predict_proba(X)
+    model = ResNetClassifier(**TINY, **RECIPE, conv_optimizer="muon", muon_momentum=0.7)
+    proba = model.fit(X, y).predict_proba(X)
+    assert model.model_.optimizer.muon_momentum == 0.7  # the parameter reaches the optimizer
     path = os.path.join(tmp_path, "muon.skcifar")
     skcifar.save(model, path)
     loaded = skcifar.load(path)
     np.testing.assert_array_equal(loaded.predict_proba(X), proba)
     assert isinstance(loaded.model_.optimizer, MuonSGD)
+    assert loaded.model_.optimizer.muon_momentum == 0.7
     np.testing.assert_array_equal(clone(model).fit(X, y).predict_proba(X), proba)

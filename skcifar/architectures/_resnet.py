@@ -135,6 +135,7 @@ def build_resnet(
     bias_lr_scale=1.0,
     conv_optimizer="sgd",
     muon_scale=0.16,
+    muon_momentum=0.6,
 ):
     """Build a fast residual network for small images.
 
@@ -223,6 +224,9 @@ def build_resnet(
     muon_scale : float, default=0.16
         With ``conv_optimizer="muon"``, the filters' learning rate as a
         multiple of the scheduled rate.
+    muon_momentum : float in [0, 1), default=0.6
+        With ``conv_optimizer="muon"``, the Nesterov momentum of the filters'
+        gradients.
 
     Returns
     -------
@@ -306,7 +310,11 @@ def build_resnet(
         raise ValueError(
             f"conv_optimizer must be one of {CONV_OPTIMIZERS}; got {conv_optimizer!r}."
         )
-    muon = {"muon_scale": float(muon_scale)} if conv_optimizer == "muon" else {}
+    muon = (
+        {"muon_scale": float(muon_scale), "muon_momentum": float(muon_momentum)}
+        if conv_optimizer == "muon"
+        else {}
+    )
     optimizer = (MuonSGD if muon else ScaledSGD)(
         **muon,
         bias_lr_scale=bias_lr_scale,

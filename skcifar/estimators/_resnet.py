@@ -134,6 +134,9 @@ class ResNetClassifier(KerasImageClassifier):
     muon_scale : float > 0, default=0.16
         With ``conv_optimizer="muon"``, the filters' learning rate as a
         multiple of the scheduled ``learning_rate``.
+    muon_momentum : float in [0, 1), default=0.6
+        With ``conv_optimizer="muon"``, the Nesterov momentum of the filters'
+        gradients.
     residual : bool, default=True
         Residual connection around each stage's second convolution.
     flip : {"random", "alternating"}, default="random"
@@ -202,6 +205,7 @@ class ResNetClassifier(KerasImageClassifier):
         "bias_lr_scale": [Interval(Real, 0, None, closed="neither")],
         "conv_optimizer": [StrOptions(set(CONV_OPTIMIZERS))],
         "muon_scale": [Interval(Real, 0, None, closed="neither")],
+        "muon_momentum": [Interval(Real, 0, 1, closed="left")],
         "residual": ["boolean"],
         "flip": [StrOptions({"random", "alternating"})],
         "max_shift": [Interval(Integral, 0, None, closed="left"), None],
@@ -236,6 +240,7 @@ class ResNetClassifier(KerasImageClassifier):
         bias_lr_scale=1.0,
         conv_optimizer="sgd",
         muon_scale=0.16,
+        muon_momentum=0.6,
         residual=True,
         flip="random",
         max_shift=None,
@@ -276,6 +281,7 @@ class ResNetClassifier(KerasImageClassifier):
         self.bias_lr_scale = bias_lr_scale
         self.conv_optimizer = conv_optimizer
         self.muon_scale = muon_scale
+        self.muon_momentum = muon_momentum
         self.residual = residual
         self.flip = flip
         self.max_shift = max_shift
@@ -328,6 +334,7 @@ class ResNetClassifier(KerasImageClassifier):
             bias_lr_scale=self.bias_lr_scale,
             conv_optimizer=self.conv_optimizer,
             muon_scale=self.muon_scale,
+            muon_momentum=self.muon_momentum,
         )
 
     def _is_image(self):

@@ -117,6 +117,17 @@ def extras(results, scripts=None, previous=None):
                     ", ".join(f"{runtime} {value:.0f}" for runtime, value in speeds.items()),
                 )
             )
+    backends = results.get("backend_speed", {}).get("backends", {})
+    reference = backends.get("tensorflow", {}).get("images_per_second")
+    for name, row in backends.items():
+        if name != "tensorflow":
+            speed = row.get("images_per_second")
+            value = (
+                f"{speed / reference:.2f} ({speed:.0f} / {reference:.0f} images/s)"
+                if speed and reference
+                else row.get("skipped", "not measured")
+            )
+            rows.append((f"training speed, Keras backend {name} / tensorflow", value))
     for name, info in (scripts or {}).items():
         status = "" if info["returncode"] == 0 else f", FAILED (exit {info['returncode']})"
         rows.append((f"script wall time: {name}", f"{info['wall_seconds']:.0f} s{status}"))

@@ -53,6 +53,7 @@ SCRIPTS = {
     "repeated_fits": ([], []),
     "search_memory": (None, []),
     "export_speed": (None, []),  # full: predict_proba, ONNX Runtime, SavedModel
+    "backend_speed": (None, []),  # full: Keras' torch backend against TensorFlow, if installed
 }
 
 RESULTS_DIR = _common.BENCH_DIR / "results"

@@ -544,6 +544,21 @@ def test_report_shows_the_search_memory_ratios(bench):
     assert "target" not in halving
 
 
+def test_report_shows_the_backend_ratios(bench):
+    extras = importlib.import_module("_extras")
+    backends = {
+        "tensorflow": {"images_per_second": 400.0},
+        "torch": {"images_per_second": 200.0},
+        "torch-channels-first": {"skipped": "torch is not installed"},
+    }
+    rows = dict(extras.extras({"backend_speed": {"backends": backends}}))
+    assert rows["training speed, Keras backend torch / tensorflow"] == (
+        "0.50 (200 / 400 images/s)"
+    )
+    skipped = rows["training speed, Keras backend torch-channels-first / tensorflow"]
+    assert skipped == "torch is not installed"
+
+
 @pytest.mark.slow
 def test_search_memory_quick(tmp_path):
     out = tmp_path / "m.json"
@@ -573,3 +588,14 @@ def test_export_speed_quick(tmp_path):
     for model in result["models"]:
         assert max(model["max_abs_diff"].values()) < 1e-4
         assert set(model["images_per_second"]) == {"1", "256"}
+
+
+@pytest.mark.slow
+def test_backend_speed_quick(tmp_path):
+    out = tmp_path / "backends.json"
+    _run_quick("backend_speed.py", "--json", str(out))
+    backends = json.loads(out.read_text())["backends"]
+    assert backends["tensorflow"]["images_per_second"] > 0
+    for name in ("torch", "torch-channels-first"):  # measured, or said to be missing
+        row = backends[name]
+        assert row.get("images_per_second", 0) > 0 or row["skipped"] == "torch is not installed"

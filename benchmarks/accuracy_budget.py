@@ -36,14 +36,11 @@ from pathlib import Path
 
 import _common
 
-from skcifar.estimators._resnet import FAST_RECIPE
-
 # --- the runs (edit here) -------------------------------------------------------------
 NOTEBOOK_EPOCHS = 10
-# The new recipe: FAST_RECIPE with ReLU, Muon and flip-only test-time augmentation
-# (the shifted views added 0.1 point for 2.7x the predict time on the validation
-# split; docs/benchmarks.md).
-RECIPE = dict(FAST_RECIPE, activation="relu", conv_optimizer="muon", tta_shift=0)
+# The recipe: ResNetClassifier's defaults (ReLU, Muon, flip-only test-time
+# augmentation; docs/benchmarks.md says how each was chosen).
+RECIPE = {}
 # name -> ResNetClassifier parameters (random_state is the seed), the budget as a
 # multiple of the notebook CNN's fit time (None: no time_budget) and the seeds.
 RUNS = {
@@ -94,14 +91,8 @@ def run_params(name, quick):
 
 
 def describe(name, quick=False):
-    """``run_params(name)`` in words: the recipe's parameters are named "recipe"."""
-    params = run_params(name, quick)
-    rest = params
-    words = []
-    if all(params.get(k, object()) == v for k, v in RECIPE.items()):
-        words = ["recipe"]
-        rest = {k: v for k, v in params.items() if k not in RECIPE or RECIPE[k] != v}
-    words += [f"{k}={v!r}" for k, v in rest.items()]
+    """``run_params(name)`` in words, as a ``ResNetClassifier(...)`` call."""
+    words = [f"{k}={v!r}" for k, v in run_params(name, quick).items()]
     return f"ResNetClassifier({', '.join(words)})"
 
 

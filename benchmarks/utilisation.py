@@ -37,17 +37,18 @@ import time
 import _common
 import numpy as np
 from accuracy_budget import RECIPE
+from recipe_ablation import PREVIOUS_DEFAULTS
 
 REPEATS = 10
 WARMUP_STEPS = 3
 TIMED_STEPS = 12
 # name -> ResNetClassifier parameters of the networks measured.
 CONFIGS = {
-    "recipe": RECIPE,  # accuracy_budget's 6x and 12x network
+    "recipe": RECIPE,  # accuracy_budget's 6x and 12x network: the defaults
     "recipe-32-64-128": dict(RECIPE, widths=(32, 64, 128)),  # its 1x network
-    "default": dict(),
-    "widths-64-128-128": dict(widths=(64, 128, 128)),
-    "widths-32-64-128": dict(widths=(32, 64, 128)),
+    "previous-default": PREVIOUS_DEFAULTS,  # the defaults before the recipe
+    "previous-64-128-128": dict(PREVIOUS_DEFAULTS, widths=(64, 128, 128)),
+    "previous-32-64-128": dict(PREVIOUS_DEFAULTS, widths=(32, 64, 128)),
 }
 PEAK_SHAPE = dict(batch=256, size=15, channels_in=64, channels_out=256)
 
@@ -151,8 +152,8 @@ def run(quick, networks=None):
 
 # The networks of the thread comparison.
 THREAD_CONFIGS = {
-    "widths-32-64-128-relu-b256": dict(widths=(32, 64, 128), precision="float32"),
-    "default-widths-gelu-b1024": dict(activation="gelu", batch_size=1024, precision="float32"),
+    "widths-32-64-128-relu-b256": dict(widths=(32, 64, 128), batch_size=256, precision="float32"),
+    "default-widths-gelu-b1024": dict(activation="gelu", precision="float32"),
 }
 
 

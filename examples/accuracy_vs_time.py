@@ -35,10 +35,12 @@ from _common import load_slices, make_parser  # examples/_common.py: shared plum
 from skcifar import CNNClassifier, PixelScaler, ResNetClassifier
 
 args = make_parser(__doc__, "1,000 training / 500 test images, 3 epochs per model").parse_args()
+# On a slice, smaller batches at a rate scaled down alike (the defaults suit 50,000 images).
 if args.quick:
-    n_train, n_test, cnn_epochs, resnet_epochs, batch_size = 1000, 500, 3, 3, 128
+    n_train, n_test, cnn_epochs, resnet_epochs = 1000, 500, 3, 3
+    resnet_batches = dict(batch_size=128, learning_rate=0.2)
 else:
-    n_train, n_test, cnn_epochs, resnet_epochs, batch_size = None, None, 10, 4, 256
+    n_train, n_test, cnn_epochs, resnet_epochs, resnet_batches = None, None, 10, 4, {}
 
 (X_train, y_train), (X_test, y_test) = load_slices(args.data, n_train, n_test)
 scaler = PixelScaler().fit(X_train)
@@ -48,7 +50,7 @@ classes = np.unique(y_train)
 models = {
     "CNNClassifier (the notebook's)": CNNClassifier(epochs=cnn_epochs, random_state=args.seed),
     "ResNetClassifier(widths=(32, 64, 128))": ResNetClassifier(
-        widths=(32, 64, 128), epochs=resnet_epochs, batch_size=batch_size, random_state=args.seed
+        widths=(32, 64, 128), epochs=resnet_epochs, random_state=args.seed, **resnet_batches
     ),
 }
 curves = {}

@@ -14,7 +14,13 @@ from sklearn.model_selection import GridSearchCV, ShuffleSplit
 from sklearn.pipeline import make_pipeline
 
 from skcifar import PixelScaler, ResNetClassifier
-from skcifar.architectures import PRECISIONS, _precision, build_resnet, resolve_precision
+from skcifar.architectures import (
+    PRECISIONS,
+    SCHEDULES,
+    _precision,
+    build_resnet,
+    resolve_precision,
+)
 from skcifar.architectures._layers import RandomShiftFlip
 from skcifar.architectures._training import SmoothedSparseCrossentropy
 from skcifar.utils.backend import import_keras
@@ -26,6 +32,10 @@ TINY = dict(
     stem_filters=4,
     epochs=2,
     batch_size=16,
+    # the previous defaults' schedule, whose rates the schedule tests spell out
+    learning_rate=0.4,
+    warmup_fraction=0.2,
+    schedule="cosine",
     temperature=1.0,  # the network's own probabilities (tested separately)
     precision="float32",
     random_state=0,
@@ -416,15 +426,14 @@ def test_smoothed_loss_config_round_trip(predictions):
 def test_defaults():
     clf = ResNetClassifier()
     assert clf.get_params() == dict(
-        widths=(64, 256, 256), stem_filters=24, augment=True, learning_rate=0.4,
-        momentum=0.9, weight_decay=5e-3, label_smoothing=0.1, warmup_fraction=0.2, tta=True,
-        temperature=0.6, precision="auto", whiten=False, whiten_bias_epochs=3,
-        identity_init=False, activation="relu", batch_norm_scale=True, batch_norm_momentum=0.9,
-        bias_lr_scale=1.0, conv_optimizer="sgd", muon_scale=0.16, muon_momentum=0.6,
-        residual=True, flip="random",
-        max_shift=None,
-        shift_padding="constant", schedule="cosine", lookahead=False, tta_shift=0,
-        image_shape=None, epochs=12, time_budget=None, batch_size=256, validation_fraction=None,
+        widths=(64, 256, 256), stem_filters=24, augment=True, learning_rate=1.5,
+        momentum=0.85, weight_decay=0.009, label_smoothing=0.2, warmup_fraction=0.23, tta=True,
+        temperature=0.5, precision="auto", whiten=True, whiten_bias_epochs=3,
+        identity_init=True, activation="relu", batch_norm_scale=False, batch_norm_momentum=0.6,
+        bias_lr_scale=64.0, conv_optimizer="muon", muon_scale=0.16, muon_momentum=0.6,
+        residual=False, flip="alternating", max_shift=2,
+        shift_padding="reflect", schedule="linear", lookahead=True, tta_shift=0,
+        image_shape=None, epochs=8, time_budget=None, batch_size=1024, validation_fraction=None,
         early_stopping=False, n_iter_no_change=5, random_state=None, verbose=0,
         callbacks=None, warm_start=False, class_weight=None, memory=None,
     )  # fmt: skip
@@ -443,7 +452,7 @@ def test_fit_predict_and_fitted_attributes(fitted, data):
     assert all(0 <= a <= 1 for a in clf.history_["accuracy"])
     # The network is the one build_resnet describes, with the classifier's parameters.
     assert "RandomShiftFlip" in _layer_names(clf.model_)
-    assert clf.model_.loss.label_smoothing == pytest.approx(0.1)
+    assert clf.model_.loss.label_smoothing == pytest.approx(0.2)
     assert isinstance(clf.model_.optimizer, keras.optimizers.SGD)
     with pytest.raises(NotFittedError):
         ResNetClassifier().predict_proba(X)
@@ -543,7 +552,7 @@ def test_temperature_sharpens_probabilities_but_never_predictions(fitted, data):
     assert (proba.max(axis=1) >= plain.max(axis=1) - 1e-6).all()
     assert (proba.max(axis=1) > plain.max(axis=1) + 1e-3).any()
     np.testing.assert_array_equal(sharp.predict(X), fitted.predict(X))
-    assert ResNetClassifier().temperature == 0.6
+    assert ResNetClassifier().temperature == 0.5
 
 
 def test_tta_on_read_only_input_in_other_batch_sizes_gives_the_same_result(fitted, data):
@@ -626,13 +635,19 @@ def test_learns_cifar10(cifar10_real):
     (X_train, y_train), (X_test, y_test) = cifar10_real
     clf = make_pipeline(
         PixelScaler(),
-        ResNetClassifier(
-            widths=(16, 32), epochs=4, batch_size=128, precision="float32", random_state=0
+        ResNetClassifier(  # a small set: smaller batches, the rate scaled down alike
+            widths=(16, 32),
+            epochs=4,
+            batch_size=128,
+            learning_rate=0.2,
+            precision="float32",
+            random_state=0,
         ),
     ).fit(X_train[:2000], y_train[:2000])
     history = clf[-1].history_
     assert history["loss"][-1] < history["loss"][0]
-    assert float(clf[-1].model_.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    end = SCHEDULES["linear"]["end_fraction"] * 0.2  # the schedule ran its course
+    assert float(clf[-1].model_.optimizer.learning_rate) == pytest.approx(end, rel=1e-5)
     accuracy = clf.score(X_test[:1000], y_test[:1000])  # held-out images; chance is 0.1
     assert accuracy > 0.25, accuracy
 

@@ -20,7 +20,7 @@ ESTIMATORS = [
     ResNetClassifier(
         widths=(16,),
         stem_filters=16,
-        learning_rate=0.05,
+        learning_rate=0.2,  # learns the checks' tiny tabular sets in 3 epochs
         epochs=3,
         batch_size=32,
         precision="float32",

@@ -96,13 +96,13 @@ def _add_train(commands):
         "--epochs",
         type=positive_int,
         metavar="N",
-        help="training epochs (default: cnn 10, ann 5, resnet 12)",
+        help="training epochs (default: cnn 10, ann 5, resnet 8)",
     )
     parser.add_argument(
         "--batch-size",
         type=positive_int,
         metavar="N",
-        help="batch size (default: ann and cnn 32, resnet 256)",
+        help="batch size (default: ann and cnn 32, resnet 1024)",
     )
     parser.add_argument(
         "--filters",

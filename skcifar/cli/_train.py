@@ -44,7 +44,7 @@ def _make_pipeline(args):
 
     params = {"random_state": args.seed, "verbose": progress_verbosity(args.quiet)}
     # Options left out keep the classifier's own defaults (e.g. batches of 32 for the
-    # notebook's networks, 256 for the residual network).
+    # notebook's networks, 1,024 for the residual network).
     for name in ("epochs", "batch_size", "time_budget"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)

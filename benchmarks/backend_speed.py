@@ -57,8 +57,8 @@ def build(keras, widths, stem_filters, n_classes=10):
     return keras.Model(inputs, outputs)
 
 
-def worker(name, quick, steps, rounds):
-    """In a fresh process: time ``rounds`` x ``steps`` training steps; print JSON."""
+def worker(name, quick, steps):
+    """In a fresh process: time ``steps`` training steps (one round); print JSON."""
     import time
 
     import numpy as np
@@ -82,13 +82,10 @@ def worker(name, quick, steps, rounds):
     X = rng.standard_normal(shape).astype("float32")
     y = rng.randint(0, 10, batch)
     model.train_on_batch(X, y)  # builds and traces; untimed
-    seconds = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(steps):
-            model.train_on_batch(X, y)
-        seconds.append(time.perf_counter() - start)
-    print(json.dumps({"images_per_second": [batch * steps / s for s in seconds]}))
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(X, y)
+    print(json.dumps({"images_per_second": batch * steps / (time.perf_counter() - start)}))
 
 
 def _available(backend):
@@ -105,10 +102,10 @@ def measure(names, quick, steps, rounds):
                 results[name] = {"skipped": f"{backend} is not installed"}
                 continue
             argv = [sys.executable, __file__, "--worker", name, "--steps", str(steps)]
-            argv += ["--rounds", "1"] + (["--quick"] if quick else [])
-            env = dict(_common.child_env(), KERAS_BACKEND=backend)
+            argv += ["--quick"] if quick else []
+            env = _common.child_env(KERAS_BACKEND=backend)
             out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
-            speed = json.loads(out.stdout.strip().splitlines()[-1])["images_per_second"][0]
+            speed = json.loads(out.stdout.strip().splitlines()[-1])["images_per_second"]
             best = results.setdefault(name, {"images_per_second": 0.0, "rounds": []})
             best["rounds"].append(round(speed, 1))
             best["images_per_second"] = max(best["images_per_second"], speed)
@@ -127,7 +124,7 @@ def main(argv=None):
     steps = args.steps or (2 if args.quick else 10)
     rounds = args.rounds or (1 if args.quick else 3)
     if args.worker:
-        worker(args.worker, args.quick, steps, rounds)
+        worker(args.worker, args.quick, steps)
         return 0
     results = measure(args.backends.split(","), args.quick, steps, rounds)
     reference = results.get("tensorflow", {}).get("images_per_second")

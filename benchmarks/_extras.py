@@ -122,11 +122,12 @@ def extras(results, scripts=None, previous=None):
     for name, row in backends.items():
         if name != "tensorflow":
             speed = row.get("images_per_second")
-            value = (
-                f"{speed / reference:.2f} ({speed:.0f} / {reference:.0f} images/s)"
-                if speed and reference
-                else row.get("skipped", "not measured")
-            )
+            if speed and reference:
+                value = f"{speed / reference:.2f} ({speed:.0f} / {reference:.0f} images/s)"
+            elif "failed" in row:
+                value = f"FAILED: {row['failed']}"
+            else:
+                value = row.get("skipped", "not measured")
             rows.append((f"training speed, Keras backend {name} / tensorflow", value))
     for name, info in (scripts or {}).items():
         status = "" if info["returncode"] == 0 else f", FAILED (exit {info['returncode']})"

@@ -550,13 +550,21 @@ def test_report_shows_the_backend_ratios(bench):
         "tensorflow": {"images_per_second": 400.0},
         "torch": {"images_per_second": 200.0},
         "torch-channels-first": {"skipped": "torch is not installed"},
+        "jax": {"failed": "RuntimeError: no backend"},
     }
     rows = dict(extras.extras({"backend_speed": {"backends": backends}}))
-    assert rows["training speed, Keras backend torch / tensorflow"] == (
-        "0.50 (200 / 400 images/s)"
-    )
+    assert rows["training speed, Keras backend torch / tensorflow"] == ("0.50 (200 / 400 images/s)")
     skipped = rows["training speed, Keras backend torch-channels-first / tensorflow"]
     assert skipped == "torch is not installed"
+    failed = rows["training speed, Keras backend jax / tensorflow"]
+    assert failed == "FAILED: RuntimeError: no backend"
+
+
+def test_backend_speed_rejects_an_unknown_backend(bench, capsys):
+    backend_speed = importlib.import_module("backend_speed")
+    with pytest.raises(SystemExit):
+        backend_speed.main(["--backends", "tensorflow,theano"])
+    assert "unknown backends ['theano']" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -596,6 +604,7 @@ def test_backend_speed_quick(tmp_path):
     _run_quick("backend_speed.py", "--json", str(out))
     backends = json.loads(out.read_text())["backends"]
     assert backends["tensorflow"]["images_per_second"] > 0
+    assert backends["tensorflow"]["device"] == "cpu"  # CI has no GPU
     for name in ("torch", "torch-channels-first"):  # measured, or said to be missing
         row = backends[name]
         assert row.get("images_per_second", 0) > 0 or row["skipped"] == "torch is not installed"

@@ -174,15 +174,19 @@ def _fit_rows(name, run, fit, acc):
 
 def _utilisation_extras(util):
     rows = []
-    for dtype, peak in (util.get("peak_gflops") or {}).items():
-        shape = util.get("peak_shape", {})
+    for probe in util.get("probes") or []:
+        shape = probe["shape"]
         rows.append(
             (
-                f"conv peak, {dtype} (3x3, batch {shape.get('batch')}, {shape.get('size')}x"
-                f"{shape.get('size')}, {shape.get('channels_in')} -> {shape.get('channels_out')})",
-                f"{peak:.0f} GFLOP/s",
+                f"3x3 convolution, batch {shape['batch']}, {shape['size']}x{shape['size']}, "
+                f"{shape['channels_in']} -> {shape['channels_out']}",
+                ", ".join(
+                    f"{dtype} {value:.0f} GFLOP/s" for dtype, value in probe["gflops"].items()
+                ),
             )
         )
+    for dtype, peak in (util.get("peak_gflops") or {}).items():
+        rows.append((f"conv peak, {dtype} (its fastest shape above)", f"{peak:.0f} GFLOP/s"))
     for name, net in (util.get("networks") or {}).items():
         rows.append(
             (

@@ -1,8 +1,11 @@
 """Training speed against this machine's convolution peak, measured in one run.
 
-1. The peak: a 3x3 convolution of 256 images of 15x15x64 to 256 channels (the
-   default ResNet's widest layer shape), in bfloat16 and in float32, best of
-   ``REPEATS`` timings each (TensorFlow, the threads skcifar uses).
+1. The peak: 3x3 convolutions of 256 images, in bfloat16 and in float32, best of
+   ``REPEATS`` timings each (TensorFlow, the threads skcifar uses), at
+   ``PEAK_SHAPE`` (15x15x64 to 256 channels, the default ResNet's costliest
+   layer) and at every other 3x3 layer shape of the networks measured. The
+   peak of a precision is its fastest shape: one shape alone can read below
+   what the whole network reaches.
 2. Training: ``ResNetClassifier(**config).fit`` on random images, timing every
    step after the first ``WARMUP_STEPS``, batches gathered and augmented as in a
    real fit. Images/s is the batch size over the median step time; images per
@@ -70,6 +73,24 @@ def conv_peak(dtype, *, batch, size, channels_in, channels_out, repeats=REPEATS)
     return 2 * batch * size * size * channels_in * channels_out * 9 / seconds / 1e9
 
 
+def conv_shapes(model, batch):
+    """The distinct 3x3 convolution shapes of ``model``, as :func:`conv_peak` takes them."""
+    shapes = []
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None or tuple(kernel.shape[:2]) != (3, 3):
+            continue
+        shape = dict(
+            batch=batch,
+            size=int(layer.input.shape[1]),
+            channels_in=int(kernel.shape[2]),
+            channels_out=int(kernel.shape[3]),
+        )
+        if shape not in shapes:
+            shapes.append(shape)
+    return shapes
+
+
 def forward_flops(model):
     """FLOPs of one image's forward pass through the convolutions and dense layers."""
     total = 0
@@ -84,8 +105,9 @@ def forward_flops(model):
     return total
 
 
-def training_speed(params, *, n_images, image_size=32, seed=0):
-    """Images/s of ``ResNetClassifier(**params).fit`` and the network's forward FLOPs."""
+def training_speed(params, *, n_images, image_size=32, seed=0, probe_batch=None):
+    """Images/s of ``ResNetClassifier(**params).fit``, the network's forward FLOPs and,
+    with ``probe_batch``, its 3x3 convolution shapes at that batch."""
     from skcifar import ResNetClassifier
     from skcifar.utils.backend import import_keras
 
@@ -108,13 +130,23 @@ def training_speed(params, *, n_images, image_size=32, seed=0):
     clf.set_params(epochs=(WARMUP_STEPS + TIMED_STEPS) * batch_size / n_images)
     clf.fit(X, y)
     wall, cpu = np.diff(np.array(clock.times[WARMUP_STEPS - 1 :]), axis=0).T
-    return {
+    speed = {
         "batch_size": batch_size,
         "images_per_second": batch_size / float(np.median(wall)),
         "images_per_cpu_second": batch_size / float(np.median(cpu)),
         "forward_mflop_per_image": forward_flops(clf.model_) / 1e6,
         "compute_dtype": clf.model_.layers[-2].compute_dtype,
     }
+    if probe_batch:
+        speed["conv_shapes"] = conv_shapes(clf.model_, probe_batch)
+    return speed
+
+
+def _shape_name(shape):
+    return (
+        f"batch {shape['batch']}, {shape['size']}x{shape['size']}, "
+        f"{shape['channels_in']} -> {shape['channels_out']}"
+    )
 
 
 def run(quick, networks=None):
@@ -122,31 +154,47 @@ def run(quick, networks=None):
     from skcifar.utils.backend import configure_threads
 
     configure_threads()
-    shape = dict(PEAK_SHAPE, batch=32) if quick else PEAK_SHAPE
+    first = dict(PEAK_SHAPE, batch=32) if quick else PEAK_SHAPE
     repeats = 2 if quick else REPEATS
-    peaks = {name: conv_peak(name, **shape, repeats=repeats) for name in ("bfloat16", "float32")}
+    dtypes = ("bfloat16", "float32")
+    probes = {}  # shape name -> {"shape", "gflops": {dtype: GFLOP/s}}
+
+    def probe(shape):
+        if _shape_name(shape) not in probes:
+            gflops = {dtype: conv_peak(dtype, **shape, repeats=repeats) for dtype in dtypes}
+            probes[_shape_name(shape)] = {"shape": shape, "gflops": gflops}
+            print(json.dumps({"probe": probes[_shape_name(shape)]}), flush=True)
+
+    probe(first)
     result = {
-        "peak_gflops": peaks,
-        "peak_shape": shape,
         "bfloat16_speedup_probe": bfloat16_speedup(),
         "auto_policy": resolve_precision("auto"),
         "networks": {},
     }
-    print(json.dumps(result), flush=True)
     configs = {"quick": dict(widths=(8, 16), batch_size=64)} if quick else CONFIGS
     if networks and not quick:
         configs = {name: CONFIGS[name] for name in networks}
     for name, params in configs.items():
-        speed = training_speed(params, n_images=1024 if quick else 8192)
+        speed = training_speed(params, n_images=1024 if quick else 8192, probe_batch=first["batch"])
+        for shape in speed["conv_shapes"]:
+            probe(shape)
         gflops = 3 * speed["forward_mflop_per_image"] * speed["images_per_second"] / 1e3
-        own = "bfloat16" if speed["compute_dtype"] == "bfloat16" else "float32"
-        speed.update(
-            training_gflops=gflops,
-            utilisation=gflops / peaks[own],
-            utilisation_of_bfloat16_peak=gflops / peaks["bfloat16"],
-        )
-        result["networks"][name] = {"params": params, **speed}
+        result["networks"][name] = {"params": params, **speed, "training_gflops": gflops}
         print(json.dumps({name: result["networks"][name]}), flush=True)
+    # Each precision's peak: its fastest shape
+    best = {dtype: max(probes.values(), key=lambda p: p["gflops"][dtype]) for dtype in dtypes}
+    peaks = {dtype: best[dtype]["gflops"][dtype] for dtype in dtypes}
+    result.update(
+        peak_gflops=peaks,
+        peak_shape={dtype: best[dtype]["shape"] for dtype in dtypes},
+        probes=list(probes.values()),
+    )
+    for net in result["networks"].values():
+        own = "bfloat16" if net["compute_dtype"] == "bfloat16" else "float32"
+        net.update(
+            utilisation=net["training_gflops"] / peaks[own],
+            utilisation_of_bfloat16_peak=net["training_gflops"] / peaks["bfloat16"],
+        )
     return result
 
 

@@ -19,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
+_PEAK = {"batch": 256, "size": 15, "channels_in": 64, "channels_out": 256}
 
 
 @pytest.fixture
@@ -173,7 +174,8 @@ def _fake_results(budget=100.0, full=False):
         },
         "utilisation": {
             "peak_gflops": {"bfloat16": 170.0, "float32": 250.0},
-            "peak_shape": {"batch": 256, "size": 15, "channels_in": 64, "channels_out": 256},
+            "peak_shape": {"bfloat16": _PEAK, "float32": _PEAK},
+            "probes": [{"shape": _PEAK, "gflops": {"bfloat16": 170.0, "float32": 250.0}}],
             "networks": {
                 "recipe": {
                     "params": {},
@@ -497,6 +499,12 @@ def test_utilisation_quick(tmp_path):
     result = json.loads(out.read_text())
     assert set(result["peak_gflops"]) == {"bfloat16", "float32"}
     assert all(peak > 0 for peak in result["peak_gflops"].values())
+    # the peak is the fastest probe: the shape (at batch 32) and the network's own
+    probes = result["probes"]
+    assert probes[0]["shape"] == {"batch": 32, "size": 15, "channels_in": 64, "channels_out": 256}
+    assert len(probes) == 1 + len(result["networks"]["quick"]["conv_shapes"])
+    for dtype, peak in result["peak_gflops"].items():
+        assert peak == max(probe["gflops"][dtype] for probe in probes)
     net = result["networks"]["quick"]
     assert net["training_gflops"] == pytest.approx(
         3 * net["forward_mflop_per_image"] * net["images_per_second"] / 1e3

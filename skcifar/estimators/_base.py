@@ -2,8 +2,9 @@
 
 Read :meth:`KerasImageClassifier._train` top to bottom: validate -> encode ->
 build (seeded) -> (resume: ``memory``) -> feed -> train -> record history.
-Everything on that path is here or in a module it names; scikeras contributes
-only what :mod:`skcifar.estimators._scikeras` lists.
+Everything on that path is here or in a module it names (the inputs, weights
+and row split: :mod:`skcifar.estimators._inputs`); scikeras contributes only
+what :mod:`skcifar.estimators._scikeras` lists.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import train_test_split
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.validation import _check_sample_weight, check_consistent_length
+from sklearn.utils.validation import check_consistent_length
 
 from ..architectures import OPTIMIZERS
 from ..utils.backend import (
@@ -32,9 +31,10 @@ from ..utils.backend import (
     seed_from,
     seeded,
 )
-from ..utils.input_pipeline import aligned_empty, batches, shareable
-from ..utils.validation import as_images, check_image_shape, image_shape_for, validate_pixels
+from ..utils.input_pipeline import batches
+from ..utils.validation import check_image_shape, image_shape_for, validate_pixels
 from ._budget import StepLimit, budget_limit, training_steps
+from ._inputs import combined_weights, network_input, split_rows, validation_fraction
 from ._labels import encode_labels, fit_classes
 from ._resume import cached_run
 from ._scikeras import BaseWrapper
@@ -243,7 +243,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 "appropriate arguments before using this estimator."
             )
         with quiet():
-            X = self._as_network_input(validate_pixels(self, X, reset=False))
+            X = network_input(validate_pixels(self, X, reset=False), self.image_shape_)
             return self._predict_batches(batches(X, batch_size=self._inference_batch()))
 
     # -- the fit path -----------------------------------------------------------
@@ -329,7 +329,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
     def _prepare(self):
         """Checks beyond the parameter constraints, thread limits; returns the seed."""
         self._check_architecture()
-        self._validation_fraction()
+        self._held_out()  # raises early on an impossible early-stopping setting
         check_image_shape(self.image_shape)
         configure_threads()
         return seed_from(self.random_state)
@@ -345,32 +345,8 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 if X.ndim == 4
                 else image_shape_for(self.n_features_in_, self.image_shape)
             )
-        weights = None
-        if sample_weight is not None:
-            weights = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
-        if self.class_weight is not None:
-            class_weights = compute_sample_weight(self.class_weight, y)
-            weights = class_weights if weights is None else weights * class_weights
-        if weights is not None:
-            if not np.any(weights):
-                raise ValueError(
-                    "Every sample has weight 0 (sample_weight times class_weight): there is "
-                    "nothing to train on. Give some samples a positive weight."
-                )
-            weights = weights.astype(np.float32)
-        return self._as_network_input(X), y, weights
-
-    def _as_network_input(self, X):
-        """``X`` as ``(n, H, W, C)`` images that TensorFlow can share, copied at most once.
-
-        The training, validation and timing datasets all read this one array.
-        """
-        X = as_images(X, self.image_shape_)
-        if X.dtype in (np.float32, np.float16, np.uint8):
-            return shareable(X)
-        converted = aligned_empty(X.shape, np.float32)
-        np.copyto(converted, X, casting="unsafe")
-        return converted
+        weights = combined_weights(X, y, sample_weight, self.class_weight)
+        return network_input(X, self.image_shape_), y, weights
 
     def _encode(self, y, reset, classes=None):
         if reset:
@@ -378,30 +354,14 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             self.n_classes_ = len(self.classes_)
         return encode_labels(self.classes_, y)
 
-    def _validation_fraction(self):
-        if self.validation_fraction is None:
-            return 0.1 if self.early_stopping else 0.0
-        if self.early_stopping and self.validation_fraction == 0:
-            raise ValueError(
-                "early_stopping=True needs a validation set: set validation_fraction > 0 "
-                "(or None for the default 0.1)."
-            )
-        return float(self.validation_fraction)
-
     def _training_rows(self, y, weights, partial, seed):
-        """Row indices to train on and to validate on (None: no validation).
+        """Rows to train and to validate on; ``partial_fit`` validates on none."""
+        fraction = 0.0 if partial else self._held_out()
+        return split_rows(y, weights, fraction, seed)
 
-        Rows of weight 0 are left out by index, so ``X`` itself is never
-        copied. ``partial_fit`` trains on every row and validates on none.
-        """
-        rows = np.arange(len(y)) if weights is None else np.flatnonzero(weights)
-        fraction = 0.0 if partial else self._validation_fraction()
-        if not fraction:
-            return rows, None
-        n_val = max(int(round(fraction * len(rows))), 1)
-        counts = np.bincount(y[rows])
-        stratify = y[rows] if counts[counts > 0].min() >= 2 and n_val >= len(counts) else None
-        return train_test_split(rows, test_size=n_val, random_state=seed, stratify=stratify)
+    def _held_out(self):
+        """The share of rows held out for validation (checks early_stopping needs one)."""
+        return validation_fraction(self.validation_fraction, self.early_stopping)
 
     def _build(self, n_train, seed, **build_args):
         """A fresh compiled network for ``image_shape_`` and ``n_classes_``."""

@@ -139,9 +139,10 @@ def measure(names, quick, steps, rounds, dtype_policy="float32"):
     for _ in range(rounds):
         for name in names:
             backend = BACKENDS[name][0]
+            if {"skipped", "failed"} & set(results.get(name, {})):
+                continue  # said once, in the first round
             if not _available(backend):
                 results[name] = {"skipped": f"{backend} is not installed"}
-            if "skipped" in results.get(name, {}) or "failed" in results.get(name, {}):
                 continue
             argv = [sys.executable, __file__, "--worker", name, "--steps", str(steps)]
             argv += ["--dtype-policy", dtype_policy] + (["--quick"] if quick else [])

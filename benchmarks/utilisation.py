@@ -142,13 +142,6 @@ def training_speed(params, *, n_images, image_size=32, seed=0, probe_batch=None)
     return speed
 
 
-def _shape_name(shape):
-    return (
-        f"batch {shape['batch']}, {shape['size']}x{shape['size']}, "
-        f"{shape['channels_in']} -> {shape['channels_out']}"
-    )
-
-
 def run(quick, networks=None):
     from skcifar.architectures import bfloat16_speedup, resolve_precision
     from skcifar.utils.backend import configure_threads
@@ -157,13 +150,14 @@ def run(quick, networks=None):
     first = dict(PEAK_SHAPE, batch=32) if quick else PEAK_SHAPE
     repeats = 2 if quick else REPEATS
     dtypes = ("bfloat16", "float32")
-    probes = {}  # shape name -> {"shape", "gflops": {dtype: GFLOP/s}}
+    probes = {}  # shape's values -> {"shape", "gflops": {dtype: GFLOP/s}}
 
     def probe(shape):
-        if _shape_name(shape) not in probes:
+        key = tuple(shape.values())
+        if key not in probes:
             gflops = {dtype: conv_peak(dtype, **shape, repeats=repeats) for dtype in dtypes}
-            probes[_shape_name(shape)] = {"shape": shape, "gflops": gflops}
-            print(json.dumps({"probe": probes[_shape_name(shape)]}), flush=True)
+            probes[key] = {"shape": shape, "gflops": gflops}
+            print(json.dumps({"probe": probes[key]}), flush=True)
 
     probe(first)
     result = {
@@ -182,13 +176,8 @@ def run(quick, networks=None):
         result["networks"][name] = {"params": params, **speed, "training_gflops": gflops}
         print(json.dumps({name: result["networks"][name]}), flush=True)
     # Each precision's peak: its fastest shape
-    best = {dtype: max(probes.values(), key=lambda p: p["gflops"][dtype]) for dtype in dtypes}
-    peaks = {dtype: best[dtype]["gflops"][dtype] for dtype in dtypes}
-    result.update(
-        peak_gflops=peaks,
-        peak_shape={dtype: best[dtype]["shape"] for dtype in dtypes},
-        probes=list(probes.values()),
-    )
+    peaks = {dtype: max(p["gflops"][dtype] for p in probes.values()) for dtype in dtypes}
+    result.update(peak_gflops=peaks, probes=list(probes.values()))
     for net in result["networks"].values():
         own = "bfloat16" if net["compute_dtype"] == "bfloat16" else "float32"
         net.update(

@@ -19,7 +19,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
-_PEAK = {"batch": 256, "size": 15, "channels_in": 64, "channels_out": 256}
 
 
 @pytest.fixture
@@ -174,8 +173,12 @@ def _fake_results(budget=100.0, full=False):
         },
         "utilisation": {
             "peak_gflops": {"bfloat16": 170.0, "float32": 250.0},
-            "peak_shape": {"bfloat16": _PEAK, "float32": _PEAK},
-            "probes": [{"shape": _PEAK, "gflops": {"bfloat16": 170.0, "float32": 250.0}}],
+            "probes": [
+                {
+                    "shape": {"batch": 256, "size": 15, "channels_in": 64, "channels_out": 256},
+                    "gflops": {"bfloat16": 170.0, "float32": 250.0},
+                }
+            ],
             "networks": {
                 "recipe": {
                     "params": {},
@@ -561,7 +564,7 @@ def test_report_shows_the_backend_ratios(bench):
         "jax": {"failed": "RuntimeError: no backend"},
     }
     rows = dict(extras.extras({"backend_speed": {"backends": backends}}))
-    assert rows["training speed, Keras backend torch / tensorflow"] == ("0.50 (200 / 400 images/s)")
+    assert rows["training speed, Keras backend torch / tensorflow"] == "0.50 (200 / 400 images/s)"
     skipped = rows["training speed, Keras backend torch-channels-first / tensorflow"]
     assert skipped == "torch is not installed"
     failed = rows["training speed, Keras backend jax / tensorflow"]

@@ -62,9 +62,13 @@ def _fits(acc, name):
     return run, fits
 
 
+def within_budget(seconds, budget):
+    """Whether a fit of ``seconds`` kept to ``budget``, give or take BUDGET_TOLERANCE."""
+    return budget is not None and seconds <= budget * (1 + BUDGET_TOLERANCE)
+
+
 def _within(run, fit):
-    budget = run.get("budget_seconds")
-    return budget is not None and fit["fit_seconds"] <= budget * (1 + BUDGET_TOLERANCE)
+    return within_budget(fit["fit_seconds"], run.get("budget_seconds"))
 
 
 def _fit_text(run, fits):

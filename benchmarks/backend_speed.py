@@ -20,8 +20,10 @@ skcifar: a backend that is not installed is reported as such, and one whose
 worker fails is reported with the error's last line.
 
 By default the CPU rows run (TensorFlow, torch channels-last and -first). Also
-available: ``jax`` (jit-compiled, as Keras does by default on JAX) and
-``torch-compiled`` (``jit_compile=True``, i.e. ``torch.compile``). On a GPU
+available: ``tensorflow-xla`` (``jit_compile=True``: XLA-compiled steps, which
+Keras leaves off on a CPU), ``jax`` (jit-compiled, as Keras does by default on
+JAX) and ``torch-compiled`` (``jit_compile=True``, i.e. ``torch.compile``).
+``--widths 32,64,128 --batch 512`` times the 1x run's network instead. On a GPU
 machine without TensorFlow, for example::
 
     python benchmarks/backend_speed.py --backends jax,torch,torch-compiled \
@@ -44,7 +46,8 @@ import _common
 
 # name -> (KERAS_BACKEND, Keras image data format, jit_compile)
 BACKENDS = {
-    "tensorflow": ("tensorflow", "channels_last", "auto"),
+    "tensorflow": ("tensorflow", "channels_last", "auto"),  # "auto": no XLA on a CPU
+    "tensorflow-xla": ("tensorflow", "channels_last", True),
     "torch": ("torch", "channels_last", "auto"),
     "torch-channels-first": ("torch", "channels_first", "auto"),
     "torch-compiled": ("torch", "channels_last", True),
@@ -52,6 +55,7 @@ BACKENDS = {
 }
 DEFAULT_BACKENDS = ("tensorflow", "torch", "torch-channels-first")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+DEFAULT_WIDTHS, DEFAULT_BATCH = (64, 256, 256), 1024  # ResNetClassifier()'s network
 
 
 def build(keras, widths, stem_filters, n_classes=10):
@@ -93,7 +97,7 @@ def _device(backend):
     )
 
 
-def worker(name, quick, steps, dtype_policy="float32"):
+def worker(name, quick, steps, dtype_policy="float32", widths=DEFAULT_WIDTHS, batch=DEFAULT_BATCH):
     """In a fresh process: time ``steps`` training steps (one round); print JSON."""
     import time
 
@@ -108,7 +112,7 @@ def worker(name, quick, steps, dtype_policy="float32"):
 
     keras.config.set_image_data_format(data_format)
     keras.config.set_dtype_policy(dtype_policy)
-    widths, stem, batch = ((8, 16, 16), 8, 64) if quick else ((64, 256, 256), 24, 1024)
+    widths, stem, batch = ((8, 16, 16), 8, 64) if quick else (widths, 24, batch)
     model = build(keras, widths, stem)
     model.compile(
         optimizer=keras.optimizers.SGD(0.1, momentum=0.85, nesterov=True),
@@ -129,11 +133,26 @@ def worker(name, quick, steps, dtype_policy="float32"):
     print(json.dumps({"images_per_second": batch * steps / seconds, "device": _device(backend)}))
 
 
+def _widths(text):
+    """``--widths``: three positive integers, comma-separated."""
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 3 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected three positive integers like 64,256,256; got {text!r}"
+        )
+    return widths
+
+
 def _available(backend):
     return importlib.util.find_spec(backend) is not None
 
 
-def measure(names, quick, steps, rounds, dtype_policy="float32"):
+def measure(
+    names, quick, steps, rounds, dtype_policy="float32", widths=DEFAULT_WIDTHS, batch=DEFAULT_BATCH
+):
     """Images/s of each backend: the best of ``rounds`` alternating rounds."""
     results = {}
     for _ in range(rounds):
@@ -146,6 +165,7 @@ def measure(names, quick, steps, rounds, dtype_policy="float32"):
                 continue
             argv = [sys.executable, __file__, "--worker", name, "--steps", str(steps)]
             argv += ["--dtype-policy", dtype_policy] + (["--quick"] if quick else [])
+            argv += ["--widths", ",".join(map(str, widths)), "--batch", str(batch)]
             env = _common.child_env(KERAS_BACKEND=backend)
             out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
             if out.returncode != 0:
@@ -175,20 +195,29 @@ def main(argv=None):
     parser.add_argument(
         "--dtype-policy", choices=DTYPE_POLICIES, default="float32", help="Keras dtype policy"
     )
+    parser.add_argument(
+        "--widths",
+        type=_widths,
+        default=DEFAULT_WIDTHS,
+        help="the three stage widths, comma-separated (default 64,256,256)",
+    )
+    parser.add_argument(
+        "--batch", type=int, default=DEFAULT_BATCH, help="images per step (default 1024)"
+    )
     parser.add_argument("--worker", choices=sorted(BACKENDS), help=argparse.SUPPRESS)
     parser.add_argument("--json", metavar="PATH", help="write the results to this JSON file")
     args = parser.parse_args(argv)
     steps = args.steps or (2 if args.quick else 10)
     rounds = args.rounds or (1 if args.quick else 3)
     if args.worker:
-        worker(args.worker, args.quick, steps, args.dtype_policy)
+        worker(args.worker, args.quick, steps, args.dtype_policy, args.widths, args.batch)
         return 0
     names = args.backends.split(",")
     if set(names) - set(BACKENDS):
         parser.error(
             f"unknown backends {sorted(set(names) - set(BACKENDS))}; choose from {list(BACKENDS)}"
         )
-    results = measure(names, args.quick, steps, rounds, args.dtype_policy)
+    results = measure(names, args.quick, steps, rounds, args.dtype_policy, args.widths, args.batch)
     reference = results.get("tensorflow", {}).get("images_per_second")
     for name, row in results.items():
         if "images_per_second" not in row:
@@ -202,6 +231,7 @@ def main(argv=None):
         )
     if args.json:
         summary = {"quick": args.quick, "steps": steps, "dtype_policy": args.dtype_policy}
+        summary.update(widths=list(args.widths), batch=args.batch)
         _common.write_json(args.json, dict(summary, backends=results))
     return 0
 

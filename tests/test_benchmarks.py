@@ -344,10 +344,13 @@ def test_accuracy_budget_runs(bench):
         "12x": (12, (0,)),
         "default": (None, (0,)),
     }
-    assert accuracy_budget.run_params("1x", False) == {**recipe, "widths": (32, 64, 128)}
+    one_x = {"widths": (32, 64, 128), "batch_size": 512, "learning_rate": 0.75}
+    assert accuracy_budget.run_params("1x", False) == {**recipe, **one_x}
     assert accuracy_budget.run_params("6x", False) == recipe
     assert accuracy_budget.run_params("default", False) == {}
-    assert accuracy_budget.describe("1x") == "ResNetClassifier(widths=(32, 64, 128))"
+    assert accuracy_budget.describe("1x") == (
+        "ResNetClassifier(widths=(32, 64, 128), batch_size=512, learning_rate=0.75)"
+    )
     assert accuracy_budget.describe("6x") == "ResNetClassifier()"
     assert accuracy_budget.describe("default") == "ResNetClassifier()"
     assert accuracy_budget.run_params("default", True)["epochs"] == 1
@@ -576,6 +579,11 @@ def test_backend_speed_rejects_an_unknown_backend(bench, capsys):
     with pytest.raises(SystemExit):
         backend_speed.main(["--backends", "tensorflow,theano"])
     assert "unknown backends ['theano']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        backend_speed.main(["--widths", "64,256"])
+    assert "expected three positive integers like 64,256,256; got '64,256'" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.slow

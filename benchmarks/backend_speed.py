@@ -146,6 +146,17 @@ def _widths(text):
     return widths
 
 
+def _positive_int(text):
+    """``--batch``, ``--steps``, ``--rounds``: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
 def _available(backend):
     return importlib.util.find_spec(backend) is not None
 
@@ -185,8 +196,8 @@ def measure(
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny network, 2 steps, 1 round")
-    parser.add_argument("--steps", type=int, help="timed steps per round (default 10)")
-    parser.add_argument("--rounds", type=int, help="rounds per backend (default 3)")
+    parser.add_argument("--steps", type=_positive_int, help="timed steps per round (default 10)")
+    parser.add_argument("--rounds", type=_positive_int, help="rounds per backend (default 3)")
     parser.add_argument(
         "--backends",
         default=",".join(DEFAULT_BACKENDS),
@@ -202,7 +213,7 @@ def main(argv=None):
         help="the three stage widths, comma-separated (default 64,256,256)",
     )
     parser.add_argument(
-        "--batch", type=int, default=DEFAULT_BATCH, help="images per step (default 1024)"
+        "--batch", type=_positive_int, default=DEFAULT_BATCH, help="images per step (default 1024)"
     )
     parser.add_argument("--worker", choices=sorted(BACKENDS), help=argparse.SUPPRESS)
     parser.add_argument("--json", metavar="PATH", help="write the results to this JSON file")

@@ -584,6 +584,9 @@ def test_backend_speed_rejects_an_unknown_backend(bench, capsys):
     assert "expected three positive integers like 64,256,256; got '64,256'" in (
         capsys.readouterr().err
     )
+    with pytest.raises(SystemExit):
+        backend_speed.main(["--batch", "0"])
+    assert "expected a positive integer; got '0'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

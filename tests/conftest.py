@@ -66,3 +66,18 @@ def cifar10_real(cifar10_real_data_home):
         for array in split:
             array.setflags(write=False)
     return data
+
+
+@pytest.fixture
+def needs_bfloat16():
+    """Skip a test that computes in bfloat16 where TensorFlow cannot do so.
+
+    That is TensorFlow's oneDNN build on a CPU with bfloat16 instructions when
+    oneDNN is held to an older instruction set (``ONEDNN_MAX_CPU_ISA=AVX2``,
+    as ``make test-isa`` runs the suite); ``precision="auto"`` then computes
+    in float32, and an explicit ``"bfloat16"`` is refused with a ValueError.
+    """
+    from skcifar.architectures import bfloat16_runs
+
+    if not bfloat16_runs():
+        pytest.skip("TensorFlow cannot compute in bfloat16 here (see bfloat16_runs)")

@@ -141,6 +141,7 @@ def test_grid_search_on_dask_matches_local_search(dask_client, small_cifar, loca
     local = local_cv_results
     assert search.cv_results_["params"] == local["params"]
     for key in ["mean_test_score", *(f"split{i}_test_score" for i in range(CV))]:
+        # Exact: one thread per fit on both sides, on this CPU: the same computation.
         np.testing.assert_array_equal(search.cv_results_[key], local[key], err_msg=key)
     best = local["params"][int(np.argmin(local["rank_test_score"]))]
     assert search.best_params_ == best

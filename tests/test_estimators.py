@@ -165,6 +165,7 @@ def test_same_random_state_same_predictions(data):
     a = CNNClassifier(**params).fit(X, y).predict_proba(X)
     b = CNNClassifier(**params).fit(X, y).predict_proba(X)
     c = CNNClassifier(**{**params, "random_state": 1}).fit(X, y).predict_proba(X)
+    # Exact: the same seed repeats the same computation in this process.
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 

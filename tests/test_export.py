@@ -124,6 +124,7 @@ def test_bare_classifier_takes_float_input(cifar10_real, tmp_path):
     np.testing.assert_allclose(proba, clf.predict_proba(X_test), rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.usefixtures("needs_bfloat16")
 def test_bfloat16_network_exports_to_onnx_in_float32(tmp_path):
     """ONNX Runtime has no bfloat16 convolutions: the copy computes in float32."""
     rng = np.random.RandomState(0)

@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline
 
 from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
 from skcifar.estimators import _base
+from skcifar.estimators._row_order import content_order
 from skcifar.utils.backend import import_keras
 
 keras = import_keras()
@@ -151,6 +152,7 @@ def test_image_pipeline_under_pandas_output_predicts_as_by_default(images, panda
     proba = pipe.fit(X, y).predict_proba(X)
     with sklearn.config_context(transform_output="default"):
         expected = make_pipeline(PixelScaler(), CNNClassifier(**SMALL["cnn"][1]))
+        # Exact: the same arrays reach the same fit, whatever the output container.
         np.testing.assert_array_equal(expected.fit(X, y).predict_proba(X), proba)
     assert isinstance(pipe[0].transform(X), np.ndarray)
 
@@ -254,3 +256,47 @@ def test_float16_pixels_are_checked_for_infinity_without_overflowing():
     X[7, 1, 2, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         validate_pixels(CNNClassifier(), X, reset=True)
+
+
+def test_content_order_is_a_function_of_the_rows_alone():
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 3, size=(3000, 2)).astype(np.uint8)  # 9 distinct rows, repeated
+    rows, inverse = content_order(X)
+    assert len(rows) == len(np.unique(X, axis=0)) == 9
+    np.testing.assert_array_equal(X[rows][inverse], X)  # (indices only: exact)
+    order = rng.permutation(len(X))
+    rows_again, inverse_again = content_order(X[order])
+    np.testing.assert_array_equal(X[order][rows_again], X[rows])
+    np.testing.assert_array_equal(inverse_again, inverse[order])
+    signed_zeros = np.array([[0.0], [-0.0], [0.0]], dtype=np.float32)
+    assert content_order(signed_zeros)[1].tolist() == [0, 1, 0]  # rows differ in their bytes
+
+
+# Networks wide enough for a row's last bit to depend on its place in a batch on AVX2.
+WIDER = {
+    "ann": (ANNClassifier, dict(hidden_layer_sizes=(32,), epochs=2, random_state=0)),
+    "cnn": (CNNClassifier, dict(filters=(8,), dense_units=16, epochs=2, random_state=0)),
+    "resnet": (ResNetClassifier, dict(widths=(16,), stem_filters=16, epochs=2, random_state=0)),
+}
+
+
+@pytest.mark.parametrize("kind", list(WIDER))
+def test_predict_proba_follows_the_rows_not_their_places(kind):
+    """Reordered rows give reordered probabilities and repeated rows repeated ones, to
+    the bit, on every CPU: also where a row's float32 result depends on its place in a
+    batch (AVX2-only CPUs, TensorFlow without oneDNN: ``make test-isa``), there for
+    batches whose size is no multiple of 8 (here 15 rows and 256 + 34)."""
+    cls, params = WIDER[kind]
+    rng = np.random.RandomState(0)
+    X = 3 * rng.uniform(size=(60, 3))  # as scikit-learn's sample-order check
+    clf = cls(**params).fit(X, X[:, 0].astype(int))
+    for n in (15, 290):
+        new = 3 * rng.uniform(size=(n, 3))
+        new = np.concatenate([new, new[:5]])
+        proba = clf.predict_proba(new)
+        assert proba.dtype == np.float32 and proba.shape == (n + 5, 3)
+        # Exact: each distinct row is predicted once, in an order set by the rows' contents.
+        np.testing.assert_array_equal(proba[n:], proba[:5])
+        for seed in range(5):
+            order = np.random.RandomState(seed).permutation(len(new))
+            np.testing.assert_array_equal(clf.predict_proba(new[order]), proba[order])

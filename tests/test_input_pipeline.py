@@ -140,6 +140,7 @@ def test_batches_cover_every_row_once_per_epoch_in_a_fresh_order():
     (x1, y1, w1), (x2, y2, _) = epochs(data, 2)
     assert x1.dtype == np.float32  # float16 rows are widened batch by batch, exactly
     assert sorted(y1) == sorted(y2) == list(range(50)) and not np.array_equal(y1, y2)
+    # Exact: batches are gathers of X's rows, no arithmetic.
     np.testing.assert_array_equal(x1, X[y1])
     np.testing.assert_array_equal(w1, w[y1])
     again = batches(X, y, w, batch_size=16, shuffle=True, seed=3)

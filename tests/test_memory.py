@@ -67,6 +67,8 @@ def _fit(kind, X, y, memory=None, **params):
 
 
 def _same_fit(a, b, X):
+    # Exact: a resumed fit trains the same batches, in the same order, with the same ops
+    # and shapes as the fit from scratch, in this process: any CPU gives the same bits.
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     assert a.history_ == b.history_ and a.n_iter_ == b.n_iter_
 
@@ -335,6 +337,7 @@ def _test_scores(cv_results):
 def _same_scores(a, b):
     a, b = _test_scores(a), _test_scores(b)
     assert a.keys() == b.keys()
+    # Exact, as _same_fit: resumed and fresh fits compute the same steps in this process.
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
@@ -358,6 +361,7 @@ def test_grid_search_over_epochs_trains_the_longest_epochs_only(
     # epochs 1, 2, 3 resume from 0, 1, 2 epochs; the refit on all rows starts afresh.
     assert resumed == [0] * 4 + [3] * 4 + [6] * 4 + [0]
     assert _checkpoints(tmp_path) == 2 * 2 * 3 + 1
+    # Exact: the refit starts afresh in both searches (the same computation).
     np.testing.assert_array_equal(
         search.predict_proba(search_data[0]), plain_grid_search.predict_proba(search_data[0])
     )
@@ -371,6 +375,7 @@ def test_randomized_search_and_validation_curve(search_data, plain_grid_search, 
         j = plain_grid_search.cv_results_["params"].index(params)
         for k in range(2):
             name = f"split{k}_test_score"
+            # Exact, as _same_fit: the same fits, resumed or not, in this process.
             assert randomized.cv_results_[name][i] == plain_grid_search.cv_results_[name][j]
     curves = [
         validation_curve(
@@ -383,6 +388,7 @@ def test_randomized_search_and_validation_curve(search_data, plain_grid_search, 
         )  # fmt: skip
         for memory in (None, tmp_path)
     ]
+    # Exact, as _same_fit.
     np.testing.assert_array_equal(curves[0][1], curves[1][1])
 
 

@@ -23,6 +23,7 @@ def test_scales_uint8_to_float32_unit_range(images):
 def test_float_pixels_give_the_same_result(images):
     as_uint8 = PixelScaler().fit_transform(images)
     as_float = PixelScaler().fit_transform(images.astype(np.float64))
+    # Exact: both become the same float32 values first; one IEEE multiply each after.
     np.testing.assert_array_equal(as_uint8, as_float)
 
 
@@ -31,6 +32,7 @@ def test_flat_rows_keep_their_shape_and_values(images):
     out = PixelScaler(dtype="float32").fit_transform(flat)
     assert out.shape == flat.shape and out.dtype == np.float32
     expected = PixelScaler(dtype="float32").fit_transform(images)
+    # Exact: elementwise arithmetic, whatever the shape.
     np.testing.assert_array_equal(out.reshape(images.shape), expected)
 
 
@@ -113,6 +115,7 @@ def test_float16_output(images):
     scaler = PixelScaler(dtype="float16")
     out = scaler.fit_transform(images)
     assert out.dtype == np.float16 and out.shape == images.shape
+    # Exact: one correctly rounded multiply, then the nearest float16 (every CPU alike).
     expected = (images / 255.0).astype(np.float16)
     np.testing.assert_array_equal(out, expected)
     every_value = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
@@ -134,6 +137,7 @@ def test_float16_output(images):
 def test_float16_standardized(images):
     a = PixelScaler(standardize=True, dtype="float16").fit(images)
     b = PixelScaler(standardize=True).fit(images)
+    # Exact: the statistics are computed the same way whatever the output dtype.
     np.testing.assert_array_equal(a.mean_, b.mean_)
     assert a.transform(images).dtype == np.float16
     np.testing.assert_allclose(a.transform(images), b.transform(images), atol=2e-3)

@@ -66,11 +66,13 @@ def test_whitening_layer_is_frozen_and_its_bias_freezes(data, tmp_path):
     clf = ResNetClassifier(**{**TINY, "epochs": 1}, **RECIPE).fit(X, y)
     layer = _whitening_layer(clf)
     kernel, bias = patch_whitening(X)  # all 200 images: fewer than the 5,000 sampled
+    # Exact: fit stores patch_whitening's float32 arrays and never updates the kernel.
     np.testing.assert_array_equal(layer.kernel.numpy(), kernel)  # never trained
     assert not np.allclose(layer.bias.numpy(), bias)  # trained in epoch 1
     trained = layer.bias.numpy()
     path = os.path.join(tmp_path, "whitened.skcifar")
     skcifar.save(clf, path)
+    # Exact below: a frozen variable receives no update at all.
     clf.partial_fit(X, y)  # epoch 2: frozen (whiten_bias_epochs=1)
     np.testing.assert_array_equal(layer.bias.numpy(), trained)
     loaded = skcifar.load(path).partial_fit(X, y)  # the freeze follows a saved model too
@@ -90,6 +92,7 @@ def test_identity_init_starts_convolutions_as_the_identity():
         n = min(kernel.shape[2:])
         identity = np.zeros((3, 3, kernel.shape[2], n))
         identity[1, 1, np.arange(n), np.arange(n)] = 1
+        # Exact: the initialiser writes zeros and ones.
         np.testing.assert_array_equal(kernel[..., :n], identity)
 
 
@@ -135,6 +138,7 @@ def test_alternating_flip_mirrors_each_image_on_alternate_epochs():
     for epoch in range(2):
         data = batches(X, batch_size=6, flip=flip, first_epoch=epoch)
         epochs.append(np.concatenate(list(data.as_numpy_iterator())))
+    # Exact: flipping moves values, it computes nothing.
     mirrored = X[:, :, ::-1]
     for row in range(len(X)):
         seen = [np.array_equal(e[row], mirrored[row]) for e in epochs]
@@ -201,6 +205,8 @@ def test_recipe_model_saves_pickles_and_repeats(fitted, data, tmp_path):
     proba = fitted.predict_proba(X)
     path = os.path.join(tmp_path, "recipe.skcifar")
     skcifar.save(fitted, path)
+    # Exact: the loaded copies hold the same weights, and a refit repeats the same
+    # computation; all predict the same rows in the same batches in this process.
     np.testing.assert_array_equal(skcifar.load(path).predict_proba(X), proba)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).predict_proba(X), proba)
     np.testing.assert_array_equal(clone(fitted).fit(X, y).predict_proba(X), proba)
@@ -249,6 +255,7 @@ def test_muon_recipe_saves_and_repeats(data, tmp_path):
     path = os.path.join(tmp_path, "muon.skcifar")
     skcifar.save(model, path)
     loaded = skcifar.load(path)
+    # Exact, as in test_recipe_model_saves_pickles_and_repeats.
     np.testing.assert_array_equal(loaded.predict_proba(X), proba)
     assert isinstance(loaded.model_.optimizer, MuonSGD)
     assert loaded.model_.optimizer.muon_momentum == 0.7

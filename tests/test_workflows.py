@@ -62,6 +62,7 @@ def test_grid_search_over_filters_and_epochs(cifar_slice, n_jobs):
     assert best.filters == search.best_params_["cnnclassifier__filters"]
     assert len(best.history_["loss"]) == search.best_params_["cnnclassifier__epochs"]
     restored = pickle.loads(pickle.dumps(search))
+    # Exact: same process, same weights, same rows in the same batches: identical bits on any CPU.
     np.testing.assert_array_equal(restored.predict_proba(X[:50]), search.predict_proba(X[:50]))
 
 
@@ -98,6 +99,7 @@ def test_pickle_unfitted_and_fitted(cifar_slice, fitted_pipeline):
     assert unfitted.filters == (4,)
     X_test = cifar_slice[2]
     restored = pickle.loads(pickle.dumps(fitted_pipeline))
+    # Exact: same process, same weights, same rows in the same batches: identical bits on any CPU.
     np.testing.assert_array_equal(
         restored.predict_proba(X_test), fitted_pipeline.predict_proba(X_test)
     )
@@ -117,6 +119,8 @@ def test_joblib_round_trip_in_a_fresh_process(tmp_path, cifar_slice, fitted_pipe
         [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
+    # Exact: the other process runs on this CPU with the same thread count, the same
+    # weights and the same batches.
     np.testing.assert_array_equal(
         np.load(tmp_path / "proba.npy"), fitted_pipeline.predict_proba(X_test)
     )

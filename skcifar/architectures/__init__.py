@@ -11,7 +11,7 @@ outputs class probabilities and trains on integer labels.
 """
 
 from ._notebook import build_ann, build_cnn
-from ._precision import PRECISIONS, bfloat16_speedup, resolve_precision
+from ._precision import PRECISIONS, bfloat16_runs, bfloat16_speedup, resolve_precision
 from ._resnet import CONV_OPTIMIZERS, SCHEDULES, build_resnet, patch_whitening, set_schedule_steps
 from ._shared import MIN_AUGMENTED_SIZE, OPTIMIZERS, make_optimizer
 
@@ -33,6 +33,7 @@ __all__ = [
     "OPTIMIZERS",
     "PRECISIONS",
     "SCHEDULES",
+    "bfloat16_runs",
     "bfloat16_speedup",
     "build_ann",
     "build_cnn",

@@ -40,13 +40,43 @@ def _conv_seconds(tf, x, kernel, dtype, repeats):
 
 
 @functools.cache
+def bfloat16_runs():
+    """True if TensorFlow computes bfloat16 convolutions and matrix products on this CPU.
+
+    Runs one tiny convolution and one matrix product in bfloat16, once per
+    process. False where TensorFlow cannot create them: TensorFlow's oneDNN
+    build on a CPU with bfloat16 instructions when oneDNN is held to an older
+    instruction set (``ONEDNN_MAX_CPU_ISA=AVX2``, how other CPUs are tried
+    out on one machine).
+
+    Examples
+    --------
+    >>> from skcifar.architectures import bfloat16_runs
+    >>> bfloat16_runs() in (True, False)
+    True
+    """
+    from ..utils.backend import import_tensorflow, quiet
+
+    tf = import_tensorflow()
+    ones = tf.ones((1, 4, 4, 8), tf.bfloat16)
+    try:
+        with quiet():
+            tf.nn.conv2d(ones, tf.ones((3, 3, 8, 8), tf.bfloat16), 1, "SAME").numpy()
+            tf.linalg.matmul(tf.ones((4, 8), tf.bfloat16), tf.ones((8, 8), tf.bfloat16)).numpy()
+    except tf.errors.OpError:
+        return False
+    return True
+
+
+@functools.cache
 def bfloat16_speedup(repeats=5):
     """How many times faster a bfloat16 3x3 convolution runs than a float32 one here.
 
     Times one convolution of a training-sized shape (64 images of 16x16x64
     to 128 channels, about 2.4 GFLOP) in each precision, best of ``repeats``,
     once per process (about half a second; the result is cached). Returns 0.0
-    on a CPU without bfloat16 instructions, where nothing is timed.
+    on a CPU without bfloat16 instructions, or where TensorFlow cannot compute
+    in bfloat16 (:func:`bfloat16_runs`); nothing is timed then.
 
     Examples
     --------
@@ -54,7 +84,7 @@ def bfloat16_speedup(repeats=5):
     >>> bfloat16_speedup() >= 0.0
     True
     """
-    if not _cpu_has_bf16():
+    if not (_cpu_has_bf16() and bfloat16_runs()):
         return 0.0
     from ..utils.backend import configure_threads, import_tensorflow, quiet
 
@@ -84,6 +114,12 @@ def resolve_precision(precision):
         per process; set ``precision`` explicitly for the same numbers on
         every machine.
 
+    Raises
+    ------
+    ValueError
+        For an unknown ``precision``, and for ``"bfloat16"`` where TensorFlow
+        cannot compute in bfloat16 on this CPU (:func:`bfloat16_runs`).
+
     Returns
     -------
     str
@@ -97,6 +133,12 @@ def resolve_precision(precision):
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
+    if precision == "bfloat16" and not bfloat16_runs():
+        raise ValueError(
+            "precision='bfloat16': TensorFlow cannot compute bfloat16 convolutions on this "
+            "CPU (with these oneDNN settings). Use precision='float32', or 'auto' to pick "
+            "the faster precision that runs here."
+        )
     if precision == "auto":
         faster = bfloat16_speedup() >= MIN_BFLOAT16_SPEEDUP
         precision = "bfloat16" if faster else "float32"

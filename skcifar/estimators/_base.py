@@ -37,6 +37,7 @@ from ._budget import StepLimit, budget_limit, training_steps
 from ._inputs import combined_weights, network_input, split_rows, validation_fraction
 from ._labels import encode_labels, fit_classes
 from ._resume import cached_run
+from ._row_order import content_order
 from ._scikeras import BaseWrapper
 
 #: Smallest batch of prediction and of the validation loss (``batch_size`` may be larger).
@@ -234,8 +235,19 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``.
+        proba : ndarray of float32 of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``, in float32: the
+            precision the network computes in (input of any other dtype is
+            converted to float32 first).
+
+        Notes
+        -----
+        The distinct rows of ``X`` are predicted once each, in an order set
+        by their contents, so reordering ``X`` reorders the result exactly
+        and identical rows get identical probabilities, on any CPU. A row
+        predicted with other rows (a subset of ``X``, or a batch of another
+        size) may differ in the last float32 bit, about 6e-8, on CPUs whose
+        matrix products depend on a row's place in the batch.
         """
         if not self.initialized_:
             raise NotFittedError(
@@ -244,7 +256,9 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             )
         with quiet():
             X = network_input(validate_pixels(self, X, reset=False), self.image_shape_)
-            return self._predict_batches(batches(X, batch_size=self._inference_batch()))
+            rows, inverse = content_order(X)
+            data = batches(X, batch_size=self._inference_batch(), indices=rows)
+            return self._predict_batches(data)[inverse]
 
     # -- the fit path -----------------------------------------------------------
     def _train(self, X, y, sample_weight, *, epochs, continuing, partial=False, classes=None):

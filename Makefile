@@ -13,7 +13,7 @@ export SKCIFAR_DATA ?= $(SHARED_DATA)
 endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install train test test-min test-all lint docs docs-noplot bench bench-full clean
+.PHONY: install train test test-min test-isa test-all lint docs docs-noplot bench bench-full clean
 
 install: $(STAMP)
 
@@ -52,6 +52,22 @@ test-min: $(MIN_STAMP)
 	@$(PY_MIN) -c "from importlib.metadata import version as v; print('lowest versions:', \
 		*(f'{d} {v(d)}' for d in ('numpy', 'scikit-learn', 'keras', '$(BACKEND)', 'scikeras', 'matplotlib')))"
 	$(PY_MIN) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
+
+# The tests whose float results depend on the CPU, again under settings that make
+# this CPU compute as others do (docs/getting_started.rst, "Other CPUs"): oneDNN
+# held to AVX2 (AMD Zen 3 and other CPUs without AVX-512), and TensorFlow's own
+# kernels without oneDNN. Each setting changes float32 results on an AVX-512 CPU.
+ISA_SETTINGS ?= ONEDNN_MAX_CPU_ISA=AVX2 TF_ENABLE_ONEDNN_OPTS=0
+ISA_TESTS ?= tests/test_sklearn_checks.py tests/test_fit_path.py tests/test_memory.py \
+	tests/test_resnet.py tests/test_recipe.py tests/test_time_budget.py \
+	tests/test_persistence.py tests/test_estimators.py tests/test_export.py
+
+test-isa: $(STAMP)
+	@for setting in $(ISA_SETTINGS); do \
+		echo "== $$setting"; \
+		env $$setting $(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile \
+			$(ISA_TESTS) || exit 1; \
+	done
 
 test-all: $(STAMP)
 	$(PY) -m pytest

@@ -327,7 +327,9 @@ def test_offline_error_lists_every_place(
     start = time.perf_counter()
     with pytest.raises(OSError, match="CIFAR-10 data not found") as info:
         _load(download_if_missing=download_if_missing)
-    assert time.perf_counter() - start < 5
+    # A hang guard, not a speed target: no retries and no waiting on a network
+    # timeout (the call takes milliseconds; 30 s holds on any machine).
+    assert time.perf_counter() - start < 30
     message = str(info.value)
     keras = str(tmp_path / "keras_home" / "datasets")
     for place in (
@@ -613,10 +615,8 @@ def test_real_archive(cifar10_real, cifar10_real_data_home, monkeypatch):
         assert y.shape == (n,) and y.dtype == np.int64
         np.testing.assert_array_equal(np.bincount(y, minlength=10), np.full(10, n // 10))
         np.testing.assert_array_equal(np.bincount(y[:1000], minlength=10), np.full(10, 100))
-    # A second load of the same source comes from the cache.
+    # A second load of the same source comes from the cache (decoding would fail).
     monkeypatch.setattr(_readers, "_decode_image", _fail)
-    start = time.perf_counter()
     (X2, y2), (X3, y3) = load_data(_REAL, data_home=cifar10_real_data_home, progress=False)
-    assert time.perf_counter() - start < 2
     for again, first in ((X2, X_train), (y2, y_train), (X3, X_test), (y3, y_test)):
         assert again.dtype == first.dtype and np.array_equal(again, first)  # fast on 150 MB

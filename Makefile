@@ -58,15 +58,12 @@ test-min: $(MIN_STAMP)
 # held to AVX2 (AMD Zen 3 and other CPUs without AVX-512), and TensorFlow's own
 # kernels without oneDNN. Each setting changes float32 results on an AVX-512 CPU.
 ISA_SETTINGS ?= ONEDNN_MAX_CPU_ISA=AVX2 TF_ENABLE_ONEDNN_OPTS=0
-ISA_TESTS ?= tests/test_sklearn_checks.py tests/test_fit_path.py tests/test_memory.py \
-	tests/test_resnet.py tests/test_recipe.py tests/test_time_budget.py \
-	tests/test_persistence.py tests/test_estimators.py tests/test_export.py
 
 test-isa: $(STAMP)
 	@for setting in $(ISA_SETTINGS); do \
 		echo "== $$setting"; \
-		env $$setting $(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile \
-			$(ISA_TESTS) || exit 1; \
+		env $$setting $(PY) -m pytest -m "cpu_numerics and not slow" \
+			-n $(TEST_WORKERS) --dist loadfile || exit 1; \
 	done
 
 test-all: $(STAMP)

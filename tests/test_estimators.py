@@ -12,6 +12,9 @@ from sklearn.exceptions import NotFittedError
 from skcifar import ANNClassifier, CNNClassifier
 from skcifar.utils.backend import import_keras
 
+# Float results here depend on the CPU: make test-isa runs them again under other settings.
+pytestmark = pytest.mark.cpu_numerics
+
 keras = import_keras()
 
 FAST_CNN = dict(filters=(4,), dense_units=8, epochs=3, learning_rate=0.01, random_state=0)

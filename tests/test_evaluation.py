@@ -26,6 +26,9 @@ from skcifar.evaluation import (
     write_report,
 )
 
+# Float results here depend on the CPU: make test-isa runs them again under other settings.
+pytestmark = pytest.mark.cpu_numerics
+
 
 class FixedProba(ClassifierMixin, BaseEstimator):
     """Returns the first len(X) rows of a fixed probability matrix."""
@@ -200,8 +203,11 @@ def test_evaluate_fitted_cnn_pipeline(cnn_result):
     assert sum(s["support"] for s in result.per_class.values()) == 30
     assert set(result.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert len(result.history["loss"]) == 3
+    # Exact: the samples are copies of the input's first rows.
     assert np.array_equal(result.sample_images, X_test[:12])
-    assert result.sample_pred.tolist() == model.predict(X_test[:12]).tolist()
+    # Predicted from the whole test set, as the report does (predicting 12 rows alone
+    # could batch them differently and break a near-tie otherwise).
+    assert result.sample_pred.tolist() == model.predict(X_test)[:12].tolist()
     assert 0.0 <= result.ece <= 1.0
     text = result.summary()
     assert f"{result.accuracy:.4f}" in text and "green" in text and str(result) == text

@@ -8,6 +8,9 @@ from skcifar.utils import input_pipeline
 from skcifar.utils.backend import import_keras
 from skcifar.utils.input_pipeline import aligned_empty, as_tensor, batches
 
+# Exact comparisons in this file compare moved or copied values (no arithmetic),
+# the same on every CPU.
+
 import_keras()  # quiet TensorFlow start-up
 import tensorflow as tf  # noqa: E402
 

@@ -22,6 +22,9 @@ from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
 from skcifar.persistence import _archive, load, save
 from skcifar.utils.backend import import_keras
 
+# Float results here depend on the CPU: make test-isa runs them again under other settings.
+pytestmark = pytest.mark.cpu_numerics
+
 keras = import_keras()
 
 LABELS = np.array(["airplane", "bird", "cat"])
@@ -99,8 +102,9 @@ def rewrite(src, dst, manifest=None, members=None):
 
 
 # -- round trips ---------------------------------------------------------------
-# Exact comparisons of predictions below: the loaded estimator holds the same
-# weights and predicts the same rows in the same batches in this process, so
+# Exact comparisons below: the loaded estimator holds the same weights, fitted
+# attributes (mean_, scale_, ...) and history_ as values stored bit for bit, and
+# predicts or transforms the same rows in the same batches in this process, so
 # any CPU computes the same bits (CPU-dependent round-off cannot enter).
 def test_cnn_round_trip_predicts_identically(saved_cnn, data):
     clf, path = saved_cnn
@@ -198,6 +202,25 @@ def test_resnet_pipeline_round_trip(data, tmp_path):
     assert conv.dtype_policy.name == "mixed_bfloat16"
     for (_, a), (_, b) in zip(loaded.steps, pipe.steps, strict=True):
         assert_same_params(a, b)
+
+
+@pytest.mark.usefixtures("needs_bfloat16")
+def test_bfloat16_network_loads_in_float32_where_bfloat16_cannot_run(data, tmp_path, monkeypatch):
+    """On a CPU where TensorFlow cannot compute bfloat16, a loaded model still predicts."""
+    import skcifar.architectures
+
+    X, y = data
+    clf = tiny_resnet(precision="bfloat16", stem_filters=8).fit(X, LABELS[y])
+    save(clf, tmp_path / "model.skcifar")
+    monkeypatch.setattr(skcifar.architectures, "bfloat16_runs", lambda: False)
+    with pytest.warns(UserWarning, match="computes in float32 instead"):
+        loaded = load(tmp_path / "model.skcifar")
+    policies = {layer.dtype_policy.name for layer in loaded.model_.layers}
+    assert policies == {"float32"}
+    assert clf.model_.layers[-2].dtype_policy.name == "mixed_bfloat16"
+    # The same weights computed in float32 instead of bfloat16: bfloat16 keeps 8
+    # significant bits, so the probabilities differ by about 1e-2 at most.
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=0.05)
 
 
 @pytest.mark.parametrize(

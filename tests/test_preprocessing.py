@@ -125,6 +125,7 @@ def test_float16_output(images):
     )
     flat = scaler.fit_transform(images.reshape(len(images), -1))
     assert flat.dtype == np.float16
+    # Exact: the same elementwise arithmetic per value, whatever the array's shape.
     np.testing.assert_array_equal(flat.reshape(images.shape), out)
     back = scaler.fit(images).inverse_transform(out)
     assert back.dtype == np.float32

@@ -17,6 +17,9 @@ from skcifar.estimators._tta import with_temperature
 from skcifar.utils.backend import import_keras, import_tensorflow
 from skcifar.utils.input_pipeline import batches
 
+# Float results here depend on the CPU: make test-isa runs them again under other settings.
+pytestmark = pytest.mark.cpu_numerics
+
 keras = import_keras()
 tf = import_tensorflow()
 

@@ -11,7 +11,13 @@ outputs class probabilities and trains on integer labels.
 """
 
 from ._notebook import build_ann, build_cnn
-from ._precision import PRECISIONS, bfloat16_runs, bfloat16_speedup, resolve_precision
+from ._precision import (
+    PRECISIONS,
+    bfloat16_runs,
+    bfloat16_speedup,
+    float32_network,
+    resolve_precision,
+)
 from ._resnet import CONV_OPTIMIZERS, SCHEDULES, build_resnet, patch_whitening, set_schedule_steps
 from ._shared import MIN_AUGMENTED_SIZE, OPTIMIZERS, make_optimizer
 
@@ -38,6 +44,7 @@ __all__ = [
     "build_ann",
     "build_cnn",
     "build_resnet",
+    "float32_network",
     "make_optimizer",
     "patch_whitening",
     "register_keras_objects",

@@ -43,11 +43,11 @@ def _conv_seconds(tf, x, kernel, dtype, repeats):
 def bfloat16_runs():
     """True if TensorFlow computes bfloat16 convolutions and matrix products on this CPU.
 
-    Runs one tiny convolution and one matrix product in bfloat16, once per
-    process. False where TensorFlow cannot create them: TensorFlow's oneDNN
-    build on a CPU with bfloat16 instructions when oneDNN is held to an older
-    instruction set (``ONEDNN_MAX_CPU_ISA=AVX2``, how other CPUs are tried
-    out on one machine).
+    Runs one tiny convolution and one matrix product in bfloat16, forward and
+    backward, once per process. False where TensorFlow cannot create them:
+    TensorFlow's oneDNN build on a CPU with bfloat16 instructions when oneDNN
+    is held to an older instruction set (``ONEDNN_MAX_CPU_ISA=AVX2``, how
+    other CPUs are tried out on one machine).
 
     Examples
     --------
@@ -55,14 +55,21 @@ def bfloat16_runs():
     >>> bfloat16_runs() in (True, False)
     True
     """
-    from ..utils.backend import import_tensorflow, quiet
+    from ..utils.backend import configure_threads, import_tensorflow, quiet
 
+    configure_threads()
     tf = import_tensorflow()
-    ones = tf.ones((1, 4, 4, 8), tf.bfloat16)
+    x = tf.ones((1, 4, 4, 8), tf.bfloat16)
+    kernel = tf.Variable(tf.ones((3, 3, 8, 8), tf.bfloat16))
+    weights = tf.Variable(tf.ones((8, 8), tf.bfloat16))
     try:
+        with quiet(), tf.GradientTape() as tape:
+            # Forward and backward, as training computes them.
+            y = tf.nn.conv2d(x, kernel, 1, "SAME")
+            loss = tf.reduce_sum(tf.linalg.matmul(tf.reshape(y, (16, 8)), weights))
         with quiet():
-            tf.nn.conv2d(ones, tf.ones((3, 3, 8, 8), tf.bfloat16), 1, "SAME").numpy()
-            tf.linalg.matmul(tf.ones((4, 8), tf.bfloat16), tf.ones((8, 8), tf.bfloat16)).numpy()
+            for grad in tape.gradient(loss, [kernel, weights]):
+                grad.numpy()
     except tf.errors.OpError:
         return False
     return True
@@ -97,6 +104,39 @@ def bfloat16_speedup(repeats=5):
         float32 = _conv_seconds(tf, x, kernel, tf.float32, repeats)
         bfloat16 = _conv_seconds(tf, x, kernel, tf.bfloat16, repeats)
     return float32 / bfloat16
+
+
+def float32_network(network):
+    """``network`` itself, or a float32 copy with the same weights if it computes in bfloat16.
+
+    Networks built with ``precision="bfloat16"`` keep float32 weights and
+    compute in bfloat16 (Keras' ``mixed_bfloat16``); the copy computes the same
+    function in float32, so its outputs differ from the original's by
+    bfloat16's rounding. ONNX export and :func:`skcifar.load` (where
+    :func:`bfloat16_runs` is False) use it.
+
+    Parameters
+    ----------
+    network : keras.Model
+        A functional or sequential Keras model.
+
+    Returns
+    -------
+    keras.Model
+        A model whose layers all compute in float32.
+    """
+    if all(layer.dtype_policy.compute_dtype != "bfloat16" for layer in network.layers):
+        return network
+    from ..utils.backend import import_keras
+
+    keras = import_keras()
+
+    def float32_layer(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    copy = keras.models.clone_model(network, clone_function=float32_layer)
+    copy.set_weights(network.get_weights())
+    return copy
 
 
 def resolve_precision(precision):

@@ -105,9 +105,10 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
     def _inference_batch(self):
         """Rows per batch when nothing is trained (prediction, validation loss).
 
-        At least ``MIN_INFERENCE_BATCH``: an image's output does not depend on
-        its batch, and small training batches make prediction several times
-        slower than it need be.
+        At least ``MIN_INFERENCE_BATCH``: small training batches make
+        prediction several times slower than it need be. (An image's output
+        can depend in its last bits on its batch; ``predict_proba`` fixes the
+        batches by the rows' contents.)
         """
         return max(self.batch_size, MIN_INFERENCE_BATCH)
 
@@ -236,9 +237,10 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         Returns
         -------
         proba : ndarray of float32 of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``, in float32: the
-            precision the network computes in (input of any other dtype is
-            converted to float32 first).
+            Probabilities in the order of ``classes_``, in float32, the
+            precision the network computes in (or above it: bfloat16 networks
+            return float32 too). uint8, float16 and float32 input is read as
+            it is; any other dtype is converted to float32 first.
 
         Notes
         -----
@@ -246,8 +248,9 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         by their contents, so reordering ``X`` reorders the result exactly
         and identical rows get identical probabilities, on any CPU. A row
         predicted with other rows (a subset of ``X``, or a batch of another
-        size) may differ in the last float32 bit, about 6e-8, on CPUs whose
-        matrix products depend on a row's place in the batch.
+        size) may differ by a few units in float32's last place where matrix
+        products depend on a row's place in the batch (the user guide's
+        "Reproducibility" section).
         """
         if not self.initialized_:
             raise NotFittedError(

@@ -27,6 +27,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import warnings
 from importlib import metadata
 
 from ._archive import (
@@ -123,8 +124,11 @@ def load(path):
     Returns
     -------
     estimator : PixelScaler, ANNClassifier, CNNClassifier, ResNetClassifier or Pipeline
-        The estimator, fitted if it was saved fitted; its predictions equal
-        the saved estimator's.
+        The estimator, fitted if it was saved fitted; on the same machine its
+        predictions equal the saved estimator's. A network trained with
+        ``precision="bfloat16"`` computes in float32 where TensorFlow cannot
+        compute bfloat16 (:func:`skcifar.architectures.bfloat16_runs`), with a
+        ``UserWarning``.
 
     Raises
     ------
@@ -148,17 +152,31 @@ def load(path):
     """
     path = os.fspath(path)
     archive, manifest = open_archive(path)
+    in_float32 = []  # the networks that compute in float32 instead of bfloat16
     with archive, tempfile.TemporaryDirectory(prefix="skcifar-load-") as tmpdir:
 
         def load_model(member, where):
-            return _load_network(archive, member, tmpdir, path, where)
+            network = _load_network(archive, member, tmpdir, path, where)
+            computable = _computable(network)
+            if computable is not network:
+                in_float32.append(where)
+            return computable
 
         try:
-            return restore(manifest.get("estimator"), read_member(archive, path), load_model)
+            estimator = restore(manifest.get("estimator"), read_member(archive, path), load_model)
         except ValueError as exc:
             raise ValueError(f"Cannot load {path!r}: {exc}") from exc
         except ARCHIVE_ERRORS as exc:
             raise ValueError(f"Cannot load {path!r}: the file is damaged ({exc}).") from exc
+    for where in in_float32:
+        warnings.warn(
+            f"The network of {where} in {path!r} computes in bfloat16, which TensorFlow "
+            "cannot compute on this CPU; it computes in float32 instead, so its "
+            "probabilities differ from the saved model's by bfloat16's rounding.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return estimator
 
 
 def _load_network(archive, member, tmpdir, path, where):
@@ -176,13 +194,22 @@ def _load_network(archive, member, tmpdir, path, where):
     filename = extract_member(archive, member, tmpdir, f"model{len(os.listdir(tmpdir))}.keras")
     try:
         with _forced_safe_mode():
-            return keras.saving.load_model(filename, safe_mode=True)
+            network = keras.saving.load_model(filename, safe_mode=True)
     except Exception as exc:
         raise ValueError(
             f"the Keras network of {where} could not be loaded in Keras' safe mode "
             f"({type(exc).__name__}: {exc}) skcifar.load always uses safe mode and refuses "
             "networks that would run code from the file (e.g. Lambda layers)."
         ) from exc
+    return network
+
+
+def _computable(network):
+    """``network``, or its float32 copy where TensorFlow cannot compute its bfloat16 here."""
+    from ..architectures import bfloat16_runs, float32_network
+
+    bfloat16 = any(layer.dtype_policy.compute_dtype == "bfloat16" for layer in network.layers)
+    return float32_network(network) if bfloat16 and not bfloat16_runs() else network
 
 
 def _forced_safe_mode():

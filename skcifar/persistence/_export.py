@@ -105,6 +105,7 @@ def export(estimator, path, format="onnx", *, opset=None):
     info = _metadata(classifier, steps, input_shape, dtype, format)
     path = os.path.abspath(os.fspath(path))
 
+    from ..architectures import float32_network
     from ..utils.backend import configure_threads, import_keras, import_tensorflow, quiet
 
     configure_threads()
@@ -113,7 +114,7 @@ def export(estimator, path, format="onnx", *, opset=None):
         network = classifier.model_
         if format == "onnx":
             converter = _import_converter()  # before anything is written
-            network = _float32_network(import_keras(), network)
+            network = float32_network(network)
         spec = tf.TensorSpec((None, *input_shape), getattr(tf, dtype), name=INPUT_NAME)
 
         table = _pixel_table(scaler).reshape(-1) if scaler else None
@@ -231,19 +232,6 @@ def _quiet_loggers():
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
-
-
-def _float32_network(keras, network):
-    """``network`` itself, or a float32 copy (same weights) if it computes in bfloat16."""
-    if all(layer.dtype_policy.compute_dtype != "bfloat16" for layer in network.layers):
-        return network
-
-    def float32_layer(layer):
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
-
-    copy = keras.models.clone_model(network, clone_function=float32_layer)
-    copy.set_weights(network.get_weights())
-    return copy
 
 
 def _write_onnx(converter, function, spec, path, info, opset):

@@ -164,3 +164,51 @@ def test_objects_named_in_a_file_are_refused(saved, tmp_path, key, value):
     with pytest.raises(ValueError, match=key) as info:
         skcifar.load(path)
     assert "named.skcifar" in str(info.value)
+
+
+# -- crafted manifests: ValueError naming the file and the problem --------------------
+def _nested(depth):
+    return "[" * depth + "1" + "]" * depth
+
+
+@pytest.mark.parametrize(
+    "make_text, message",
+    [
+        (lambda t: t.replace('"dense_units": 8', '"dense_units": ' + _nested(100_000)), "nest"),
+        (lambda t: t.replace('"dense_units": 8', '"dense_units": ' + _nested(900)), "nest"),
+        (lambda t: t.replace('"dense_units": 8', '"dense_units": Infinity'), "Infinity"),
+        (lambda t: t.replace('"dense_units": 8', '"dense_units": NaN'), "NaN"),
+        (lambda t: t.replace('"dense_units": 8', '"dense_units": 1e400'), "1e400"),
+    ],
+    ids=["deep-manifest", "deep-900", "Infinity", "NaN", "overflowing-float"],
+)
+def test_malformed_manifest_text_is_a_value_error(saved, tmp_path, make_text, message):
+    text = json.dumps(read_manifest(saved))
+    assert '"dense_units": 8' in text
+    path = craft(saved, tmp_path / "crafted.skcifar", text=make_text(text))
+    with pytest.raises(ValueError, match=message) as info:
+        skcifar.load(path)
+    assert "crafted.skcifar" in str(info.value)
+
+
+def test_deeply_nested_parameter_is_a_value_error(saved, tmp_path):
+    """Within the manifest's nesting bound, a value nested too deep is refused too."""
+    value = 1
+    for _ in range(60):
+        value = [value]
+    path = craft(
+        saved, tmp_path / "deep.skcifar", lambda m: step(m, 1)["params"].update(filters=value)
+    )
+    with pytest.raises(ValueError, match="parameter 'filters'.*nested") as info:
+        skcifar.load(path)
+    assert "deep.skcifar" in str(info.value)
+
+
+def test_decode_bounds_nesting_before_recursing():
+    value = 1
+    for _ in range(5000):
+        value = [value]
+    with pytest.raises(ValueError, match="nested deeper than"):
+        _codec.decode(value, "parameter 'filters'")
+    with pytest.raises(TypeError, match="nested deeper than"):
+        _codec.encode(value, "parameter 'filters'")

@@ -171,21 +171,27 @@ def _nested(depth):
     return "[" * depth + "1" + "]" * depth
 
 
+DENSE_UNITS = '"dense_units": 8'
+IMAGE_SHAPE = '"image_shape_": {"tuple": [8, 8, 3]}'
+
+
 @pytest.mark.parametrize(
-    "make_text, message",
+    "old, new, message",
     [
-        (lambda t: t.replace('"dense_units": 8', '"dense_units": ' + _nested(100_000)), "nest"),
-        (lambda t: t.replace('"dense_units": 8', '"dense_units": ' + _nested(900)), "nest"),
-        (lambda t: t.replace('"dense_units": 8', '"dense_units": Infinity'), "Infinity"),
-        (lambda t: t.replace('"dense_units": 8', '"dense_units": NaN'), "NaN"),
-        (lambda t: t.replace('"dense_units": 8', '"dense_units": 1e400'), "1e400"),
+        (DENSE_UNITS, '"dense_units": ' + _nested(100_000), "nests brackets 100"),
+        (DENSE_UNITS, '"dense_units": ' + _nested(900), "nests brackets 9"),
+        (IMAGE_SHAPE, '"image_shape_": {"tuple": [Infinity, 8, 3]}', "Infinity"),
+        (IMAGE_SHAPE, '"image_shape_": {"tuple": [1e400, 8, 3]}', "1e400"),
+        (DENSE_UNITS, '"dense_units": NaN', "NaN"),
+        (DENSE_UNITS, '"dense_units": -Infinity', "-Infinity"),
     ],
-    ids=["deep-manifest", "deep-900", "Infinity", "NaN", "overflowing-float"],
+    ids=["deep-manifest", "deep-900", "Infinity", "overflowing-float", "NaN", "-Infinity"],
 )
-def test_malformed_manifest_text_is_a_value_error(saved, tmp_path, make_text, message):
+def test_malformed_manifest_text_is_a_value_error(saved, tmp_path, old, new, message):
+    """Refused before json.loads recurses (nesting) or returns a non-finite number."""
     text = json.dumps(read_manifest(saved))
-    assert '"dense_units": 8' in text
-    path = craft(saved, tmp_path / "crafted.skcifar", text=make_text(text))
+    assert old in text
+    path = craft(saved, tmp_path / "crafted.skcifar", text=text.replace(old, new))
     with pytest.raises(ValueError, match=message) as info:
         skcifar.load(path)
     assert "crafted.skcifar" in str(info.value)
@@ -212,3 +218,68 @@ def test_decode_bounds_nesting_before_recursing():
         _codec.decode(value, "parameter 'filters'")
     with pytest.raises(TypeError, match="nested deeper than"):
         _codec.encode(value, "parameter 'filters'")
+
+
+def _set_attribute(index, attr, value):
+    return lambda m: step(m, index)["attributes"].__setitem__(attr, value)
+
+
+def _object_array(items, shape=None):
+    return {"object_array": {"shape": [len(items)] if shape is None else shape, "items": items}}
+
+
+INF = {"float": "inf"}
+ARRAYS = {
+    "arrays/short.npy": np.ones(2, np.float32),
+    "arrays/zero.npy": np.array([0.5, 0.0, 0.5], np.float32),
+    "arrays/nan.npy": np.array([0.5, np.nan, 0.5], np.float32),
+}
+BAD_ATTRIBUTES = {
+    "image_shape-inf-tag": (1, "image_shape_", {"tuple": [INF, 8, 3]}),
+    "image_shape-nan-tag": (1, "image_shape_", {"tuple": [8, {"float": "nan"}, 3]}),
+    "image_shape-float": (1, "image_shape_", {"tuple": [8.0, 8, 3]}),
+    "image_shape-length": (1, "image_shape_", {"tuple": [8, 8]}),
+    "image_shape-size": (1, "image_shape_", {"tuple": [8, 8, 1]}),
+    "mean-str": (0, "mean_", "x"),
+    "mean-object": (0, "mean_", _object_array([1.0, 2.0, 3.0])),
+    "mean-shape": (0, "mean_", {"ndarray": "arrays/short.npy"}),
+    "scale-zero": (0, "scale_", {"ndarray": "arrays/zero.npy"}),
+    "scale-nan": (0, "scale_", {"ndarray": "arrays/nan.npy"}),
+    "input_shape-str": (0, "input_shape_", {"tuple": ["a", 8, 3]}),
+    "input_shape-size": (1, "input_shape_", {"tuple": [8, 8, 4]}),
+    "classes-nested": (1, "classes_", _object_array([[1, 2], [3], [4]])),
+    "classes-list": (1, "classes_", ["airplane", "bird", "cat"]),
+    "classes-unsorted": (1, "classes_", _object_array(["cat", "bird", "airplane"])),
+    "history-str": (1, "history_", {"dict": [["loss", "abc"]]}),
+    "history-list": (1, "history_", [1.0, 2.0]),
+    "history-nested": (1, "history_", {"dict": [["loss", [[1.0]]]]}),
+    "n_features-negative": (1, "n_features_in_", -192),
+    "n_features-float": (0, "n_features_in_", 192.0),
+    "n_features-bool": (0, "n_features_in_", True),
+    "feature_names-ints": (0, "feature_names_in_", _object_array([1, 2])),
+}
+
+
+@pytest.mark.parametrize("index, attr, value", BAD_ATTRIBUTES.values(), ids=BAD_ATTRIBUTES)
+def test_fitted_attribute_of_the_wrong_type_is_a_value_error(saved, tmp_path, index, attr, value):
+    path = craft(
+        saved, tmp_path / "crafted.skcifar", _set_attribute(index, attr, value), arrays=ARRAYS
+    )
+    with pytest.raises(ValueError, match=f"'{attr}'") as info:
+        skcifar.load(path)
+    assert "crafted.skcifar" in str(info.value)
+
+
+@pytest.mark.parametrize("index, attr", [(0, "mean_"), (1, "classes_"), (1, "n_features_in_")])
+def test_missing_fitted_attribute_is_a_value_error(saved, tmp_path, index, attr):
+    path = craft(
+        saved, tmp_path / "crafted.skcifar", lambda m: step(m, index)["attributes"].pop(attr)
+    )
+    with pytest.raises(ValueError, match=f"'{attr}'"):
+        skcifar.load(path)
+
+
+def test_saved_files_pass_the_checks(saved, data):
+    X, _ = data
+    loaded = skcifar.load(saved)
+    assert loaded.predict(X).shape == (len(X),)

@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from ._attributes import ATTRIBUTES, check_attributes
 from ._codec import decode, encode
 
 # short name -> (module, attribute): the allow-list of storable classes.
@@ -25,14 +26,6 @@ _REGISTRY = {
     "Pipeline": ("sklearn.pipeline", "Pipeline"),
 }
 _CLASSIFIERS = {"ANNClassifier", "CNNClassifier", "ResNetClassifier"}
-_COMMON_ATTRIBUTES = ("n_features_in_", "input_shape_", "feature_names_in_")
-# Fitted attributes stored per class; classifiers derive the rest from classes_.
-_ATTRIBUTES = {
-    "PixelScaler": _COMMON_ATTRIBUTES + ("mean_", "scale_"),
-    "ANNClassifier": _COMMON_ATTRIBUTES + ("image_shape_", "classes_", "history_"),
-    "CNNClassifier": _COMMON_ATTRIBUTES + ("image_shape_", "classes_", "history_"),
-    "ResNetClassifier": _COMMON_ATTRIBUTES + ("image_shape_", "classes_", "history_"),
-}
 _MAX_DEPTH = 16
 # Parameters that name a file or directory, per class. They are never stored, and a
 # path in a file is never used: a re-fit of a Pipeline with memory=DIR unpickles the
@@ -137,7 +130,7 @@ def capture(obj, add_array, add_model, where=None):
     if node["fitted"]:
         node["attributes"] = {
             attr: encode(getattr(obj, attr), f"attribute {attr!r} of {where}", add_array)
-            for attr in _ATTRIBUTES[name]
+            for attr in ATTRIBUTES[name]
             if hasattr(obj, attr)
         }
         if name in _CLASSIFIERS:
@@ -229,10 +222,18 @@ def _restore_steps(steps, read_member, load_model, notes, where, depth):
 
 def _restore_fitted(estimator, name, node, read_member, load_model, where):
     attributes = node.get("attributes")
-    if not isinstance(attributes, dict) or not set(attributes) <= set(_ATTRIBUTES[name]):
+    if not isinstance(attributes, dict) or not set(attributes) <= set(ATTRIBUTES[name]):
         raise ValueError(f"Malformed or unknown fitted attributes for {where} ({name}).")
-    for attr, value in attributes.items():
-        setattr(estimator, attr, decode(value, f"attribute {attr!r} of {where}", read_member))
+    values = {
+        attr: decode(value, f"attribute {attr!r} of {where}", read_member)
+        for attr, value in attributes.items()
+    }
+    try:
+        check_attributes(name, values, getattr(estimator, "image_shape", None))
+    except ValueError as exc:
+        raise ValueError(f"Malformed fitted state of {where} ({name}): {exc}.") from None
+    for attr, value in values.items():
+        setattr(estimator, attr, value)
     if name in _CLASSIFIERS:
         _restore_network(estimator, node, load_model, where)
     check_is_fitted(estimator)

@@ -419,6 +419,39 @@ def test_bad_model_files(command, tiny_model, tiny_pickle, images, tmp_path, cap
         assert "--allow-pickle" not in captured[1].err and not captured[1].out, kind
 
 
+def _crafted(tiny_model, path, old, new):
+    """A copy of the ``.skcifar`` file ``tiny_model`` with ``old`` replaced in its manifest."""
+    with zipfile.ZipFile(tiny_model) as source, zipfile.ZipFile(path, "w") as archive:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "manifest.json":
+                text = json.dumps(json.loads(data))
+                assert old in text, old
+                data = text.replace(old, new)
+            archive.writestr(name, data)
+    return str(path)
+
+
+_IMAGE_SHAPE = '"image_shape_": {"tuple": [32, 32, 3]}'
+_INPUT_SHAPE = '"input_shape_": {"tuple": [32, 32, 3]}'
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_crafted_model_files(command, tiny_model, images, tmp_path, capsys):
+    """A crafted .skcifar file is one error line and exit status 2, not a traceback."""
+    cases = {
+        "deep": ('"mean_": null', '"mean_": ' + "[" * 100_000 + "]" * 100_000, "nests brackets"),
+        "inf": (_IMAGE_SHAPE, '"image_shape_": {"tuple": [{"float": "inf"}, 32, 3]}', "image_"),
+        "mean": ('"mean_": null', '"mean_": "x"', "'mean_'"),
+        "shape": (_INPUT_SHAPE, '"input_shape_": {"tuple": ["a", 32, 3]}', "'input_shape_'"),
+    }
+    for kind, (old, new, phrase) in cases.items():
+        path = _crafted(tiny_model, tmp_path / f"{kind}.skcifar", old, new)
+        captured = (main(_command_args(command, path, images)), capsys.readouterr())
+        _check_error(*captured, f"cannot load model {path!r}", phrase)
+        assert not captured[1].out, kind
+
+
 @pytest.fixture
 def no_unpickling(monkeypatch):
     """Fail the test if joblib or pickle is asked to load anything; yields the calls."""

@@ -243,13 +243,14 @@ def test_bad_memory_is_refused_with_a_clear_message(data, tmp_path):
         _fit("ann", X, y, tmp_path / "file", epochs=1)
 
 
-def test_save_keeps_a_memory_path_and_names_the_fix_for_others(data, tmp_path):
+def test_save_stores_no_memory(data, tmp_path):
+    """A path is machine-specific and never read from a file: skcifar.save stores None."""
     X, y = data
     clf = _fit("ann", X, y, str(tmp_path / "cache"), epochs=1)
-    skcifar.save(clf, tmp_path / "m.skcifar")
-    assert skcifar.load(tmp_path / "m.skcifar").memory == str(tmp_path / "cache")
-    with pytest.raises(TypeError, match="cache directory path"):
-        skcifar.save(clf.set_params(memory=joblib.Memory(tmp_path)), tmp_path / "n.skcifar")
+    for memory in (str(tmp_path / "cache"), joblib.Memory(tmp_path)):
+        skcifar.save(clf.set_params(memory=memory), tmp_path / "m.skcifar")
+        assert skcifar.load(tmp_path / "m.skcifar").memory is None
+        assert clf.memory is memory
 
 
 # -- damaged entries, parallel writers --------------------------------------------------

@@ -67,7 +67,9 @@ def save(estimator, path):
     estimator's class name, parameters and fitted attributes), fitted arrays
     as ``.npy`` and each fitted network in Keras' ``.keras`` format. It is
     written to a temporary file beside ``path`` and renamed into place, so an
-    interrupted save never leaves a partial file.
+    interrupted save never leaves a partial file. Paths are not stored: the
+    ``memory`` parameter of a Pipeline or classifier is saved as None (set it
+    again after loading, if wanted).
 
     Parameters
     ----------
@@ -137,8 +139,16 @@ def load(path):
     ValueError
         If the file is not a skcifar model (not a zip archive, truncated, no
         or garbled manifest, another format), was written by a newer skcifar
-        (upgrade skcifar), names a class outside the allow-list, or holds a
+        (upgrade skcifar), names a class outside the allow-list, sets
+        ``callbacks`` (objects are never read from a file), or holds a
         network that Keras' safe mode refuses (e.g. a ``Lambda`` layer).
+
+    Warns
+    -----
+    UserWarning
+        If the file names a path (``memory``; files written by :func:`save`
+        never do): it is not used, the parameter is None, and the warning
+        names it.
 
     See Also
     --------
@@ -153,6 +163,7 @@ def load(path):
     path = os.fspath(path)
     archive, manifest = open_archive(path)
     in_float32 = []  # the networks that compute in float32 instead of bfloat16
+    notes = []  # the paths in the file, not used
     with archive, tempfile.TemporaryDirectory(prefix="skcifar-load-") as tmpdir:
 
         def load_model(member, where):
@@ -163,11 +174,15 @@ def load(path):
             return computable
 
         try:
-            estimator = restore(manifest.get("estimator"), read_member(archive, path), load_model)
+            estimator = restore(
+                manifest.get("estimator"), read_member(archive, path), load_model, notes
+            )
         except ValueError as exc:
             raise ValueError(f"Cannot load {path!r}: {exc}") from exc
         except ARCHIVE_ERRORS as exc:
             raise ValueError(f"Cannot load {path!r}: the file is damaged ({exc}).") from exc
+    for note in notes:
+        warnings.warn(f"{path!r}: {note}", UserWarning, stacklevel=2)
     for where in in_float32:
         warnings.warn(
             f"The network of {where} in {path!r} computes in bfloat16, which TensorFlow "

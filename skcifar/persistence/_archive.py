@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
 import zipfile
 import zlib
 from contextlib import contextmanager
+
+import numpy as np
 
 from ..utils.atomic import atomic_output
 from ._codec import array_to_npy
@@ -17,6 +20,10 @@ FORMAT = "skcifar-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _MAX_MANIFEST_BYTES = 64 * 2**20
+# Deepest bracket nesting of a manifest: skcifar's own stay far below (values nest at
+# most 32 levels, two brackets each), and json.loads recurses once per level.
+_MAX_MANIFEST_NESTING = 200
+_SCAN_CHUNK = 2**20
 # Errors that a damaged archive raises while a member is read.
 ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
@@ -115,8 +122,17 @@ def _read_manifest(archive, path):
     if info.file_size > _MAX_MANIFEST_BYTES:
         raise ValueError(f"{path!r}: {MANIFEST} is implausibly large; the file is damaged.")
     try:
-        manifest = json.loads(archive.read(info).decode("utf-8"))
-    except (*ARCHIVE_ERRORS, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = archive.read(info)
+        depth = nesting_depth(data)
+        if depth > _MAX_MANIFEST_NESTING:
+            raise ValueError(
+                f"it nests brackets {depth} deep, more than the {_MAX_MANIFEST_NESTING} "
+                "levels a skcifar manifest can have"
+            )
+        manifest = json.loads(
+            data.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float
+        )
+    except (*ARCHIVE_ERRORS, ValueError, RecursionError) as exc:  # ValueError: JSON, UTF-8
         raise ValueError(
             f"{path!r}: cannot read {MANIFEST} ({exc}); the file is damaged. Save it again."
         ) from None
@@ -140,6 +156,47 @@ def _read_manifest(archive, path):
             f"{FORMAT_VERSION}. Upgrade skcifar (pip install -U skcifar) to load it."
         )
     return manifest
+
+
+def nesting_depth(text):
+    """The deepest nesting of ``[`` and ``{`` in JSON ``text`` (bytes), without parsing it.
+
+    Brackets inside strings do not count. A linear scan, so that a manifest
+    nested too deep is refused before :func:`json.loads` recurses into it.
+    Text that is not JSON gets some depth; ``json.loads`` refuses it anyway.
+
+    Examples
+    --------
+    >>> nesting_depth(b'{"a": [[1], "]]]"]}')
+    3
+    """
+    # Escaped quotes out: pairs of backslashes first, left to right, as JSON reads them.
+    text = text.replace(b"\\\\", b"").replace(b'\\"', b"")
+    depth = deepest = in_string = 0
+    for start in range(0, len(text), _SCAN_CHUNK):
+        chunk = np.frombuffer(text, np.uint8, min(_SCAN_CHUNK, len(text) - start), start)
+        # 1 from an opening quote up to its closing quote, else 0
+        inside = np.bitwise_xor.accumulate(chunk == ord('"'), dtype=np.uint8) ^ in_string
+        opening = (chunk == ord("[")) | (chunk == ord("{"))
+        closing = (chunk == ord("]")) | (chunk == ord("}"))
+        steps = np.where(inside == 0, opening.astype(np.int64) - closing, 0)
+        running = depth + np.cumsum(steps)
+        deepest = max(deepest, int(running.max()))
+        depth, in_string = int(running[-1]), int(inside[-1])
+    return deepest
+
+
+def _refuse_constant(name):
+    """``json.loads``' hook for NaN and Infinity, which JSON lacks and skcifar never writes."""
+    raise ValueError(f"it holds the number {name}, which JSON does not allow")
+
+
+def _finite_float(text):
+    """``json.loads``' hook for floats: a number too large for a float (``1e400``) is refused."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"it holds the number {text}, too large for a float")
+    return value
 
 
 def read_member(archive, path):

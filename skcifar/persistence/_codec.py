@@ -12,7 +12,9 @@ a JSON object in the encoded form is always a one-key tag,
   of scalars (e.g. string class labels), as a JSON list.
 
 Anything else (an optimizer instance, a callback, a random generator) is not
-storable: :func:`encode` raises ``TypeError`` naming where it was found.
+storable: :func:`encode` raises ``TypeError`` naming where it was found. Values
+nest at most :data:`MAX_NESTING` levels (lists, tuples, dicts): deeper ones are
+refused by :func:`encode` and by :func:`decode`, before recursing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 _TAGS = ("tuple", "dict", "float", "ndarray", "object_array")
 _SCALARS = (str, bool, int, float, type(None))
+MAX_NESTING = 32
 
 
 def _describe_type(value):
@@ -48,7 +51,14 @@ def _encode_scalar(value):
     return NotImplemented
 
 
-def encode(value, where, arrays=None):
+def _deeper(depth, prefix, error):
+    """``depth + 1``, checked before recursing into a list, tuple or dict one level deeper."""
+    if depth >= MAX_NESTING:
+        raise error(f"{prefix} it is nested deeper than {MAX_NESTING} levels.")
+    return depth + 1
+
+
+def encode(value, where, arrays=None, depth=0):
     """Encode ``value`` as JSON-compatible data (see the module docstring).
 
     Parameters
@@ -61,6 +71,8 @@ def encode(value, where, arrays=None):
     arrays : callable or None, default=None
         ``arrays(ndarray) -> member name`` stores a numeric array in the
         archive. None: arrays are not storable here (parameters).
+    depth : int, default=0
+        How deep ``value`` is nested in what is encoded.
 
     Returns
     -------
@@ -70,13 +82,18 @@ def encode(value, where, arrays=None):
     scalar = _encode_scalar(value)
     if scalar is not NotImplemented:
         return scalar
+    if isinstance(value, (tuple, list, dict)):
+        depth = _deeper(depth, f"Cannot store {where}:", TypeError)
     if isinstance(value, tuple):
-        return {"tuple": [encode(v, where, arrays) for v in value]}
+        return {"tuple": [encode(v, where, arrays, depth) for v in value]}
     if isinstance(value, list):
-        return [encode(v, where, arrays) for v in value]
+        return [encode(v, where, arrays, depth) for v in value]
     if isinstance(value, dict):
         return {
-            "dict": [[encode(k, where, arrays), encode(v, where, arrays)] for k, v in value.items()]
+            "dict": [
+                [encode(k, where, arrays, depth), encode(v, where, arrays, depth)]
+                for k, v in value.items()
+            ]
         }
     if isinstance(value, np.ndarray) and arrays is not None:
         if value.dtype == object:
@@ -109,7 +126,7 @@ def npy_to_array(data):
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
-def decode(data, where, read_member=None):
+def decode(data, where, read_member=None, depth=0):
     """Inverse of :func:`encode`; raise ``ValueError`` on malformed data.
 
     Parameters
@@ -121,6 +138,8 @@ def decode(data, where, read_member=None):
     read_member : callable or None, default=None
         ``read_member(name) -> bytes`` for ``{"ndarray": name}`` tags; None
         where arrays are not allowed.
+    depth : int, default=0
+        How deep ``data`` is nested in what is decoded.
 
     Returns
     -------
@@ -130,16 +149,19 @@ def decode(data, where, read_member=None):
     if isinstance(data, _SCALARS):
         return data
     if isinstance(data, list):
-        return [decode(v, where, read_member) for v in data]
+        depth = _deeper(depth, f"Malformed value in {where}:", ValueError)
+        return [decode(v, where, read_member, depth) for v in data]
     if not (isinstance(data, dict) and len(data) == 1 and next(iter(data)) in _TAGS):
         raise ValueError(f"Malformed value in {where}: {str(data)[:80]}")
     ((tag, body),) = data.items()
+    if tag in ("tuple", "dict"):
+        depth = _deeper(depth, f"Malformed value in {where}:", ValueError)
     try:
         if tag == "tuple":
-            return tuple(decode(v, where, read_member) for v in _as_list(body))
+            return tuple(decode(v, where, read_member, depth) for v in _as_list(body))
         if tag == "dict":
             return {
-                decode(k, where, read_member): decode(v, where, read_member)
+                decode(k, where, read_member, depth): decode(v, where, read_member, depth)
                 for k, v in _as_list(body)
             }
         if tag == "float":
@@ -147,7 +169,7 @@ def decode(data, where, read_member=None):
         if tag == "ndarray" and read_member is not None and isinstance(body, str):
             return npy_to_array(read_member(body))
         if tag == "object_array" and read_member is not None:
-            items = [decode(v, where, None) for v in _as_list(body["items"])]
+            items = [decode(v, where, None, depth) for v in _as_list(body["items"])]
             array = np.empty(len(items), dtype=object)
             array[:] = items
             return array.reshape(tuple(_as_list(body["shape"])))

@@ -2,7 +2,8 @@
 
 Only the classes of :data:`_REGISTRY` can be saved or loaded. The manifest
 names them by a short name; loading looks the name up here (a fixed table),
-never imports a path read from the file.
+never imports a path read from the file. No path is taken from a file either
+(:data:`_PATH_PARAMS`), and no parameter read from one names an object.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from ._attributes import ATTRIBUTES, check_attributes
 from ._codec import decode, encode
 
 # short name -> (module, attribute): the allow-list of storable classes.
@@ -24,15 +26,18 @@ _REGISTRY = {
     "Pipeline": ("sklearn.pipeline", "Pipeline"),
 }
 _CLASSIFIERS = {"ANNClassifier", "CNNClassifier", "ResNetClassifier"}
-_COMMON_ATTRIBUTES = ("n_features_in_", "input_shape_", "feature_names_in_")
-# Fitted attributes stored per class; classifiers derive the rest from classes_.
-_ATTRIBUTES = {
-    "PixelScaler": _COMMON_ATTRIBUTES + ("mean_", "scale_"),
-    "ANNClassifier": _COMMON_ATTRIBUTES + ("image_shape_", "classes_", "history_"),
-    "CNNClassifier": _COMMON_ATTRIBUTES + ("image_shape_", "classes_", "history_"),
-    "ResNetClassifier": _COMMON_ATTRIBUTES + ("image_shape_", "classes_", "history_"),
-}
 _MAX_DEPTH = 16
+# Parameters that name a file or directory, per class. They are never stored, and a
+# path in a file is never used: a re-fit of a Pipeline with memory=DIR unpickles the
+# joblib cache entries found in DIR, so a file could name a directory holding a pickle.
+_PATH_PARAMS = {
+    "Pipeline": ("memory",),
+    "ANNClassifier": ("memory",),
+    "CNNClassifier": ("memory",),
+    "ResNetClassifier": ("memory",),
+}
+# Parameters that hold objects (Keras callbacks): a file may leave them empty only.
+_OBJECT_PARAMS = ("callbacks",)
 SUPPORTED = (
     "PixelScaler, ANNClassifier, CNNClassifier, ResNetClassifier and sklearn Pipelines of them"
 )
@@ -72,7 +77,6 @@ _PARAM_HINTS = {
         "or use joblib for files you trust."
     ),
     "random_state": " Use an int seed (or None).",
-    "memory": " Use a cache directory path (str) or None.",
 }
 
 
@@ -106,6 +110,7 @@ def capture(obj, add_array, add_model, where=None):
     where = where or ("the pipeline" if name == "Pipeline" else "the estimator")
     params = obj.get_params(deep=False)
     steps = params.pop("steps", None)
+    params.update(dict.fromkeys(_PATH_PARAMS.get(name, ()), None))  # paths are not stored
     node = {
         "class": name,
         "params": {key: _encode_param(key, value, name, where) for key, value in params.items()},
@@ -125,7 +130,7 @@ def capture(obj, add_array, add_model, where=None):
     if node["fitted"]:
         node["attributes"] = {
             attr: encode(getattr(obj, attr), f"attribute {attr!r} of {where}", add_array)
-            for attr in _ATTRIBUTES[name]
+            for attr in ATTRIBUTES[name]
             if hasattr(obj, attr)
         }
         if name in _CLASSIFIERS:
@@ -133,10 +138,12 @@ def capture(obj, add_array, add_model, where=None):
     return node
 
 
-def restore(node, read_member, load_model, where=None, depth=0):
+def restore(node, read_member, load_model, notes, where=None, depth=0):
     """Rebuild the estimator described by a manifest node (inverse of :func:`capture`).
 
-    Raises ``ValueError`` for anything malformed, unknown or inconsistent.
+    Raises ``ValueError`` for anything malformed, unknown or inconsistent, and
+    appends to the list ``notes`` a message for each path read from the file
+    and not used (the caller warns).
     """
     if depth > _MAX_DEPTH or not isinstance(node, dict):
         raise ValueError(f"Malformed entry for {where or 'the estimator'}.")
@@ -152,8 +159,11 @@ def restore(node, read_member, load_model, where=None, depth=0):
     if not isinstance(params, dict):
         raise ValueError(f"Malformed parameters for {where} ({name}).")
     params = {key: decode(value, f"parameter {key!r} of {where}") for key, value in params.items()}
+    _refuse_paths_and_objects(params, name, where, notes)
     if name == "Pipeline":
-        params["steps"] = _restore_steps(node.get("steps"), read_member, load_model, where, depth)
+        params["steps"] = _restore_steps(
+            node.get("steps"), read_member, load_model, notes, where, depth
+        )
     unknown = set(params) - set(cls._get_param_names())
     if unknown:
         raise ValueError(
@@ -170,7 +180,26 @@ def restore(node, read_member, load_model, where=None, depth=0):
     return estimator
 
 
-def _restore_steps(steps, read_member, load_model, where, depth):
+def _refuse_paths_and_objects(params, name, where, notes):
+    """Set path parameters to None (with a note); refuse parameters that name objects."""
+    for key in _PATH_PARAMS.get(name, ()):
+        if params.get(key) is not None:
+            notes.append(
+                f"The parameter {key!r} of {where} ({name}) is {str(params[key])[:80]!r} in "
+                f"the file; skcifar.load takes no paths from a file, so it is None. Set it "
+                f"again with set_params({key}=...) if wanted."
+            )
+            params[key] = None
+    for key in _OBJECT_PARAMS:
+        if params.get(key) not in (None, []):
+            raise ValueError(
+                f"The parameter {key!r} of {where} ({name}) is {str(params[key])[:80]!r} in the "
+                f"file; a file may hold {key}=None only (they are objects, never read from a "
+                "file)."
+            )
+
+
+def _restore_steps(steps, read_member, load_model, notes, where, depth):
     if not isinstance(steps, list) or not steps:
         raise ValueError(f"Malformed pipeline steps for {where}.")
     restored = []
@@ -180,7 +209,12 @@ def _restore_steps(steps, read_member, load_model, where, depth):
         estimator = step.get("estimator")
         if estimator is not None and estimator != "passthrough":
             estimator = restore(
-                estimator, read_member, load_model, f"step {step['name']!r} of {where}", depth + 1
+                estimator,
+                read_member,
+                load_model,
+                notes,
+                f"step {step['name']!r} of {where}",
+                depth + 1,
             )
         restored.append((step["name"], estimator))
     return restored
@@ -188,10 +222,18 @@ def _restore_steps(steps, read_member, load_model, where, depth):
 
 def _restore_fitted(estimator, name, node, read_member, load_model, where):
     attributes = node.get("attributes")
-    if not isinstance(attributes, dict) or not set(attributes) <= set(_ATTRIBUTES[name]):
+    if not isinstance(attributes, dict) or not set(attributes) <= set(ATTRIBUTES[name]):
         raise ValueError(f"Malformed or unknown fitted attributes for {where} ({name}).")
-    for attr, value in attributes.items():
-        setattr(estimator, attr, decode(value, f"attribute {attr!r} of {where}", read_member))
+    values = {
+        attr: decode(value, f"attribute {attr!r} of {where}", read_member)
+        for attr, value in attributes.items()
+    }
+    try:
+        check_attributes(name, values, getattr(estimator, "image_shape", None))
+    except ValueError as exc:
+        raise ValueError(f"Malformed fitted state of {where} ({name}): {exc}.") from None
+    for attr, value in values.items():
+        setattr(estimator, attr, value)
     if name in _CLASSIFIERS:
         _restore_network(estimator, node, load_model, where)
     check_is_fitted(estimator)

@@ -7,6 +7,7 @@ loader's lookup, plus property-based tests of the input validation.
 """
 
 import os
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -19,12 +20,15 @@ from sklearn.exceptions import NotFittedError
 import skcifar
 from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
 from skcifar.datasets import fetch_cifar10, load_data
-from skcifar.utils.validation import image_shape_for
+from skcifar.utils.validation import image_shape_for, validate_pixels
 
 rng = np.random.RandomState(0)
 IMAGES = rng.rand(30, 8, 8, 3).astype(np.float32)
 LABELS = np.arange(30) % 3
 TINY = dict(filters=(4,), dense_units=4, epochs=1, random_state=0)
+# Finite float64 values that float32, the precision of the networks, cannot hold.
+HUGE = IMAGES.astype(np.float64)
+HUGE[0, 0, 0, 0] = 1e300
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +64,8 @@ ESTIMATOR_CASES = {
     # values
     "X NaN": (_fit_data(np.where(IMAGES > 0.9, np.nan, IMAGES)), ValueError, "NaN"),
     "X inf": (_fit_data(np.where(IMAGES > 0.9, np.inf, IMAGES)), ValueError, "infinity"),
+    "X beyond float32": (_fit_data(HUGE), ValueError, "float32"),
+    "flat X beyond float32": (_fit_data(-HUGE.reshape(30, -1)), ValueError, "float32"),
     # labels
     "a single class": (_fit_data(IMAGES, np.zeros(30)), ValueError, "2 classes"),
     "label/sample count mismatch": (_fit_data(IMAGES, LABELS[:-1]), ValueError, "inconsistent"),
@@ -137,6 +143,11 @@ ESTIMATOR_CASES = {
         ValueError,
         "standardize",
     ),
+    "scaler inverse_transform beyond float32": (
+        lambda: PixelScaler().fit(IMAGES).inverse_transform(HUGE),
+        ValueError,
+        "float32",
+    ),
     "scaler not fitted": (lambda: PixelScaler().transform(IMAGES), NotFittedError, "fitted"),
     "scaler feature names of images": (
         lambda: PixelScaler().fit(IMAGES).get_feature_names_out(),
@@ -173,6 +184,9 @@ PREDICT_CASES = {
     "unseen channel count": (lambda f: f.predict(np.zeros((2, 8, 8, 1))), "per-sample shape"),
     "flat rows after images": (lambda f: f.predict(IMAGES.reshape(30, -1)), "per-sample shape"),
     "predict_proba with NaN": (lambda f: f.predict_proba(IMAGES * np.nan), "NaN"),
+    "predict_proba beyond float32": (lambda f: f.predict_proba(HUGE), "float32"),
+    "predict beyond float32": (lambda f: f.predict(HUGE), "float32"),
+    "score beyond float32": (lambda f: f.score(HUGE, LABELS), "float32"),
     "score with unknown labels": (lambda f: f.partial_fit(IMAGES, LABELS + 5), "not in classes_"),
 }
 
@@ -186,6 +200,23 @@ def test_bad_input_after_fit_fails_clearly(case, fitted):
     else:
         with pytest.raises(expected):
             action(fitted)
+
+
+def test_values_beyond_float32_name_their_range_and_the_fix(fitted):
+    with pytest.raises(ValueError, match=r"\[\S+, 1e\+300\].*float32.*[Ss]cale") as raised:
+        fitted.predict_proba(HUGE)
+    assert "CNNClassifier" in str(raised.value)
+
+
+def test_the_float32_range_check_makes_no_copy_of_x():
+    X = np.full((64, 32, 32, 3), 3e38)  # 1.5 MB of float64 values float32 still holds
+    tracemalloc.start()
+    try:
+        validate_pixels(CNNClassifier(), X, reset=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 8
 
 
 def test_the_catalogue_is_large():

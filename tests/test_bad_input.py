@@ -78,6 +78,18 @@ ESTIMATOR_CASES = {
         "sample_weight",
     ),
     "sample_weight all zero": (_fit_data(IMAGES, sample_weight=np.zeros(30)), ValueError, "weight"),
+    "sample_weight beyond float32": (
+        _fit_data(IMAGES, sample_weight=np.full(30, 1e300)),
+        ValueError,
+        "sample_weight.*float32",
+    ),
+    "sample_weight times class_weight beyond float32": (
+        lambda: CNNClassifier(**TINY, class_weight={0: 1e30}).fit(
+            IMAGES, LABELS, sample_weight=np.full(30, 1e30)
+        ),
+        ValueError,
+        "sample_weight times class_weight.*float32",
+    ),
     # hyperparameters
     "filters negative": (_fit(filters=(8, -1)), ValueError, "filters"),
     "filters a string": (_fit(filters="wide"), (ValueError, TypeError), "filters"),
@@ -94,6 +106,15 @@ ESTIMATOR_CASES = {
         "validation_fraction",
     ),
     "class_weight unknown string": (_fit(class_weight="heavy"), ValueError, "class_weight"),
+    "class_weight negative": (_fit(class_weight={0: -1.0}), ValueError, r"class_weight\[0\]"),
+    "class_weight infinite": (_fit(class_weight={0: np.inf}), ValueError, r"class_weight\[0\]"),
+    "class_weight NaN": (_fit(class_weight={2: np.nan}), ValueError, r"class_weight\[2\]"),
+    "class_weight beyond float32": (
+        _fit(class_weight={1: 1e300}),
+        ValueError,
+        r"class_weight\[1\].*float32",
+    ),
+    "class_weight not a number": (_fit(class_weight={0: "x"}), ValueError, r"class_weight\[0\]"),
     "callbacks not a list": (_fit(callbacks="stop"), (ValueError, TypeError), "callbacks"),
     "random_state a string": (_fit(random_state="seed"), ValueError, "random_state"),
     "ANN activation unknown": (

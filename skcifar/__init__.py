@@ -32,6 +32,7 @@ _LAZY = {
     "ANNClassifier": "skcifar.estimators",
     "CNNClassifier": "skcifar.estimators",
     "ResNetClassifier": "skcifar.estimators",
+    "NonFiniteTrainingError": "skcifar.estimators",
     "evaluate": "skcifar.evaluation",
     "write_report": "skcifar.evaluation",
     "save": "skcifar.persistence",

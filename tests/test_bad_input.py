@@ -7,6 +7,9 @@ loader's lookup, plus property-based tests of the input validation.
 """
 
 import os
+import pickle
+import tracemalloc
+from copy import deepcopy
 
 import numpy as np
 import pytest
@@ -15,16 +18,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 import skcifar
-from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
+from skcifar import (
+    ANNClassifier,
+    CNNClassifier,
+    NonFiniteTrainingError,
+    PixelScaler,
+    ResNetClassifier,
+)
 from skcifar.datasets import fetch_cifar10, load_data
-from skcifar.utils.validation import image_shape_for
+from skcifar.utils.backend import import_keras
+from skcifar.utils.validation import image_shape_for, validate_pixels
+
+keras = import_keras()
 
 rng = np.random.RandomState(0)
 IMAGES = rng.rand(30, 8, 8, 3).astype(np.float32)
 LABELS = np.arange(30) % 3
 TINY = dict(filters=(4,), dense_units=4, epochs=1, random_state=0)
+# Finite float64 values that float32, the precision of the networks, cannot hold.
+HUGE = IMAGES.astype(np.float64)
+HUGE[0, 0, 0, 0] = 1e300
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +76,8 @@ ESTIMATOR_CASES = {
     # values
     "X NaN": (_fit_data(np.where(IMAGES > 0.9, np.nan, IMAGES)), ValueError, "NaN"),
     "X inf": (_fit_data(np.where(IMAGES > 0.9, np.inf, IMAGES)), ValueError, "infinity"),
+    "X beyond float32": (_fit_data(HUGE), ValueError, "float32"),
+    "flat X beyond float32": (_fit_data(-HUGE.reshape(30, -1)), ValueError, "float32"),
     # labels
     "a single class": (_fit_data(IMAGES, np.zeros(30)), ValueError, "2 classes"),
     "label/sample count mismatch": (_fit_data(IMAGES, LABELS[:-1]), ValueError, "inconsistent"),
@@ -72,6 +90,18 @@ ESTIMATOR_CASES = {
         "sample_weight",
     ),
     "sample_weight all zero": (_fit_data(IMAGES, sample_weight=np.zeros(30)), ValueError, "weight"),
+    "sample_weight beyond float32": (
+        _fit_data(IMAGES, sample_weight=np.full(30, 1e300)),
+        ValueError,
+        "sample_weight.*float32",
+    ),
+    "sample_weight times class_weight beyond float32": (
+        lambda: CNNClassifier(**TINY, class_weight={0: 1e30}).fit(
+            IMAGES, LABELS, sample_weight=np.full(30, 1e30)
+        ),
+        ValueError,
+        "sample_weight times class_weight.*float32",
+    ),
     # hyperparameters
     "filters negative": (_fit(filters=(8, -1)), ValueError, "filters"),
     "filters a string": (_fit(filters="wide"), (ValueError, TypeError), "filters"),
@@ -88,6 +118,15 @@ ESTIMATOR_CASES = {
         "validation_fraction",
     ),
     "class_weight unknown string": (_fit(class_weight="heavy"), ValueError, "class_weight"),
+    "class_weight negative": (_fit(class_weight={0: -1.0}), ValueError, r"class_weight\[0\]"),
+    "class_weight infinite": (_fit(class_weight={0: np.inf}), ValueError, r"class_weight\[0\]"),
+    "class_weight NaN": (_fit(class_weight={2: np.nan}), ValueError, r"class_weight\[2\]"),
+    "class_weight beyond float32": (
+        _fit(class_weight={1: 1e300}),
+        ValueError,
+        r"class_weight\[1\].*float32",
+    ),
+    "class_weight not a number": (_fit(class_weight={0: "x"}), ValueError, r"class_weight\[0\]"),
     "callbacks not a list": (_fit(callbacks="stop"), (ValueError, TypeError), "callbacks"),
     "random_state a string": (_fit(random_state="seed"), ValueError, "random_state"),
     "ANN activation unknown": (
@@ -137,6 +176,11 @@ ESTIMATOR_CASES = {
         ValueError,
         "standardize",
     ),
+    "scaler inverse_transform beyond float32": (
+        lambda: PixelScaler().fit(IMAGES).inverse_transform(HUGE),
+        ValueError,
+        "float32",
+    ),
     "scaler not fitted": (lambda: PixelScaler().transform(IMAGES), NotFittedError, "fitted"),
     "scaler feature names of images": (
         lambda: PixelScaler().fit(IMAGES).get_feature_names_out(),
@@ -173,6 +217,9 @@ PREDICT_CASES = {
     "unseen channel count": (lambda f: f.predict(np.zeros((2, 8, 8, 1))), "per-sample shape"),
     "flat rows after images": (lambda f: f.predict(IMAGES.reshape(30, -1)), "per-sample shape"),
     "predict_proba with NaN": (lambda f: f.predict_proba(IMAGES * np.nan), "NaN"),
+    "predict_proba beyond float32": (lambda f: f.predict_proba(HUGE), "float32"),
+    "predict beyond float32": (lambda f: f.predict(HUGE), "float32"),
+    "score beyond float32": (lambda f: f.score(HUGE, LABELS), "float32"),
     "score with unknown labels": (lambda f: f.partial_fit(IMAGES, LABELS + 5), "not in classes_"),
 }
 
@@ -186,6 +233,107 @@ def test_bad_input_after_fit_fails_clearly(case, fitted):
     else:
         with pytest.raises(expected):
             action(fitted)
+
+
+def test_values_beyond_float32_name_their_range_and_the_fix(fitted):
+    with pytest.raises(ValueError, match=r"\[\S+, 1e\+300\].*float32.*[Ss]cale") as raised:
+        fitted.predict_proba(HUGE)
+    assert "CNNClassifier" in str(raised.value)
+
+
+def test_the_float32_range_check_makes_no_copy_of_x():
+    X = np.full((64, 32, 32, 3), 3e38)  # 1.5 MB of float64 values float32 still holds
+    tracemalloc.start()
+    try:
+        validate_pixels(CNNClassifier(), X, reset=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 8
+
+
+# -- training that diverges ------------------------------------------------------
+
+# Each finite and valid, each diverges: the loss, or the weights after the last step.
+DIVERGING = {
+    "learning_rate 1e30, loss NaN mid-fit": (dict(learning_rate=1e30, batch_size=8), {}),
+    "learning_rate 1e30, weights NaN after the last step": (
+        dict(learning_rate=1e30, epochs=2),  # one step an epoch: the second's loss is finite
+        {},
+    ),
+    "sample_weight 1e30": (dict(batch_size=8), dict(sample_weight=np.full(30, 1e30))),
+    "class_weight 1e35": (dict(batch_size=8, class_weight={0: 1e35}), {}),
+}
+CAUSES = r"learning_rate.*sample_weight.*class_weight.*[Ss]cale the input"
+
+
+@pytest.mark.parametrize("case", list(DIVERGING), ids=list(DIVERGING))
+def test_a_diverging_fit_is_an_error_not_a_model(case):
+    params, fit_params = DIVERGING[case]
+    clf = CNNClassifier(**{**TINY, **params})
+    with pytest.raises(NonFiniteTrainingError, match=CAUSES + ".*not fitted"):
+        clf.fit(IMAGES, LABELS, **fit_params)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(clf)
+    assert [name for name in vars(clf) if name.endswith("_")] == []
+    with pytest.raises(NotFittedError):
+        clf.predict(IMAGES)
+
+
+def test_a_diverging_resnet_fit_is_an_error_too():
+    tiny = dict(widths=(4,), stem_filters=4, epochs=2, precision="float32", batch_size=8)
+    clf = ResNetClassifier(**tiny, learning_rate=1e30, random_state=0)
+    with pytest.raises(NonFiniteTrainingError, match=CAUSES):
+        clf.fit(IMAGES, LABELS)
+    assert not clf.initialized_
+
+
+def test_training_stops_at_the_first_non_finite_loss():
+    losses = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: losses.append(logs["loss"])
+    )
+    clf = CNNClassifier(**{**TINY, "epochs": 3}, batch_size=2, learning_rate=1e30)
+    with pytest.raises(NonFiniteTrainingError, match=r"loss became nan at batch \d+ of epoch 1"):
+        clf.set_params(callbacks=[record]).fit(IMAGES, LABELS)
+    assert not np.isfinite(losses[-1]) and np.isfinite(losses[:-1]).all()
+    assert len(losses) < 45  # 15 steps an epoch
+
+
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit", "partial_fit after initialize"])
+def test_a_diverging_continued_fit_keeps_what_the_estimator_had(how):
+    clf = CNNClassifier(**TINY, batch_size=8, warm_start=True)
+    if how.endswith("initialize"):
+        clf.initialize(IMAGES, LABELS)
+    else:
+        clf.fit(IMAGES, LABELS)
+    variables = [v.numpy() for v in clf.model_.variables + clf.model_.optimizer.variables]
+    proba = clf.predict_proba(IMAGES)
+    fitted = {k: deepcopy(v) for k, v in vars(clf).items() if k.endswith("_") and k != "model_"}
+    train = clf.fit if how == "warm_start" else clf.partial_fit
+    with pytest.raises(NonFiniteTrainingError, match="weights it had before this call"):
+        train(IMAGES, LABELS, sample_weight=np.full(30, 1e30))
+    after = [v.numpy() for v in clf.model_.variables + clf.model_.optimizer.variables]
+    for before, now in zip(variables, after, strict=True):
+        np.testing.assert_array_equal(now, before)
+    # Same weights, same rows, same batches: the very same numbers.
+    np.testing.assert_array_equal(clf.predict_proba(IMAGES), proba)
+    now = {k: v for k, v in vars(clf).items() if k.endswith("_") and k != "model_"}
+    assert (
+        set(now) == set(fitted) and now["history_" if "history_" in now else "classes_"] is not None
+    )
+    for name, value in fitted.items():
+        np.testing.assert_equal(now[name], value)
+    clf.partial_fit(IMAGES, LABELS)  # and it trains on
+    assert np.isfinite(clf.predict_proba(IMAGES)).all()
+
+
+def test_the_non_finite_training_error_is_public_and_crosses_processes():
+    assert skcifar.NonFiniteTrainingError is NonFiniteTrainingError
+    assert issubclass(NonFiniteTrainingError, ValueError)
+    assert issubclass(NonFiniteTrainingError, FloatingPointError)
+    error = pickle.loads(pickle.dumps(NonFiniteTrainingError("the loss became nan")))
+    assert type(error) is NonFiniteTrainingError and str(error) == "the loss became nan"
 
 
 def test_the_catalogue_is_large():

@@ -2,6 +2,7 @@
 
 from ._ann import ANNClassifier
 from ._cnn import CNNClassifier
+from ._nonfinite import NonFiniteTrainingError
 from ._resnet import ResNetClassifier
 
-__all__ = ["ANNClassifier", "CNNClassifier", "ResNetClassifier"]
+__all__ = ["ANNClassifier", "CNNClassifier", "NonFiniteTrainingError", "ResNetClassifier"]

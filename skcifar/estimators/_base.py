@@ -36,6 +36,7 @@ from ..utils.validation import check_image_shape, image_shape_for, validate_pixe
 from ._budget import StepLimit, budget_limit, training_steps
 from ._inputs import combined_weights, network_input, split_rows, validation_fraction
 from ._labels import encode_labels, fit_classes
+from ._nonfinite import NonFiniteGuard, NonFiniteTrainingError
 from ._resume import cached_run
 from ._row_order import content_order
 from ._scikeras import BaseWrapper
@@ -145,6 +146,12 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         -------
         self : object
             The fitted classifier.
+
+        Raises
+        ------
+        NonFiniteTrainingError
+            When the loss or the weights become NaN or infinite: a fresh fit
+            leaves the estimator unfitted, a ``warm_start`` fit as it was.
         """
         continuing = self.warm_start and self.initialized_
         self._train(X, y, sample_weight, epochs=self.epochs, continuing=continuing)
@@ -170,6 +177,12 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         -------
         self : object
             The updated classifier.
+
+        Raises
+        ------
+        NonFiniteTrainingError
+            When the loss or the weights become NaN or infinite: the
+            estimator is left as it was before the call.
         """
         self._train(
             X,
@@ -273,7 +286,9 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         epoch, the estimator stays fitted with the weights it had and
         ``history_`` lists the completed epochs; a fresh fit interrupted
         before its first epoch ends leaves the estimator unfitted.
-        KeyboardInterrupt is re-raised either way.
+        KeyboardInterrupt is re-raised either way. Training that turns
+        non-finite raises NonFiniteTrainingError (see ``_nonfinite``): a
+        fresh fit is forgotten, a continued one is left as it was.
         """
         started = time.perf_counter()
         with quiet():
@@ -287,6 +302,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             if not continuing:
                 self._build(len(rows), seed, **self._data_build_args(X, rows))
             initial_epoch = self.current_epoch if continuing else 0
+            kept = {k: v for k, v in vars(self).items() if k in ("history_", "n_iter_")}
             if not continuing or not hasattr(self, "history_"):  # (after initialize)
                 self.history_ = {}
             # (resume): with memory, from the cache's longest checkpoint of this run
@@ -332,13 +348,22 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                 return
             # 5. train, and 6. record the history (also of an interrupted fit)
             self.n_iter_ = 0
+            guard = NonFiniteGuard(type(self).__name__, restore=continuing)
             try:
                 self._fit_network(
-                    train, validation, limit, initial_epoch, partial, seed, recipe_callbacks
+                    train, validation, limit, initial_epoch, partial, seed, recipe_callbacks, guard
                 )
             except KeyboardInterrupt:
                 if not continuing and not self.history_.get("loss"):
                     self._forget_fit()
+                raise
+            except NonFiniteTrainingError:  # the guard put a continued fit's weights back
+                if not continuing:
+                    self._forget_fit()
+                else:  # ... and history_ and n_iter_ are put back here
+                    for name in ("history_", "n_iter_"):
+                        vars(self).pop(name, None)
+                    vars(self).update(kept)
                 raise
             if run:  # 7. store the run's checkpoint (memory)
                 run.store(self, limit)
@@ -405,11 +430,13 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
             )
         return callbacks
 
-    def _fit_network(self, train, validation, limit, initial_epoch, partial, seed, extra):
+    def _fit_network(self, train, validation, limit, initial_epoch, partial, seed, extra, guard):
         """Keras' ``model.fit``; every epoch it ends lands in ``history_``.
 
         ``limit`` (a :class:`StepLimit`) says how many steps: it ends a
-        fractional last epoch early and counts the steps trained.
+        fractional last epoch early and counts the steps trained. ``guard``
+        (a :class:`NonFiniteGuard`) comes last: it checks what the others
+        leave, early stopping's restored weights included.
         """
         previous = getattr(self.model_, "history", None)
         history, n_steps = {}, limit.n_steps
@@ -423,7 +450,7 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
                     initial_epoch=initial_epoch,
                     verbose=int(self.verbose),
                     shuffle=False,  # the batches are shuffled already
-                    callbacks=[*extra, *self._callbacks(partial), limit],
+                    callbacks=[*extra, *self._callbacks(partial), limit, guard],
                 ).history
         except KeyboardInterrupt:
             # Keras attaches this fit's History to the model at each epoch end:

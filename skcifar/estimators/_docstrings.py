@@ -58,7 +58,8 @@ _DOC_TRAINING = """
         If True, ``fit`` continues training the existing network (its epochs
         are numbered on from ``current_epoch``, as ``partial_fit``'s are).
     class_weight : dict, "balanced" or None, default=None
-        Weights per class, multiplied into ``sample_weight``.
+        Weights per class, multiplied into ``sample_weight``: finite,
+        non-negative numbers (0 leaves the class out of training).
     memory : str, os.PathLike, joblib.Memory or None, default=None
         A directory (or a ``joblib.Memory``'s location) for epoch
         checkpoints, as in scikit-learn's ``Pipeline(memory=...)``; None:

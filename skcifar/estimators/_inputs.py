@@ -7,26 +7,63 @@ Plain functions of their arguments: the estimator supplies its parameters.
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight
 
 from ..utils.input_pipeline import aligned_empty, shareable
-from ..utils.validation import as_images
+from ..utils.validation import FLOAT32_MAX, as_images
+
+
+def _check_class_weight(class_weight):
+    """Raise ValueError unless each weight of a ``class_weight`` dict is a number the loss can use.
+
+    A class weight must be finite, non-negative (0 leaves the class out of
+    training) and within float32's range, the precision of the loss.
+    """
+    if not isinstance(class_weight, dict):
+        return  # None or "balanced"
+    for label, weight in class_weight.items():
+        number = isinstance(weight, Real) and not isinstance(weight, bool)
+        if not (number and 0 <= weight <= FLOAT32_MAX):  # False for NaN
+            raise ValueError(
+                f"class_weight[{label!r}] is {weight!r}: class weights must be finite, "
+                f"non-negative numbers within float32's range (up to {FLOAT32_MAX:.3g}); "
+                "0 leaves the class out of training. Pass such a weight for each class, "
+                "or class_weight='balanced'."
+            )
+
+
+def _check_weight_range(weights, what):
+    if weights.size and float(weights.max()) > FLOAT32_MAX:
+        raise ValueError(
+            f"{what} reaches {float(weights.max()):.3g}, beyond float32's range (up to "
+            f"{FLOAT32_MAX:.3g}), the precision of the loss: the loss would be infinite. "
+            "Scale the weights down by a common factor: their ratios weigh the samples."
+        )
 
 
 def combined_weights(X, y, sample_weight, class_weight):
     """float32 weights ``sample_weight * class_weight`` per sample, or None if neither is set.
 
-    Raises ValueError when every weight is 0: there would be nothing to train on.
+    Raises ValueError when a weight is negative, not finite or beyond float32's
+    range, or when every weight is 0: there would be nothing to train on.
     """
     weights = None
     if sample_weight is not None:
         weights = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        _check_weight_range(weights, "sample_weight")
     if class_weight is not None:
+        _check_class_weight(class_weight)
         class_weights = compute_sample_weight(class_weight, y)
-        weights = class_weights if weights is None else weights * class_weights
+        if weights is not None:
+            weights = weights * class_weights
+            _check_weight_range(weights, "sample_weight times class_weight")
+        else:
+            weights = class_weights
     if weights is None:
         return None
     if not np.any(weights):

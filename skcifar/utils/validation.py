@@ -32,6 +32,10 @@ from .sizes import check_sizes
 #: Width of CIFAR-10's flat rows, read as 32x32 RGB images.
 CIFAR_FLAT_WIDTH = 3072
 CIFAR_IMAGE_SHAPE = (32, 32, 3)
+#: The largest magnitude float32, the precision the networks compute in, holds.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Values per block of the float32 range check: a cache-sized view, never a copy.
+_RANGE_BLOCK = 1 << 17
 
 
 def check_image_shape(image_shape):
@@ -115,6 +119,52 @@ def _finite_half(X):
     return bool(np.isfinite(X.sum(dtype=np.float32)))
 
 
+def _value_range(X):
+    """``(min, max)`` of ``X``, reduced block by block over its rows (no copy of ``X``)."""
+    rows = max(1, _RANGE_BLOCK // max(1, int(np.prod(X.shape[1:]))))
+    low, high = np.inf, -np.inf
+    for start in range(0, len(X), rows):
+        block = X[start : start + rows]
+        low, high = min(low, float(block.min())), max(high, float(block.max()))
+    return low, high
+
+
+def _check_float32_range(X, name):
+    """Raise ValueError when finite values of ``X`` lie beyond float32's range.
+
+    The networks compute in float32 (or less): a larger finite value, such as
+    ``1e300`` in float64, would become infinite there and every output NaN.
+    Only float types wider than float32 can hold such values; they are
+    checked in blocks of rows, without a copy of ``X``.
+
+    Parameters
+    ----------
+    X : ndarray
+        Validated input (finite values only).
+    name : str
+        The estimator's name, for the message.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _check_float32_range(np.array([[0.5, 1e300]]), "CNNClassifier")
+    Traceback (most recent call last):
+    ...
+    ValueError: X holds values in [0.5, 1e+300], beyond float32's range ...
+    """
+    if X.dtype.kind != "f" or X.dtype.itemsize <= 4 or X.size == 0:
+        return
+    low, high = _value_range(X)
+    if low < -FLOAT32_MAX or high > FLOAT32_MAX:
+        raise ValueError(
+            f"X holds values in [{low:.3g}, {high:.3g}], beyond float32's range "
+            f"(magnitudes up to {FLOAT32_MAX:.3g}), the precision {name} computes in: they "
+            "would become infinite and the outputs NaN. Scale the input first, e.g. "
+            "PixelScaler for pixels or sklearn.preprocessing.StandardScaler for other "
+            "features."
+        )
+
+
 def validate_pixels(estimator, X, *, reset, dtype="numeric"):
     """Validate image or flat-row input and record/check its per-sample shape.
 
@@ -123,7 +173,8 @@ def validate_pixels(estimator, X, *, reset, dtype="numeric"):
     estimator with an ``image_shape`` parameter gets it checked against ``X``
     (4-D input must have that shape; flat rows that size).
     Raises ``TypeError`` for sparse input and ``ValueError`` for wrong
-    dimensions, non-numeric, complex, NaN or infinite values, or empty input.
+    dimensions, non-numeric, complex, NaN or infinite values, finite values
+    beyond float32's range, or empty input.
     """
     name = type(estimator).__name__
     if X is None:
@@ -158,6 +209,7 @@ def validate_pixels(estimator, X, *, reset, dtype="numeric"):
             # Images carry no column names: drop any left by an earlier 2-D fit.
             estimator.__dict__.pop("feature_names_in_", None)
             estimator.n_features_in_ = int(np.prod(X.shape[1:]))
+    _check_float32_range(X, name)
     if reset:
         estimator.input_shape_ = tuple(int(s) for s in X.shape[1:])
         image_shape = check_image_shape(getattr(estimator, "image_shape", None))

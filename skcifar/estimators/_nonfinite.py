@@ -1,0 +1,124 @@
+"""Training that turns non-finite is an error, not a model.
+
+:class:`NonFiniteGuard` is the last Keras callback of every fit. It ends
+training at the first batch whose loss is NaN or infinite and, when training
+ends, checks the network's and the optimizer's variables themselves (the last
+step's update is in no loss). Either way it raises
+:class:`NonFiniteTrainingError`; for a continued fit it first puts back the
+variables the network had when training began. The estimator then forgets a
+fresh fit, so a network that predicts NaN is never returned.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..utils.backend import import_keras
+
+keras = import_keras()
+
+_CAUSES = (
+    "Likely causes: a learning_rate too large for this network and data{rate}; "
+    "sample_weight or class_weight values too large (scale them down by a common "
+    "factor); input values too large (scale the input, e.g. with PixelScaler for "
+    "pixels, to values around 1)."
+)
+
+
+class NonFiniteTrainingError(ValueError, FloatingPointError):
+    """Training turned non-finite: the loss or the network's variables became NaN or infinite.
+
+    ``fit`` and ``partial_fit`` raise it instead of returning a network that
+    predicts NaN. A fresh fit leaves the estimator unfitted; a continued fit
+    (``warm_start``, ``partial_fit`` on a fitted estimator) leaves it as it
+    was before, weights, ``history_`` and ``n_iter_`` alike. It is a
+    ``ValueError``, so scikit-learn's searches score such a candidate with
+    their ``error_score``.
+
+    Parameters
+    ----------
+    message : str
+        What turned non-finite, when, and the likely causes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcifar import CNNClassifier, NonFiniteTrainingError
+    >>> X = np.random.RandomState(0).rand(30, 8, 8, 3)
+    >>> clf = CNNClassifier(filters=(4,), dense_units=4, batch_size=8, learning_rate=1e30)
+    >>> try:
+    ...     clf.fit(X, np.arange(30) % 3)
+    ... except NonFiniteTrainingError as error:
+    ...     print(str(error)[:52])
+    CNNClassifier's training diverged: the loss became n
+    """
+
+    def __init__(self, message):
+        super().__init__(message)
+
+
+def _variables(model):
+    """The variables of a run's state: the network's, then the optimizer's."""
+    return list(model.variables) + list(model.optimizer.variables)
+
+
+class NonFiniteGuard(keras.callbacks.Callback):
+    """Raise :class:`NonFiniteTrainingError` as soon as training turns non-finite.
+
+    Parameters
+    ----------
+    name : str
+        The estimator's name, for the message.
+    restore : bool
+        Keep the variables the network and its optimizer have when training
+        begins, and put them back before raising (a continued fit).
+    """
+
+    def __init__(self, name, restore):
+        super().__init__()
+        self.name, self.restore = name, bool(restore)
+        self._saved = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        if self.restore:
+            self._saved = [variable.numpy() for variable in _variables(self.model)]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._fail(
+                f"the loss became {float(loss)} at batch {batch + 1} of epoch {self._epoch + 1}"
+            )
+
+    def on_train_end(self, logs=None):
+        for variable in _variables(self.model):
+            if keras.backend.is_float_dtype(variable.dtype) and not bool(
+                keras.ops.all(keras.ops.isfinite(variable))
+            ):
+                self._fail(f"the variable {variable.path} became non-finite as training ended")
+
+    def _fail(self, what):
+        if self._saved is not None:
+            for variable, value in zip(_variables(self.model), self._saved, strict=True):
+                variable.assign(value)
+        self._saved = None
+        after = (
+            "The estimator keeps the weights it had before this call."
+            if self.restore
+            else "The estimator is not fitted."
+        )
+        raise NonFiniteTrainingError(
+            f"{self.name}'s training diverged: {what}. {_CAUSES.format(rate=self._rate())} {after}"
+        )
+
+    def _rate(self):
+        """``" (it is 0.01 now)"``: the optimizer's learning rate, where it has one to read."""
+        try:
+            rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        except (AttributeError, TypeError, ValueError):
+            return ""
+        return f" (it is {rate:.3g} now)"

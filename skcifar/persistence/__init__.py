@@ -43,6 +43,7 @@ from ._archive import (
 from ._checkpoints import CheckpointCache
 from ._estimators import capture, restore
 from ._export import export
+from ._limits import check_keras_file
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointCache", "export", "load", "save"]
 
@@ -207,6 +208,8 @@ def _load_network(archive, member, tmpdir, path, where):
     register_keras_objects()
 
     filename = extract_member(archive, member, tmpdir, f"model{len(os.listdir(tmpdir))}.keras")
+    with _forced_safe_mode():
+        check_keras_file(filename, where)
     try:
         with _forced_safe_mode():
             network = keras.saving.load_model(filename, safe_mode=True)

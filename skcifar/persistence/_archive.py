@@ -11,19 +11,14 @@ import zipfile
 import zlib
 from contextlib import contextmanager
 
-import numpy as np
-
 from ..utils.atomic import atomic_output
 from ._codec import array_to_npy
+from ._limits import MAX_NESTING, check_inflation, nesting_depth
 
 FORMAT = "skcifar-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _MAX_MANIFEST_BYTES = 64 * 2**20
-# Deepest bracket nesting of a manifest: skcifar's own stay far below (values nest at
-# most 32 levels, two brackets each), and json.loads recurses once per level.
-_MAX_MANIFEST_NESTING = 200
-_SCAN_CHUNK = 2**20
 # Errors that a damaged archive raises while a member is read.
 ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
@@ -104,6 +99,7 @@ def open_archive(path):
     except ARCHIVE_ERRORS as exc:
         raise ValueError(f"{path!r} is a damaged zip archive ({exc}); save it again.") from None
     try:
+        check_inflation(archive, os.path.getsize(path), repr(path))
         manifest = _read_manifest(archive, path)
     except BaseException:
         archive.close()
@@ -124,9 +120,9 @@ def _read_manifest(archive, path):
     try:
         data = archive.read(info)
         depth = nesting_depth(data)
-        if depth > _MAX_MANIFEST_NESTING:
+        if depth > MAX_NESTING:
             raise ValueError(
-                f"it nests brackets {depth} deep, more than the {_MAX_MANIFEST_NESTING} "
+                f"it nests brackets {depth} deep, more than the {MAX_NESTING} "
                 "levels a skcifar manifest can have"
             )
         manifest = json.loads(
@@ -156,34 +152,6 @@ def _read_manifest(archive, path):
             f"{FORMAT_VERSION}. Upgrade skcifar (pip install -U skcifar) to load it."
         )
     return manifest
-
-
-def nesting_depth(text):
-    """The deepest nesting of ``[`` and ``{`` in JSON ``text`` (bytes), without parsing it.
-
-    Brackets inside strings do not count. A linear scan, so that a manifest
-    nested too deep is refused before :func:`json.loads` recurses into it.
-    Text that is not JSON gets some depth; ``json.loads`` refuses it anyway.
-
-    Examples
-    --------
-    >>> nesting_depth(b'{"a": [[1], "]]]"]}')
-    3
-    """
-    # Escaped quotes out: pairs of backslashes first, left to right, as JSON reads them.
-    text = text.replace(b"\\\\", b"").replace(b'\\"', b"")
-    depth = deepest = in_string = 0
-    for start in range(0, len(text), _SCAN_CHUNK):
-        chunk = np.frombuffer(text, np.uint8, min(_SCAN_CHUNK, len(text) - start), start)
-        # 1 from an opening quote up to its closing quote, else 0
-        inside = np.bitwise_xor.accumulate(chunk == ord('"'), dtype=np.uint8) ^ in_string
-        opening = (chunk == ord("[")) | (chunk == ord("{"))
-        closing = (chunk == ord("]")) | (chunk == ord("}"))
-        steps = np.where(inside == 0, opening.astype(np.int64) - closing, 0)
-        running = depth + np.cumsum(steps)
-        deepest = max(deepest, int(running.max()))
-        depth, in_string = int(running[-1]), int(inside[-1])
-    return deepest
 
 
 def _refuse_constant(name):

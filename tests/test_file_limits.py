@@ -227,3 +227,21 @@ def test_saved_networks_declare_what_they_hold(saved):
     loaded = skcifar.load(saved)
     n_values = sum(int(np.prod(w.shape)) for w in loaded[-1].model_.weights)
     assert needed == 4 * n_values  # float32 variables, each counted once
+
+
+@pytest.mark.parametrize(
+    "flag", [0x1, 0x20, 0x40], ids=["encrypted", "patched", "strong-encryption"]
+)
+def test_a_member_zipfile_cannot_read_is_a_value_error(saved, tmp_path, flag):
+    """zipfile raises RuntimeError or NotImplementedError on these flags; found by fuzzing."""
+    data = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as archive:
+        offset = archive.getinfo(array_member(saved)).header_offset
+    starts = [i for i in range(len(data) - 46) if data[i : i + 4] == b"PK\x01\x02"]
+    central = next(i for i in starts if int.from_bytes(data[i + 42 : i + 46], "little") == offset)
+    data[central + 8] |= flag  # general-purpose flags, central directory
+    data[offset + 6] |= flag  # and the local header
+    path = tmp_path / "flagged.skcifar"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="encrypted or patched"):
+        skcifar.load(path)

@@ -12,7 +12,7 @@ each error names the rule:
   bytes, whichever is larger (skcifar's own manifests and arrays compress a
   few-fold; its networks are stored, not deflated); a stored member holds
   exactly the bytes it declares;
-- an archive has at most :data:`MAX_MEMBERS` members;
+- an archive has at most :data:`MAX_MEMBERS` members, none encrypted;
 - JSON nests at most :data:`MAX_NESTING` brackets deep (``json.loads``
   recurses once per level);
 - a Keras network's variables fit in the weights file that holds their values,
@@ -36,6 +36,8 @@ MAX_MEMBERS = 10_000
 MAX_NESTING = 200
 VARIABLES_SLACK = 16 * 2**20
 _SCAN_CHUNK = 2**20
+# Zip flags zipfile cannot read: encrypted (bit 0), patched (bit 5), strong encryption (6).
+_UNREADABLE_FLAGS = 0x1 | 0x20 | 0x40
 # The members of Keras' .keras format.
 _KERAS_CONFIG = "config.json"
 _KERAS_WEIGHTS = "model.weights.h5"
@@ -61,6 +63,12 @@ def check_inflation(archive, size, where):
         )
     inflated = 0
     for info in infos:
+        if info.flag_bits & _UNREADABLE_FLAGS:
+            raise ValueError(
+                f"{where}: the member {info.filename!r} is encrypted or patched (zip flags "
+                f"{info.flag_bits:#x}); skcifar writes neither. The file is damaged or was not "
+                "written by skcifar."
+            )
         if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
             raise ValueError(
                 f"{where}: the stored member {info.filename!r} declares {info.file_size} "

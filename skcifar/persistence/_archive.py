@@ -19,6 +19,8 @@ MANIFEST = "manifest.json"
 _MAX_MANIFEST_BYTES = 64 * 2**20
 # Errors that a damaged archive raises while a member is read.
 ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
+# The compression methods skcifar writes; zipfile raises NotImplementedError on some others.
+_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 
 
 class Members:
@@ -97,11 +99,23 @@ def open_archive(path):
     except ARCHIVE_ERRORS as exc:
         raise ValueError(f"{path!r} is a damaged zip archive ({exc}); save it again.") from None
     try:
+        check_methods(archive, path)
         manifest = _read_manifest(archive, path)
     except BaseException:
         archive.close()
         raise
     return archive, manifest
+
+
+def check_methods(archive, path):
+    """Raise ValueError if a member of ``archive`` is neither stored nor deflated."""
+    for info in archive.infolist():
+        if info.compress_type not in _METHODS:
+            raise ValueError(
+                f"{path!r}: the member {info.filename!r} uses compression method "
+                f"{info.compress_type}; skcifar reads {' or '.join(_METHODS.values())} "
+                "members only. The file is damaged or was not written by skcifar."
+            )
 
 
 def _read_manifest(archive, path):

@@ -391,6 +391,31 @@ def test_a_member_of_an_unknown_compression_method_is_refused(saved_cnn, tmp_pat
     assert "method.skcifar" in str(info.value) and "manifest.json" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        (6, 99, "damaged zip archive .*zip file version 9.9"),
+        (8, 0x1, "manifest.json' is encrypted"),
+        (8, 0x20, "cannot read manifest.json .*flag bit 5"),
+    ],
+    ids=["zip-version-9.9", "encrypted", "patched-data"],
+)
+def test_a_zip_header_declaring_what_zipfile_cannot_read_is_refused(
+    saved_cnn, tmp_path, field, value, message
+):
+    path = rewrite(saved_cnn[1], tmp_path / "header.skcifar")
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist()[0] == "manifest.json"  # the first central directory entry
+        central = archive.start_dir
+    # The version needed to extract (offset 6) or the flag bits (offset 8) of manifest.json.
+    data[central + field : central + field + 2] = value.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=message) as info:
+        load(path)
+    assert "header.skcifar" in str(info.value)
+
+
 def test_lambda_network_is_refused_by_safe_mode(saved_cnn, tmp_path):
     network = keras.Sequential(
         [

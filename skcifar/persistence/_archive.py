@@ -17,8 +17,9 @@ FORMAT = "skcifar-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _MAX_MANIFEST_BYTES = 64 * 2**20
-# Errors that a damaged archive raises while a member is read.
-ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
+# Errors that a damaged archive raises while it is opened or a member is read; zipfile
+# raises NotImplementedError for a header declaring a zip version or feature it lacks.
+ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 # The compression methods skcifar writes; zipfile raises NotImplementedError on some others.
 _METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 
@@ -108,8 +109,13 @@ def open_archive(path):
 
 
 def check_methods(archive, path):
-    """Raise ValueError if a member of ``archive`` is neither stored nor deflated."""
+    """Raise ValueError if a member of ``archive`` is encrypted, or neither stored nor deflated."""
     for info in archive.infolist():
+        if info.flag_bits & 0x1:
+            raise ValueError(
+                f"{path!r}: the member {info.filename!r} is encrypted; skcifar files never "
+                "are. The file is damaged or was not written by skcifar."
+            )
         if info.compress_type not in _METHODS:
             raise ValueError(
                 f"{path!r}: the member {info.filename!r} uses compression method "

@@ -1,10 +1,12 @@
 """skcifar.utils.npy: .npy data is checked before anything of its declared size is allocated."""
 
 import io
+import os
 import zipfile
 
 import numpy as np
 import pytest
+from _fifo import within
 
 from skcifar.utils import npy
 
@@ -154,3 +156,13 @@ def test_a_zip_member_shorter_than_it_says_is_a_value_error(tmp_path):
 def test_a_missing_file_is_an_os_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         npy.load(tmp_path / "missing.npy")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "x.npy"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="x.npy' is not a regular file"):
+        within(5, lambda: npy.load(fifo), fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        npy.load(tmp_path)  # a directory

@@ -13,7 +13,9 @@ of non-negative ints); a plain dtype of either byte order: booleans,
 integers, floats and complex numbers (:data:`NUMERIC_KINDS`), and fixed-width
 byte and unicode strings where the caller asks for them
 (:data:`STRING_KINDS`). Refused: object arrays (pickle), structured,
-sub-array and void dtypes, and anything of zero item size.
+sub-array and void dtypes, and anything of zero item size. A path is opened
+with :func:`open_file`, which reads regular files only: a FIFO in place of a
+file would make :func:`open` wait for a writer.
 
 Examples
 --------
@@ -36,6 +38,7 @@ import ast
 import io
 import math
 import os
+import stat
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +49,7 @@ __all__ = [
     "NpyHeader",
     "load",
     "loads",
+    "open_file",
     "read_array",
     "read_header",
 ]
@@ -227,9 +231,48 @@ def load(path, *, kinds=NUMERIC_KINDS):
         whose data is exactly as long as its header declares.
     """
     path = os.fspath(path)
-    with open(path, "rb") as file:
+    with open_file(path) as file:
         size = os.fstat(file.fileno()).st_size
         return read_array(file, size, kinds=kinds, where=repr(path))
+
+
+def open_file(path):
+    """Open ``path`` for binary reading if it is a regular file, never waiting.
+
+    :func:`open` on a FIFO waits for a writer, possibly forever, and a device
+    may never end. The file is opened without blocking and checked before
+    anything is read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    file object
+        Opened ``"rb"``; the caller closes it.
+
+    Raises
+    ------
+    OSError
+        If it cannot be opened.
+    ValueError
+        If it is not a regular file (a FIFO, a device, a directory).
+    """
+    path = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(
+                f"{path!r} is not a regular file (a FIFO, a device or a directory); "
+                "only regular files are read"
+            )
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def loads(data, *, kinds=NUMERIC_KINDS, where="the .npy data"):

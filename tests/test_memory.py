@@ -1,15 +1,19 @@
 """memory=: fits resume from cached epoch checkpoints, with the results of fits from scratch."""
 
+import gc
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import warnings
+import zipfile
 
 import joblib
 import numpy as np
 import pytest
+from _fifo import within
 from _synthetic import make_images
 from sklearn.base import clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -250,8 +254,42 @@ def test_save_keeps_a_memory_path_and_names_the_fix_for_others(data, tmp_path):
 
 
 # -- damaged entries, parallel writers --------------------------------------------------
+def _npy_bytes(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _inflate(data):
+    """``.npy`` bytes whose shape gets ten more digits in front (its header grows)."""
+    length = int.from_bytes(data[8:10], "little")
+    header = data[10 : 10 + length].decode("latin1").replace("'shape': (", "'shape': (9999999999")
+    new = data[:8] + len(header).to_bytes(2, "little") + header.encode("latin1")
+    return new + data[10 + length :]
+
+
+# Damage to the members of a checkpoint (a zip of .npy files): name -> edit of the members.
+_MEMBER_DAMAGE = {
+    "meta a list": lambda m: m.update({"meta.npy": _npy_bytes(np.array("[1, 2]"))}),
+    "meta a string": lambda m: m.update({"meta.npy": _npy_bytes(np.array('"steps"'))}),
+    "meta a number": lambda m: m.update({"meta.npy": _npy_bytes(np.array(5))}),
+    "meta nested deep": lambda m: m.update({"meta.npy": _npy_bytes(np.array("[" * 100_000))}),
+    "meta missing": lambda m: m.pop("meta.npy"),
+    "a variable missing": lambda m: m.pop("v1.npy"),
+    "a huge shape": lambda m: m.update({"v0.npy": _inflate(m["v0.npy"])}),
+    "an object array": lambda m: m.update({"v0.npy": m["v0.npy"].replace(b"<f4", b"|O ", 1)}),
+}
+
+
 def _damage(path, how):
-    if how == "truncated":
+    if how in _MEMBER_DAMAGE:
+        with zipfile.ZipFile(path) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        _MEMBER_DAMAGE[how](members)
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+    elif how == "truncated":
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2])
     elif how == "garbage":
@@ -270,7 +308,9 @@ def _damage(path, how):
             np.savez(file, **members)
 
 
-@pytest.mark.parametrize("how", ["truncated", "garbage", "another network", "bad history"])
+@pytest.mark.parametrize(
+    "how", ["truncated", "garbage", "another network", "bad history", *_MEMBER_DAMAGE]
+)
 def test_damaged_checkpoints_are_ignored_and_rewritten(how, data, tmp_path, resumed):
     X, y = data
     _fit("ann", X, y, tmp_path, epochs=1)
@@ -279,11 +319,83 @@ def test_damaged_checkpoints_are_ignored_and_rewritten(how, data, tmp_path, resu
     for path in folder.glob("steps-*.npz"):
         _damage(path, how)
     (folder / ".steps-000000012.npz.0badcafe.tmp").write_bytes(b"left by a killed writer")
-    refit = _fit("ann", X, y, tmp_path, epochs=2)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        refit = _fit("ann", X, y, tmp_path, epochs=2)
+        gc.collect()  # an unclosed file warns when it is collected
+    messages = [str(w.message) for w in record if w.category is UserWarning]
+    for steps in (N_STEPS, 2 * N_STEPS):  # each damaged checkpoint is named, and discarded
+        assert any(f"steps-{steps:09d}.npz" in m and "discarded" in m for m in messages), messages
+    assert not [w for w in record if issubclass(w.category, ResourceWarning)]
     assert resumed == [0, N_STEPS, 0]  # neither damaged checkpoint was used
     _same_fit(_fit("ann", X, y, epochs=2), refit, X)
     assert CheckpointCache(tmp_path).steps(folder.name) == [2 * N_STEPS]  # rewritten
     assert CheckpointCache(tmp_path).read(folder.name, 2 * N_STEPS) is not None
+
+
+def _one_checkpoint(location, compression):
+    """A small checkpoint written by the cache: ``(cache, key, path, meta, arrays)``."""
+    cache = CheckpointCache(location)
+    key = cache.key({"k": 1})
+    arrays = [np.arange(24, dtype=np.float32).reshape(4, 6), np.ones(3)]
+    cache.write(key, 6, {"history": {"loss": [1.5]}, "n_iter": 1}, arrays, {"k": 1})
+    path = cache._file(key, 6)
+    if compression == zipfile.ZIP_DEFLATED:
+        with zipfile.ZipFile(path) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        with zipfile.ZipFile(path, "w", compression) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+    meta, _ = cache.read(key, 6)
+    return cache, key, path, meta, arrays
+
+
+@pytest.mark.parametrize(
+    "compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"]
+)
+def test_every_truncation_and_byte_flip_of_a_checkpoint_is_discarded_or_read_whole(
+    compression, tmp_path
+):
+    # Each prefix of the file, and the file with each byte inverted (which hits every
+    # zip header field: versions, flags such as encryption, sizes, offsets, CRCs).
+    cache, key, path, meta, arrays = _one_checkpoint(tmp_path, compression)
+    with open(path, "rb") as file:
+        data = file.read()
+    damaged = [data[:n] for n in range(len(data))]
+    damaged += [data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1 :] for i in range(len(data))]
+    discarded = 0
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for content in damaged:
+            with open(path, "wb") as file:
+                file.write(content)
+            before = len(record)
+            found = cache.read(key, 6)
+            if found is None:  # named, and removed
+                (warning,) = record[before:]
+                assert warning.category is UserWarning and "discarded the damaged" in str(
+                    warning.message
+                ) and os.path.basename(path) in str(warning.message)  # fmt: skip
+                assert not os.path.exists(path)
+                discarded += 1
+            else:  # a byte no reader looks at (a time stamp, a comment length): all there
+                assert found[0] == meta and len(found[1]) == len(arrays)
+                for got, want in zip(found[1], arrays, strict=True):
+                    np.testing.assert_array_equal(got, want)
+                    assert got.dtype == want.dtype
+        gc.collect()  # an unclosed file warns when it is collected
+    assert not [w for w in record if issubclass(w.category, ResourceWarning)]
+    assert discarded > 0.9 * len(damaged)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_in_place_of_a_checkpoint_is_discarded_without_waiting(tmp_path):
+    cache, key, path, _, _ = _one_checkpoint(tmp_path, zipfile.ZIP_STORED)
+    os.remove(path)
+    os.mkfifo(path)
+    with pytest.warns(UserWarning, match=r"discarded the damaged .*not a regular file"):
+        assert within(5, lambda: cache.read(key, 6), path) is None
+    assert not os.path.exists(path)
 
 
 _WRITER = textwrap.dedent(
@@ -302,7 +414,7 @@ def test_parallel_writers_of_one_checkpoint_never_leave_a_partial_file(tmp_path,
     cache = CheckpointCache(tmp_path)
     key = cache.key({"k": 1})
     damaged = []
-    monkeypatch.setattr(cache, "discard", lambda *args: damaged.append(args))
+    monkeypatch.setattr(cache, "discard", lambda *args, **kwargs: damaged.append(args))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     writers = [
         subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), key, str(me)], env=env)

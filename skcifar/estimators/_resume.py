@@ -145,8 +145,11 @@ class CachedRun:
             if not exact and meta.get("stopped_early") is not False:
                 continue
             history = _history(meta)
-            if history is None or not _load(estimator.model_, arrays):
-                self.cache.discard(self.key, done)  # damaged, or another network's
+            if history is None:
+                self.cache.discard(self.key, done, reason="its history is malformed")
+                continue
+            if not _load(estimator.model_, arrays):
+                self.cache.discard(self.key, done, reason="its variables do not fit the network")
                 continue
             estimator.history_ = history
             if exact:

@@ -4,6 +4,8 @@ import gc
 import io
 import json
 import os
+import re
+import stat
 import subprocess
 import sys
 import textwrap
@@ -431,6 +433,66 @@ def test_parallel_writers_of_one_checkpoint_never_leave_a_partial_file(tmp_path,
     assert not damaged and seen and cache.info()["checkpoints"] == 1
     left = os.listdir(tmp_path / "skcifar-checkpoints" / key)
     assert not [name for name in left if name.endswith(".tmp")]
+
+
+# -- trust ----------------------------------------------------------------------------------
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def umask_022():
+    """The usual umask, under which a directory made without a mode is 0o755."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_the_cache_directories_skcifar_creates_are_private(data, tmp_path, umask_022):
+    X, y = data
+    location = tmp_path / "new" / "cache"
+    _fit("ann", X, y, location, epochs=1)
+    folder = location / "skcifar-checkpoints"
+    run = folder / _only_key(location)
+    assert [_mode(path) for path in (location, folder, run)] == [0o700] * 3
+
+
+@pytest.mark.parametrize(
+    "where, mode",
+    [("location", 0o777), ("location", 0o770), ("skcifar-checkpoints", 0o757), ("run", 0o777)],
+    ids=["location-777", "location-770", "skcifar-checkpoints-757", "run-777"],
+)
+def test_a_cache_directory_others_can_write_to_warns(where, mode, data, tmp_path, resumed):
+    X, y = data
+    _fit("ann", X, y, tmp_path, epochs=1)
+    folder = tmp_path / "skcifar-checkpoints"
+    path = {"location": tmp_path, "skcifar-checkpoints": folder}.get(where)
+    path = path or folder / _only_key(tmp_path)
+    os.chmod(path, mode)
+    expected = re.escape(f"{str(path)!r} is writable by other users (mode {mode:o})")
+    with pytest.warns(UserWarning, match=f"memory: {expected}.*planted.*'Trust model'"):
+        _fit("ann", X, y, tmp_path, epochs=1)
+    assert resumed == [0, N_STEPS]  # the cache is still used
+
+
+def test_a_sticky_location_with_a_private_cache_in_it_is_trusted(data, tmp_path, umask_022):
+    X, y = data
+    os.chmod(tmp_path, 0o1777)  # as /tmp: others may add files, not replace this user's
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _fit("ann", X, y, tmp_path, epochs=1)
+    assert _mode(tmp_path / "skcifar-checkpoints") == 0o700
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a directory away needs root"
+)
+def test_a_location_of_another_user_warns(data, tmp_path):
+    X, y = data
+    (tmp_path / "theirs").mkdir(mode=0o755)
+    os.chown(tmp_path / "theirs", 54321, 54321)
+    with pytest.warns(UserWarning, match=r"theirs' belongs to another user \(uid 54321\)"):
+        _fit("ann", X, y, tmp_path / "theirs", epochs=1)
 
 
 # -- searches -----------------------------------------------------------------------------

@@ -78,6 +78,15 @@ def cached_run(estimator, X, y, weights, *, fresh):
             stacklevel=4,
         )
         return None
+    untrusted = cache.untrusted_reason(key)
+    if untrusted is not None:
+        warnings.warn(
+            f"memory: {untrusted}, so a checkpoint that another user planted there would be "
+            "trusted and loaded as the result of this fit. Use a directory that only you "
+            "can write to (see 'Trust model' in the persistence guide).",
+            UserWarning,
+            stacklevel=4,
+        )
     exact_only = estimator.early_stopping or estimator._schedule_spans_the_fit
     return CachedRun(cache, key, description, exact_only)
 

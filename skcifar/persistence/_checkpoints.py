@@ -20,6 +20,11 @@ which checks its header against the member's size before allocating; a file
 that is not a well-formed checkpoint (truncated, garbled, a malformed ``meta``,
 a member missing) is discarded with a UserWarning naming it, and the next fit
 that reaches its step count writes it again.
+
+The directory is as trusted as the code: a well-formed checkpoint found there
+is loaded as the result of a fit. skcifar creates its directories private
+(``0o700``), and :meth:`CheckpointCache.untrusted_reason` says when other
+users could plant files in them.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import warnings
 import zipfile
 
@@ -47,6 +53,7 @@ _NAME = re.compile(r"^steps-(\d+)\.npz$")
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 # What reading a damaged or foreign file raises.
 _READ_ERRORS = (OSError, ValueError, *ARCHIVE_ERRORS)
+_PRIVATE = 0o700
 # Deflate expands its input at most about 1032-fold: a member claiming more is damaged.
 _MAX_DEFLATE_RATIO = 1032
 
@@ -203,9 +210,13 @@ class CheckpointCache:
         """Store a checkpoint (and the run's ``run.json``), atomically.
 
         ``meta`` is JSON-ready; ``arrays`` are the variables' values in order.
+        The directories that do not exist yet are created private (``0o700``).
         """
         folder = self._folder(key)
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(self.path), mode=_PRIVATE, exist_ok=True)
+        for directory in (self.path, folder):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(directory, _PRIVATE)
         run_file = os.path.join(folder, "run.json")
         if not os.path.exists(run_file):
             with atomic_output(run_file) as file:
@@ -233,6 +244,48 @@ class CheckpointCache:
             )
         with contextlib.suppress(OSError):
             os.remove(path)
+
+    def untrusted_reason(self, key=None):
+        """Why other users could plant checkpoints here, or None.
+
+        A checkpoint found in the cache is loaded as the result of a fit, so
+        the directories it is read from must be writable by this user (or
+        root) only: the ``memory`` location, ``skcifar-checkpoints`` in it and
+        the run's directory. A location that others may write to is safe only
+        with the sticky bit set (as ``/tmp``) and ``skcifar-checkpoints`` this
+        user's (others can then neither remove nor rename it).
+
+        Parameters
+        ----------
+        key : str or None, default=None
+            A run key: check that run's directory too.
+
+        Returns
+        -------
+        str or None
+            The reason, naming the directory; None where only this user (or
+            root) can write, on systems without POSIX permissions, and when
+            there is no cache.
+        """
+        if self.path is None or os.name != "posix":
+            return None
+        chain = [os.path.dirname(self.path), self.path]
+        if key is not None:
+            chain.append(self._folder(key))
+        me = os.geteuid()
+        for depth, directory in enumerate(chain):
+            try:
+                st = os.stat(directory)
+            except OSError:
+                return None  # skcifar creates it (and what is below it) private
+            if st.st_uid not in (me, 0):
+                return f"{directory!r} belongs to another user (uid {st.st_uid})"
+            if not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                continue
+            if depth == 0 and st.st_mode & stat.S_ISVTX:
+                continue  # others cannot replace what is this user's in it: checked next
+            return f"{directory!r} is writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
+        return None
 
     # -- paths ------------------------------------------------------------------
     def _json(self, description, indent=None):

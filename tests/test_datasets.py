@@ -659,6 +659,56 @@ def test_two_processes_storing_one_entry_corrupt_and_lose_nothing(tmp_path, monk
     assert_dataset_equal(_cache.load_cached(home, key), expected)
 
 
+_BUILDER = """
+import os, sys, time, warnings
+import numpy as np
+from skcifar.datasets import load_data
+path, home, go, out = sys.argv[1:]
+open(out + ".ready", "w").close()
+while not os.path.exists(go):
+    time.sleep(0.002)
+warnings.simplefilter("error")  # a damaged entry or a failed write warns: fail
+(X_train, y_train), (X_test, y_test) = load_data(path, data_home=home, progress=False)
+np.savez(out, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test)
+"""
+
+
+def test_two_processes_building_one_entry_at_once_both_get_the_data(
+    tmp_path, monkeypatch, data_home
+):
+    path, expected = write_image_folder(tmp_path, n_train=20)
+    go, outs = tmp_path / "go", [tmp_path / f"{me}.npz" for me in "ab"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    builders = [
+        subprocess.Popen(
+            [sys.executable, "-c", _BUILDER, path, data_home, str(go), str(out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for out in outs
+    ]
+    try:
+        while not all(os.path.exists(f"{out}.ready") for out in outs):
+            if any(builder.poll() is not None for builder in builders):
+                break  # one ended early: its output says why
+            time.sleep(0.002)
+    finally:
+        go.touch()  # both decode the source, then store the same entry, at once
+        results = [builder.communicate(timeout=60) for builder in builders]
+    assert [builder.returncode for builder in builders] == [0, 0], results
+    for out in outs:
+        with np.load(out) as found:
+            assert_dataset_equal([found[n] for n in ("X_train", "y_train", "X_test", "y_test")],
+                                 expected)  # fmt: skip
+    assert _cache_entries(data_home) == [_cache.source_key(path)]  # no temporary directory
+    monkeypatch.setattr(_readers, "_decode_image", _fail)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_dataset_equal(_load(path, data_home=data_home), expected)  # the stored entry
+
+
 def test_unwritable_data_home_warns_once(tmp_path):
     path, expected = write_image_folder(tmp_path)
     blocker = tmp_path / "file"

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 import zipfile
 
@@ -433,6 +434,68 @@ def test_parallel_writers_of_one_checkpoint_never_leave_a_partial_file(tmp_path,
     assert not damaged and seen and cache.info()["checkpoints"] == 1
     left = os.listdir(tmp_path / "skcifar-checkpoints" / key)
     assert not [name for name in left if name.endswith(".tmp")]
+
+
+_FITTER = textwrap.dedent(
+    """
+    import ast, json, os, sys, time, warnings
+    import numpy as np
+    from _synthetic import make_images
+    from skcifar import ANNClassifier
+    location, params, go, out = sys.argv[1:]
+    X, y = make_images(96, size=8)
+    X = (X / 255).astype(np.float32)
+    clf = ANNClassifier(**ast.literal_eval(params), memory=location)
+    open(out + ".ready", "w").close()
+    while not os.path.exists(go):
+        time.sleep(0.005)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    np.save(out, clf.predict_proba(X))
+    print(json.dumps({"history": clf.history_, "warnings": [str(w.message) for w in record]}))
+    """
+)
+
+
+def test_two_processes_fitting_one_run_at_once_store_one_whole_checkpoint(data, tmp_path, resumed):
+    X, y = data
+    location, go = tmp_path / "cache", tmp_path / "go"
+    params = repr({**SMALL["ann"][1], "random_state": 0, "epochs": 2})  # tuples stay tuples
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    outs = [tmp_path / f"{me}.npy" for me in "ab"]
+    fitters = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FITTER, str(location), params, str(go), str(out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for out in outs
+    ]
+    try:
+        while not all(os.path.exists(f"{out}.ready") for out in outs):
+            if any(fitter.poll() is not None for fitter in fitters):
+                break  # one ended early: its output says why
+            time.sleep(0.005)
+    finally:
+        go.touch()  # both have imported everything: they train, then store, at once
+        results = [fitter.communicate(timeout=120) for fitter in fitters]
+    assert [fitter.returncode for fitter in fitters] == [0, 0], results
+    reports = [json.loads(out.splitlines()[-1]) for out, _ in results]
+    assert [report["warnings"] for report in reports] == [[], []]  # nothing discarded or lost
+    scratch = _fit("ann", X, y, epochs=2)
+    # Exact, as _same_fit: the same steps on the same machine, in processes with the same
+    # thread budget, compute the same bits (as a parallel search's workers do).
+    for out, report in zip(outs, reports, strict=True):
+        np.testing.assert_array_equal(np.load(out), scratch.predict_proba(X))
+        assert report["history"] == scratch.history_
+    key = _only_key(location)
+    assert CheckpointCache(location).steps(key) == [2 * N_STEPS]
+    assert not [n for n in os.listdir(location / "skcifar-checkpoints" / key) if n.startswith(".")]
+    _same_fit(scratch, _fit("ann", X, y, location, epochs=2), X)
+    assert resumed == [2 * N_STEPS]  # the stored checkpoint is the result: nothing trained
 
 
 # -- trust ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import sys
 import tarfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -539,11 +540,56 @@ def test_incomplete_cache_entry_is_rebuilt(tmp_path, data_home):
     _load(path)
     (entry,) = _cache_entries(data_home)
     os.remove(os.path.join(data_home, "cifar10", entry, "y_test.npy"))
-    assert_dataset_equal(_load(path), expected)
+    with pytest.warns(UserWarning, match="y_test.npy is missing"):
+        assert_dataset_equal(_load(path), expected)
     with open(os.path.join(data_home, "cifar10", entry, "X_train.npy"), "wb") as f:
         f.write(b"garbage")
-    assert_dataset_equal(_load(path), expected)
+    with pytest.warns(UserWarning, match="X_train.npy.*truncated"):
+        assert_dataset_equal(_load(path), expected)
+    np.save(os.path.join(data_home, "cifar10", entry, "y_train.npy"), expected[1].astype(np.int32))
+    with pytest.warns(UserWarning, match="unexpected dtypes or shapes"):
+        assert_dataset_equal(_load(path), expected)
     assert _cache_entries(data_home) == [entry]
+
+
+def _inflate_first_dimension(path):
+    """Put ten digits before the first number of a ``.npy`` file's shape (its header grows)."""
+    data = path.read_bytes()
+    length = int.from_bytes(data[8:10], "little")
+    header = (
+        data[10 : 10 + length].decode("latin1").replace("'shape': (", "'shape': (9999999999", 1)
+    )
+    new = data[:8] + len(header).to_bytes(2, "little") + header.encode("latin1")
+    path.write_bytes(new + data[10 + length :])
+
+
+@pytest.mark.parametrize("name", ["X_train", "y_test"])
+def test_a_cache_entry_with_a_damaged_header_is_rebuilt(tmp_path, data_home, name):
+    path, expected = write_image_folder(tmp_path)
+    _load(path)
+    (entry,) = _cache_entries(data_home)
+    folder = os.path.join(data_home, "cifar10", entry)
+    _inflate_first_dimension(Path(folder, f"{name}.npy"))
+    with pytest.warns(UserWarning, match=f"damaged.*{entry}.*{name}.npy.*declares"):
+        assert_dataset_equal(_load(path), expected)  # np.load: MemoryError, every time
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_dataset_equal(_load(path), expected)  # from the rebuilt entry
+    assert _cache_entries(data_home) == [entry]
+
+
+def test_a_damaged_entry_loses_only_the_files_skcifar_wrote(tmp_path, monkeypatch, data_home):
+    path, expected = write_image_folder(tmp_path)
+    _load(path)
+    (entry,) = _cache_entries(data_home)
+    folder = Path(data_home, "cifar10", entry)
+    (folder / "notes.txt").write_text("not skcifar's")
+    (folder / "X_test.npy").write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="damaged"):
+        assert_dataset_equal(_load(path), expected)
+    assert (folder / "notes.txt").read_text() == "not skcifar's"
+    monkeypatch.setattr(_readers, "_decode_image", _fail)  # the entry was rebuilt in place
+    assert_dataset_equal(_load(path), expected)
 
 
 def test_concurrent_writer_wins(tmp_path, data_home):
@@ -552,6 +598,115 @@ def test_concurrent_writer_wins(tmp_path, data_home):
     key = _cache.source_key(path)
     _cache.save_cached(data_home, key, expected)  # the entry exists: ours is discarded
     assert _cache_entries(data_home) == [key]
+
+
+_CACHE_WRITER = """
+import os, sys, time
+import numpy as np
+from skcifar.datasets import _cache
+home, key, me = sys.argv[1:]
+arrays = (np.full((2, 32, 32, 3), 7, np.uint8), np.arange(2), np.zeros((1, 32, 32, 3), np.uint8),
+          np.arange(1))
+saves = 0
+while not os.path.exists(os.path.join(home, "stop")):
+    _cache.save_cached(home, key, arrays)
+    saves += 1
+    if saves == 1:
+        open(os.path.join(home, f"ready-{me}"), "w").close()
+print(saves)
+"""
+
+
+def test_two_processes_storing_one_entry_corrupt_and_lose_nothing(tmp_path, monkeypatch):
+    home, key = str(tmp_path / "home"), "0123456789abcdef"
+    os.makedirs(home)
+    damaged = []
+    monkeypatch.setattr(_cache, "_discard", damaged.append)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CACHE_WRITER, home, key, me],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for me in ("a", "b")
+    ]
+    expected = (np.full((2, 32, 32, 3), 7, np.uint8), np.arange(2),
+                np.zeros((1, 32, 32, 3), np.uint8), np.arange(1))  # fmt: skip
+    reads, both_since = 0, None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a damaged entry warns: fail at once
+            while both_since is None or time.monotonic() - both_since < 1.0:
+                assert all(writer.poll() is None for writer in writers)
+                if both_since is None and all(
+                    os.path.exists(os.path.join(home, f"ready-{me}")) for me in "ab"
+                ):
+                    both_since = time.monotonic()  # both writers are storing from now on
+                found = _cache.load_cached(home, key)
+                if found is not None:
+                    assert_dataset_equal(found, expected)
+                    reads += 1
+    finally:
+        open(os.path.join(home, "stop"), "w").close()
+        outputs = [writer.communicate(timeout=60) for writer in writers]
+    assert [writer.returncode for writer in writers] == [0, 0], outputs
+    assert all(int(out) >= 1 and err == "" for out, err in outputs), outputs  # no warning
+    assert reads and not damaged
+    assert os.listdir(os.path.join(home, "cifar10")) == [key]  # no temporary directory left
+    assert_dataset_equal(_cache.load_cached(home, key), expected)
+
+
+_BUILDER = """
+import os, sys, time, warnings
+import numpy as np
+from skcifar.datasets import load_data
+path, home, go, out = sys.argv[1:]
+open(out + ".ready", "w").close()
+while not os.path.exists(go):
+    time.sleep(0.002)
+warnings.simplefilter("error")  # a damaged entry or a failed write warns: fail
+(X_train, y_train), (X_test, y_test) = load_data(path, data_home=home, progress=False)
+np.savez(out, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test)
+"""
+
+
+def test_two_processes_building_one_entry_at_once_both_get_the_data(
+    tmp_path, monkeypatch, data_home
+):
+    path, expected = write_image_folder(tmp_path, n_train=20)
+    go, outs = tmp_path / "go", [tmp_path / f"{me}.npz" for me in "ab"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    builders = [
+        subprocess.Popen(
+            [sys.executable, "-c", _BUILDER, path, data_home, str(go), str(out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for out in outs
+    ]
+    try:
+        while not all(os.path.exists(f"{out}.ready") for out in outs):
+            if any(builder.poll() is not None for builder in builders):
+                break  # one ended early: its output says why
+            time.sleep(0.002)
+    finally:
+        go.touch()  # both decode the source, then store the same entry, at once
+        results = [builder.communicate(timeout=60) for builder in builders]
+    assert [builder.returncode for builder in builders] == [0, 0], results
+    for out in outs:
+        with np.load(out) as found:
+            assert_dataset_equal([found[n] for n in ("X_train", "y_train", "X_test", "y_test")],
+                                 expected)  # fmt: skip
+    assert _cache_entries(data_home) == [_cache.source_key(path)]  # no temporary directory
+    monkeypatch.setattr(_readers, "_decode_image", _fail)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_dataset_equal(_load(path, data_home=data_home), expected)  # the stored entry
 
 
 def test_unwritable_data_home_warns_once(tmp_path):

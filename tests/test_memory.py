@@ -1,15 +1,22 @@
 """memory=: fits resume from cached epoch checkpoints, with the results of fits from scratch."""
 
+import gc
+import io
 import json
 import os
+import re
+import stat
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
+import zipfile
 
 import joblib
 import numpy as np
 import pytest
+from _fifo import within
 from _synthetic import make_images
 from sklearn.base import clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -254,8 +261,42 @@ def test_save_stores_no_memory(data, tmp_path):
 
 
 # -- damaged entries, parallel writers --------------------------------------------------
+def _npy_bytes(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _inflate(data):
+    """``.npy`` bytes whose shape gets ten more digits in front (its header grows)."""
+    length = int.from_bytes(data[8:10], "little")
+    header = data[10 : 10 + length].decode("latin1").replace("'shape': (", "'shape': (9999999999")
+    new = data[:8] + len(header).to_bytes(2, "little") + header.encode("latin1")
+    return new + data[10 + length :]
+
+
+# Damage to the members of a checkpoint (a zip of .npy files): name -> edit of the members.
+_MEMBER_DAMAGE = {
+    "meta a list": lambda m: m.update({"meta.npy": _npy_bytes(np.array("[1, 2]"))}),
+    "meta a string": lambda m: m.update({"meta.npy": _npy_bytes(np.array('"steps"'))}),
+    "meta a number": lambda m: m.update({"meta.npy": _npy_bytes(np.array(5))}),
+    "meta nested deep": lambda m: m.update({"meta.npy": _npy_bytes(np.array("[" * 100_000))}),
+    "meta missing": lambda m: m.pop("meta.npy"),
+    "a variable missing": lambda m: m.pop("v1.npy"),
+    "a huge shape": lambda m: m.update({"v0.npy": _inflate(m["v0.npy"])}),
+    "an object array": lambda m: m.update({"v0.npy": m["v0.npy"].replace(b"<f4", b"|O ", 1)}),
+}
+
+
 def _damage(path, how):
-    if how == "truncated":
+    if how in _MEMBER_DAMAGE:
+        with zipfile.ZipFile(path) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        _MEMBER_DAMAGE[how](members)
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+    elif how == "truncated":
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2])
     elif how == "garbage":
@@ -274,7 +315,9 @@ def _damage(path, how):
             np.savez(file, **members)
 
 
-@pytest.mark.parametrize("how", ["truncated", "garbage", "another network", "bad history"])
+@pytest.mark.parametrize(
+    "how", ["truncated", "garbage", "another network", "bad history", *_MEMBER_DAMAGE]
+)
 def test_damaged_checkpoints_are_ignored_and_rewritten(how, data, tmp_path, resumed):
     X, y = data
     _fit("ann", X, y, tmp_path, epochs=1)
@@ -283,11 +326,83 @@ def test_damaged_checkpoints_are_ignored_and_rewritten(how, data, tmp_path, resu
     for path in folder.glob("steps-*.npz"):
         _damage(path, how)
     (folder / ".steps-000000012.npz.0badcafe.tmp").write_bytes(b"left by a killed writer")
-    refit = _fit("ann", X, y, tmp_path, epochs=2)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        refit = _fit("ann", X, y, tmp_path, epochs=2)
+        gc.collect()  # an unclosed file warns when it is collected
+    messages = [str(w.message) for w in record if w.category is UserWarning]
+    for steps in (N_STEPS, 2 * N_STEPS):  # each damaged checkpoint is named, and discarded
+        assert any(f"steps-{steps:09d}.npz" in m and "discarded" in m for m in messages), messages
+    assert not [w for w in record if issubclass(w.category, ResourceWarning)]
     assert resumed == [0, N_STEPS, 0]  # neither damaged checkpoint was used
     _same_fit(_fit("ann", X, y, epochs=2), refit, X)
     assert CheckpointCache(tmp_path).steps(folder.name) == [2 * N_STEPS]  # rewritten
     assert CheckpointCache(tmp_path).read(folder.name, 2 * N_STEPS) is not None
+
+
+def _one_checkpoint(location, compression):
+    """A small checkpoint written by the cache: ``(cache, key, path, meta, arrays)``."""
+    cache = CheckpointCache(location)
+    key = cache.key({"k": 1})
+    arrays = [np.arange(24, dtype=np.float32).reshape(4, 6), np.ones(3)]
+    cache.write(key, 6, {"history": {"loss": [1.5]}, "n_iter": 1}, arrays, {"k": 1})
+    path = cache._file(key, 6)
+    if compression == zipfile.ZIP_DEFLATED:
+        with zipfile.ZipFile(path) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        with zipfile.ZipFile(path, "w", compression) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+    meta, _ = cache.read(key, 6)
+    return cache, key, path, meta, arrays
+
+
+@pytest.mark.parametrize(
+    "compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"]
+)
+def test_every_truncation_and_byte_flip_of_a_checkpoint_is_discarded_or_read_whole(
+    compression, tmp_path
+):
+    # Each prefix of the file, and the file with each byte inverted (which hits every
+    # zip header field: versions, flags such as encryption, sizes, offsets, CRCs).
+    cache, key, path, meta, arrays = _one_checkpoint(tmp_path, compression)
+    with open(path, "rb") as file:
+        data = file.read()
+    damaged = [data[:n] for n in range(len(data))]
+    damaged += [data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1 :] for i in range(len(data))]
+    discarded = 0
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for content in damaged:
+            with open(path, "wb") as file:
+                file.write(content)
+            before = len(record)
+            found = cache.read(key, 6)
+            if found is None:  # named, and removed
+                (warning,) = record[before:]
+                assert warning.category is UserWarning and "discarded the damaged" in str(
+                    warning.message
+                ) and os.path.basename(path) in str(warning.message)  # fmt: skip
+                assert not os.path.exists(path)
+                discarded += 1
+            else:  # a byte no reader looks at (a time stamp, a comment length): all there
+                assert found[0] == meta and len(found[1]) == len(arrays)
+                for got, want in zip(found[1], arrays, strict=True):
+                    np.testing.assert_array_equal(got, want)
+                    assert got.dtype == want.dtype
+        gc.collect()  # an unclosed file warns when it is collected
+    assert not [w for w in record if issubclass(w.category, ResourceWarning)]
+    assert discarded > 0.9 * len(damaged)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_in_place_of_a_checkpoint_is_discarded_without_waiting(tmp_path):
+    cache, key, path, _, _ = _one_checkpoint(tmp_path, zipfile.ZIP_STORED)
+    os.remove(path)
+    os.mkfifo(path)
+    with pytest.warns(UserWarning, match=r"discarded the damaged .*not a regular file"):
+        assert within(5, lambda: cache.read(key, 6), path) is None
+    assert not os.path.exists(path)
 
 
 _WRITER = textwrap.dedent(
@@ -306,7 +421,7 @@ def test_parallel_writers_of_one_checkpoint_never_leave_a_partial_file(tmp_path,
     cache = CheckpointCache(tmp_path)
     key = cache.key({"k": 1})
     damaged = []
-    monkeypatch.setattr(cache, "discard", lambda *args: damaged.append(args))
+    monkeypatch.setattr(cache, "discard", lambda *args, **kwargs: damaged.append(args))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     writers = [
         subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), key, str(me)], env=env)
@@ -323,6 +438,128 @@ def test_parallel_writers_of_one_checkpoint_never_leave_a_partial_file(tmp_path,
     assert not damaged and seen and cache.info()["checkpoints"] == 1
     left = os.listdir(tmp_path / "skcifar-checkpoints" / key)
     assert not [name for name in left if name.endswith(".tmp")]
+
+
+_FITTER = textwrap.dedent(
+    """
+    import ast, json, os, sys, time, warnings
+    import numpy as np
+    from _synthetic import make_images
+    from skcifar import ANNClassifier
+    location, params, go, out = sys.argv[1:]
+    X, y = make_images(96, size=8)
+    X = (X / 255).astype(np.float32)
+    clf = ANNClassifier(**ast.literal_eval(params), memory=location)
+    open(out + ".ready", "w").close()
+    while not os.path.exists(go):
+        time.sleep(0.005)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    np.save(out, clf.predict_proba(X))
+    print(json.dumps({"history": clf.history_, "warnings": [str(w.message) for w in record]}))
+    """
+)
+
+
+def test_two_processes_fitting_one_run_at_once_store_one_whole_checkpoint(data, tmp_path, resumed):
+    X, y = data
+    location, go = tmp_path / "cache", tmp_path / "go"
+    params = repr({**SMALL["ann"][1], "random_state": 0, "epochs": 2})  # tuples stay tuples
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    outs = [tmp_path / f"{me}.npy" for me in "ab"]
+    fitters = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FITTER, str(location), params, str(go), str(out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for out in outs
+    ]
+    try:
+        while not all(os.path.exists(f"{out}.ready") for out in outs):
+            if any(fitter.poll() is not None for fitter in fitters):
+                break  # one ended early: its output says why
+            time.sleep(0.005)
+    finally:
+        go.touch()  # both have imported everything: they train, then store, at once
+        results = [fitter.communicate(timeout=120) for fitter in fitters]
+    assert [fitter.returncode for fitter in fitters] == [0, 0], results
+    reports = [json.loads(out.splitlines()[-1]) for out, _ in results]
+    assert [report["warnings"] for report in reports] == [[], []]  # nothing discarded or lost
+    scratch = _fit("ann", X, y, epochs=2)
+    # Exact, as _same_fit: the same steps on the same machine, in processes with the same
+    # thread budget, compute the same bits (as a parallel search's workers do).
+    for out, report in zip(outs, reports, strict=True):
+        np.testing.assert_array_equal(np.load(out), scratch.predict_proba(X))
+        assert report["history"] == scratch.history_
+    key = _only_key(location)
+    assert CheckpointCache(location).steps(key) == [2 * N_STEPS]
+    assert not [n for n in os.listdir(location / "skcifar-checkpoints" / key) if n.startswith(".")]
+    _same_fit(scratch, _fit("ann", X, y, location, epochs=2), X)
+    assert resumed == [2 * N_STEPS]  # the stored checkpoint is the result: nothing trained
+
+
+# -- trust ----------------------------------------------------------------------------------
+def _mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def umask_022():
+    """The usual umask, under which a directory made without a mode is 0o755."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_the_cache_directories_skcifar_creates_are_private(data, tmp_path, umask_022):
+    X, y = data
+    location = tmp_path / "new" / "cache"
+    _fit("ann", X, y, location, epochs=1)
+    folder = location / "skcifar-checkpoints"
+    run = folder / _only_key(location)
+    assert [_mode(path) for path in (location, folder, run)] == [0o700] * 3
+
+
+@pytest.mark.parametrize(
+    "where, mode",
+    [("location", 0o777), ("location", 0o770), ("skcifar-checkpoints", 0o757), ("run", 0o777)],
+    ids=["location-777", "location-770", "skcifar-checkpoints-757", "run-777"],
+)
+def test_a_cache_directory_others_can_write_to_warns(where, mode, data, tmp_path, resumed):
+    X, y = data
+    _fit("ann", X, y, tmp_path, epochs=1)
+    folder = tmp_path / "skcifar-checkpoints"
+    path = {"location": tmp_path, "skcifar-checkpoints": folder}.get(where)
+    path = path or folder / _only_key(tmp_path)
+    os.chmod(path, mode)
+    expected = re.escape(f"{str(path)!r} is writable by other users (mode {mode:o})")
+    with pytest.warns(UserWarning, match=f"memory: {expected}.*planted.*'Trust model'"):
+        _fit("ann", X, y, tmp_path, epochs=1)
+    assert resumed == [0, N_STEPS]  # the cache is still used
+
+
+def test_a_sticky_location_with_a_private_cache_in_it_is_trusted(data, tmp_path, umask_022):
+    X, y = data
+    os.chmod(tmp_path, 0o1777)  # as /tmp: others may add files, not replace this user's
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _fit("ann", X, y, tmp_path, epochs=1)
+    assert _mode(tmp_path / "skcifar-checkpoints") == 0o700
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a directory away needs root"
+)
+def test_a_location_of_another_user_warns(data, tmp_path):
+    X, y = data
+    (tmp_path / "theirs").mkdir(mode=0o755)
+    os.chown(tmp_path / "theirs", 54321, 54321)
+    with pytest.warns(UserWarning, match=r"theirs' belongs to another user \(uid 54321\)"):
+        _fit("ann", X, y, tmp_path / "theirs", epochs=1)
 
 
 # -- searches -----------------------------------------------------------------------------

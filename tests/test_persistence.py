@@ -373,6 +373,72 @@ def test_damaged_files_are_refused(saved_cnn, tmp_path):
         load(tmp_path / "missing.skcifar")
 
 
+def _npy(descr, shape, payload=b"", version=1):
+    """A ``.npy`` file written by hand: any header, however false, and ``payload``."""
+    header = f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': {shape!r}, }}\n"
+    length = len(header).to_bytes(2 if version == 1 else 4, "little")
+    return b"\x93NUMPY" + bytes([version, 0]) + length + header.encode("latin1") + payload
+
+
+@pytest.mark.parametrize(
+    "member, message",
+    [
+        (_npy("<f8", (10**13,), b"\0" * 64), r"declares .*10000000000000.* but 64 bytes"),
+        (_npy("|O", (1,), b"\0" * 8), "dtype"),
+        (_npy("<f8", (2,), b"\0" * 8), "declares"),
+        (b"\x93NUMPY\x01\x00\xff", "truncated"),
+    ],
+    ids=["huge-shape", "object-dtype", "short-data", "cut-header"],
+)
+def test_a_lying_array_member_is_refused_before_allocation(saved_cnn, tmp_path, member, message):
+    with zipfile.ZipFile(saved_cnn[1]) as archive:
+        (name,) = [n for n in archive.namelist() if n.startswith("arrays/")][:1]
+    path = rewrite(saved_cnn[1], tmp_path / "lying.skcifar", members={name: member})
+    with pytest.raises(ValueError, match=message) as info:
+        load(path)
+    assert "lying.skcifar" in str(info.value) and name in str(info.value)
+
+
+def test_a_member_of_an_unknown_compression_method_is_refused(saved_cnn, tmp_path):
+    path = rewrite(saved_cnn[1], tmp_path / "method.skcifar")
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("manifest.json")
+        assert archive.namelist()[0] == "manifest.json"  # the first central directory entry
+        local, central = info.header_offset, archive.start_dir
+    # Method 99 (AES encryption, which zipfile cannot read) in the local and central headers.
+    data[local + 8 : local + 10] = data[central + 10 : central + 12] = (99).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="compression method 99") as info:
+        load(path)
+    assert "method.skcifar" in str(info.value) and "manifest.json" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        (6, 99, "damaged zip archive .*zip file version 9.9"),
+        (8, 0x1, "manifest.json' is encrypted or patched"),
+        (8, 0x20, "manifest.json' is encrypted or patched"),
+    ],
+    ids=["zip-version-9.9", "encrypted", "patched-data"],
+)
+def test_a_zip_header_declaring_what_zipfile_cannot_read_is_refused(
+    saved_cnn, tmp_path, field, value, message
+):
+    path = rewrite(saved_cnn[1], tmp_path / "header.skcifar")
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist()[0] == "manifest.json"  # the first central directory entry
+        central = archive.start_dir
+    # The version needed to extract (offset 6) or the flag bits (offset 8) of manifest.json.
+    data[central + field : central + field + 2] = value.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=message) as info:
+        load(path)
+    assert "header.skcifar" in str(info.value)
+
+
 def test_lambda_network_is_refused_by_safe_mode(saved_cnn, tmp_path):
     network = keras.Sequential(
         [

@@ -3,9 +3,17 @@
 Layout: ``<data_home>/cifar10/<key>/{X_train,y_train,X_test,y_test}.npy``. The key
 hashes the source's real path and its size/mtime (every file's, for a directory),
 so a changed source gets a new entry. Entries are written into a temporary
-sibling directory and renamed into place only once complete.
+sibling directory and renamed into place only once complete; where the entry's
+directory is already there (another process stored it first, or a damaged entry
+left it), each file is renamed into it, so a reader sees whole files only.
+Files are read with :func:`skcifar.utils.npy.load`, which checks a header
+before allocating what it declares; a damaged entry (truncated, garbled,
+unexpected dtypes or shapes) is reported, its files removed and rebuilt from
+the source. Nothing in the cache directory but an entry's own four files is
+ever removed.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -13,6 +21,8 @@ import tempfile
 import warnings
 
 import numpy as np
+
+from ..utils import npy
 
 _CACHE_VERSION = 1
 _CACHE_SUBDIR = "cifar10"
@@ -69,22 +79,44 @@ def _valid(arrays):
 def load_cached(data_home, key):
     """Return the cached ``(X_train, y_train, X_test, y_test)``, or None.
 
-    An incomplete or unreadable entry is removed so that it gets rebuilt.
+    A damaged entry (a file missing, truncated or garbled, or arrays of other
+    dtypes or shapes) is reported with a UserWarning and its files removed,
+    so that it gets rebuilt.
     """
     directory = _cache_dir(data_home, key)
     if not os.path.isdir(directory):
         return None
-    try:
-        arrays = tuple(
-            np.load(os.path.join(directory, f"{name}.npy"), mmap_mode=None, allow_pickle=False)
-            for name in _NAMES
-        )
+    arrays, problem = [], None
+    for name in _NAMES:
+        try:
+            arrays.append(npy.load(os.path.join(directory, f"{name}.npy")))
+        except FileNotFoundError:
+            problem = f"{name}.npy is missing"
+            break
+        except (OSError, ValueError) as exc:
+            problem = str(exc)
+            break
+    else:
         if _valid(arrays):
-            return arrays
-    except (OSError, ValueError, EOFError):
-        pass
-    shutil.rmtree(directory, ignore_errors=True)
+            return tuple(arrays)
+        problem = "the arrays have unexpected dtypes or shapes"
+    warnings.warn(
+        f"the cached CIFAR-10 arrays in {directory!r} are damaged ({problem}); "
+        "decoding the source again to rebuild them.",
+        UserWarning,
+        stacklevel=3,
+    )
+    _discard(directory)
     return None
+
+
+def _discard(directory):
+    """Remove an entry's own files, and its directory if that leaves it empty."""
+    for name in _NAMES:
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(directory, f"{name}.npy"))
+    with contextlib.suppress(OSError):
+        os.rmdir(directory)
 
 
 def warn_uncached(data_home, exc):
@@ -108,13 +140,18 @@ def save_cached(data_home, key, arrays):
         tmp = tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=parent)
         for name, array in zip(_NAMES, arrays, strict=True):
             np.save(os.path.join(tmp, f"{name}.npy"), array, allow_pickle=False)
+        entry = _cache_dir(data_home, key)
         try:
-            os.rename(tmp, _cache_dir(data_home, key))
+            os.rename(tmp, entry)
             tmp = None
         except OSError:
-            if not os.path.isdir(_cache_dir(data_home, key)):
+            if not os.path.isdir(entry):
                 raise
-            # Another process stored the same entry first: keep theirs.
+            # The entry's directory is there: another process stored the same arrays
+            # (the key fixes the source, so the content is the same) or a damaged entry
+            # left it. Each file replaces its namesake whole.
+            for name in _NAMES:
+                os.replace(os.path.join(tmp, f"{name}.npy"), os.path.join(entry, f"{name}.npy"))
     except OSError as exc:
         warn_uncached(data_home, exc)
     finally:

@@ -131,7 +131,9 @@ def load_data(path=None, *, data_home=None, download_if_missing=True, progress=N
 
     The decoded arrays are cached as ``.npy`` files in
     ``<data_home>/cifar10/<key>/``, keyed on the source's path, size and
-    modification time, so later loads take well under a second.
+    modification time, so later loads take well under a second. A damaged
+    cache entry (truncated, garbled, or declaring other shapes than its data
+    has) is reported with a UserWarning and rebuilt from the source.
 
     Parameters
     ----------

@@ -71,7 +71,11 @@ _DOC_TRAINING = """
         of them only. Early stopping and a schedule over the whole fit reuse
         a checkpoint of exactly the same ``epochs`` only; ``time_budget``,
         ``warm_start``, ``callbacks`` and ``partial_fit`` do not use it. No
-        pickle is written or read. See the user guide page "Searching
+        pickle is written or read, but a checkpoint found there is loaded
+        as the fit's result: the directory is as trusted as the code, so
+        use one only you can write to (skcifar creates it private, and
+        warns when other users can write to it; see "Trust model" in
+        the persistence guide). See the user guide page "Searching
         epochs" (the rules, the cache's layout, how to clear it).
 
     Attributes

@@ -78,6 +78,15 @@ def cached_run(estimator, X, y, weights, *, fresh):
             stacklevel=4,
         )
         return None
+    untrusted = cache.untrusted_reason(key)
+    if untrusted is not None:
+        warnings.warn(
+            f"memory: {untrusted}, so a checkpoint that another user planted there would be "
+            "trusted and loaded as the result of this fit. Use a directory that only you "
+            "can write to (see 'Trust model' in the persistence guide).",
+            UserWarning,
+            stacklevel=4,
+        )
     exact_only = estimator.early_stopping or estimator._schedule_spans_the_fit
     return CachedRun(cache, key, description, exact_only)
 
@@ -145,8 +154,11 @@ class CachedRun:
             if not exact and meta.get("stopped_early") is not False:
                 continue
             history = _history(meta)
-            if history is None or not _load(estimator.model_, arrays):
-                self.cache.discard(self.key, done)  # damaged, or another network's
+            if history is None:
+                self.cache.discard(self.key, done, reason="its history is malformed")
+                continue
+            if not _load(estimator.model_, arrays):
+                self.cache.discard(self.key, done, reason="its variables do not fit the network")
                 continue
             estimator.history_ = history
             if exact:

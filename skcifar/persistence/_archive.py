@@ -13,14 +13,15 @@ from contextlib import contextmanager
 
 from ..utils.atomic import atomic_output
 from ._codec import array_to_npy
-from ._limits import MAX_NESTING, check_inflation, nesting_depth
+from ._limits import MAX_NESTING, check_inflation, check_methods, nesting_depth
 
 FORMAT = "skcifar-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _MAX_MANIFEST_BYTES = 64 * 2**20
-# Errors that a damaged archive raises while a member is read.
-ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
+# Errors that a damaged archive raises while it is opened or a member is read; zipfile
+# raises NotImplementedError for a header declaring a zip version or feature it lacks.
+ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 
 class Members:
@@ -99,6 +100,7 @@ def open_archive(path):
     except ARCHIVE_ERRORS as exc:
         raise ValueError(f"{path!r} is a damaged zip archive ({exc}); save it again.") from None
     try:
+        check_methods(archive, repr(path))
         check_inflation(archive, os.path.getsize(path), repr(path))
         manifest = _read_manifest(archive, path)
     except BaseException:

@@ -15,8 +15,16 @@ random layers' seed states), and ``meta``, a JSON text (the history, the
 epochs trained, whether early stopping ended the run). Every file is written
 under a temporary name beside its place and renamed into it, so a reader sees
 a whole file or none, and two processes storing the same checkpoint cannot
-corrupt it. A file that cannot be read is ignored and removed; the next fit
+corrupt it. Each member is read with :func:`skcifar.utils.npy.read_array`,
+which checks its header against the member's size before allocating; a file
+that is not a well-formed checkpoint (truncated, garbled, a malformed ``meta``,
+a member missing) is discarded with a UserWarning naming it, and the next fit
 that reaches its step count writes it again.
+
+The directory is as trusted as the code: a well-formed checkpoint found there
+is loaded as the result of a fit. skcifar creates its directories private
+(``0o700``), and :meth:`CheckpointCache.untrusted_reason` says when other
+users could plant files in them.
 """
 
 from __future__ import annotations
@@ -27,14 +35,17 @@ import json
 import os
 import re
 import shutil
+import stat
+import warnings
 import zipfile
-import zlib
-from numbers import Integral
 
 import numpy as np
 
+from ..utils import npy
 from ..utils.atomic import atomic_output
+from ._archive import ARCHIVE_ERRORS
 from ._codec import encode
+from ._limits import check_methods
 
 DIRECTORY = "skcifar-checkpoints"
 FORMAT = "skcifar-checkpoint"
@@ -42,7 +53,10 @@ FORMAT_VERSION = 1
 _NAME = re.compile(r"^steps-(\d+)\.npz$")
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 # What reading a damaged or foreign file raises.
-_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
+_READ_ERRORS = (OSError, ValueError, *ARCHIVE_ERRORS)
+_PRIVATE = 0o700
+# Deflate expands its input at most about 1032-fold: a member claiming more is damaged.
+_MAX_DEFLATE_RATIO = 1032
 
 
 def _location(memory):
@@ -181,34 +195,29 @@ class CheckpointCache:
     def read(self, key, steps):
         """``(meta, arrays)`` of a checkpoint, or None when it is missing or damaged.
 
-        A damaged file (truncated, garbled, another format) is removed.
+        A damaged file (truncated, garbled, another format, a malformed
+        ``meta``, a member missing) is discarded with a UserWarning.
         """
         path = self._file(key, steps)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"][()]))
-                if (
-                    meta.get("format") != FORMAT
-                    or meta.get("format_version") != FORMAT_VERSION
-                    or meta.get("steps") != steps
-                    or not isinstance(meta.get("n_variables"), Integral)
-                ):
-                    raise ValueError("not a checkpoint of this format")
-                arrays = [data[f"v{i}"] for i in range(meta["n_variables"])]
+            return _read_checkpoint(path, steps)
         except FileNotFoundError:
             return None
-        except _READ_ERRORS:
-            self.discard(key, steps)
+        except _READ_ERRORS as exc:
+            self.discard(key, steps, reason=str(exc))
             return None
-        return meta, arrays
 
     def write(self, key, steps, meta, arrays, description):
         """Store a checkpoint (and the run's ``run.json``), atomically.
 
         ``meta`` is JSON-ready; ``arrays`` are the variables' values in order.
+        The directories that do not exist yet are created private (``0o700``).
         """
         folder = self._folder(key)
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(self.path), mode=_PRIVATE, exist_ok=True)
+        for directory in (self.path, folder):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(directory, _PRIVATE)
         run_file = os.path.join(folder, "run.json")
         if not os.path.exists(run_file):
             with atomic_output(run_file) as file:
@@ -224,10 +233,60 @@ class CheckpointCache:
         with atomic_output(self._file(key, steps)) as file:
             np.savez(file, meta=np.array(json.dumps(meta)), **members)
 
-    def discard(self, key, steps):
-        """Remove one checkpoint, if it is there."""
+    def discard(self, key, steps, reason=None):
+        """Remove one checkpoint, if it is there; warn naming it when ``reason`` is given."""
+        path = self._file(key, steps)
+        if reason is not None:
+            warnings.warn(
+                f"memory: discarded the damaged checkpoint {path!r} ({reason}); the fit "
+                "trains its steps again.",
+                UserWarning,
+                stacklevel=3,
+            )
         with contextlib.suppress(OSError):
-            os.remove(self._file(key, steps))
+            os.remove(path)
+
+    def untrusted_reason(self, key=None):
+        """Why other users could plant checkpoints here, or None.
+
+        A checkpoint found in the cache is loaded as the result of a fit, so
+        the directories it is read from must be writable by this user (or
+        root) only: the ``memory`` location, ``skcifar-checkpoints`` in it and
+        the run's directory. A location that others may write to is safe only
+        with the sticky bit set (as ``/tmp``) and ``skcifar-checkpoints`` this
+        user's (others can then neither remove nor rename it).
+
+        Parameters
+        ----------
+        key : str or None, default=None
+            A run key: check that run's directory too.
+
+        Returns
+        -------
+        str or None
+            The reason, naming the directory; None where only this user (or
+            root) can write, on systems without POSIX permissions, and when
+            there is no cache.
+        """
+        if self.path is None or os.name != "posix":
+            return None
+        chain = [os.path.dirname(self.path), self.path]
+        if key is not None:
+            chain.append(self._folder(key))
+        me = os.geteuid()
+        for depth, directory in enumerate(chain):
+            try:
+                st = os.stat(directory)
+            except OSError:
+                return None  # skcifar creates it (and what is below it) private
+            if st.st_uid not in (me, 0):
+                return f"{directory!r} belongs to another user (uid {st.st_uid})"
+            if not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                continue
+            if depth == 0 and st.st_mode & stat.S_ISVTX:
+                continue  # others cannot replace what is this user's in it: checked next
+            return f"{directory!r} is writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
+        return None
 
     # -- paths ------------------------------------------------------------------
     def _json(self, description, indent=None):
@@ -246,6 +305,53 @@ class CheckpointCache:
         if self.path is None:
             return []
         return [name for name in _listdir(self.path) if _KEY.match(name)]
+
+
+def _read_checkpoint(path, steps):
+    """``(meta, arrays)`` of the checkpoint file ``path``; ValueError if it is malformed."""
+    with npy.open_file(path) as file, zipfile.ZipFile(file) as archive:
+        size = os.fstat(file.fileno()).st_size
+        check_methods(archive, repr(path))
+
+        def member(name, kinds):
+            try:
+                info = archive.getinfo(f"{name}.npy")
+            except KeyError:
+                raise ValueError(f"the member {name}.npy is missing") from None
+            stored = info.compress_type == zipfile.ZIP_STORED
+            most = info.compress_size * (1 if stored else _MAX_DEFLATE_RATIO)
+            if info.compress_size > size or info.file_size > most:
+                raise ValueError(
+                    f"the member {name}.npy claims {info.file_size} bytes, more than the file holds"
+                )
+            with archive.open(info) as data:
+                return npy.read_array(data, info.file_size, kinds=kinds, where=f"{name}.npy")
+
+        text = member("meta", npy.STRING_KINDS)
+        if text.shape != () or text.dtype.kind != "U":
+            raise ValueError(f"meta is a {text.dtype} array of shape {text.shape}, not a text")
+        try:
+            meta = json.loads(str(text[()]))
+        except RecursionError:
+            raise ValueError("meta is JSON nested too deep") from None
+        if not isinstance(meta, dict):
+            raise ValueError(f"meta is a JSON {type(meta).__name__}, not an object")
+        n_variables = meta.get("n_variables")
+        if (
+            meta.get("format") != FORMAT
+            or meta.get("format_version") != FORMAT_VERSION
+            or meta.get("steps") != steps
+            or type(n_variables) is not int
+            or n_variables < 0
+        ):
+            raise ValueError(f"not a {FORMAT} version {FORMAT_VERSION} of {steps} steps")
+        names = {"meta.npy", *(f"v{i}.npy" for i in range(n_variables))}
+        if set(archive.namelist()) != names:
+            extra = sorted(set(archive.namelist()) - names)
+            missing = sorted(names - set(archive.namelist()))
+            raise ValueError(f"members missing {missing[:3]}, unexpected {extra[:3]}")
+        arrays = [member(f"v{i}", npy.NUMERIC_KINDS) for i in range(n_variables)]
+    return meta, arrays
 
 
 def _listdir(folder):

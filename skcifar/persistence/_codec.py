@@ -25,6 +25,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from ..utils import npy
+
 _TAGS = ("tuple", "dict", "float", "ndarray", "object_array")
 _SCALARS = (str, bool, int, float, type(None))
 MAX_NESTING = 32
@@ -121,9 +123,9 @@ def array_to_npy(array):
     return buffer.getvalue()
 
 
-def npy_to_array(data):
-    """Read ``.npy`` bytes, refusing pickled (object) content."""
-    return np.load(io.BytesIO(data), allow_pickle=False)
+def npy_to_array(data, where="the .npy data"):
+    """Read ``.npy`` bytes: numbers or strings only, checked before anything is allocated."""
+    return npy.loads(data, kinds=npy.NUMERIC_KINDS + npy.STRING_KINDS, where=where)
 
 
 def decode(data, where, read_member=None, depth=0):
@@ -167,7 +169,7 @@ def decode(data, where, read_member=None, depth=0):
         if tag == "float":
             return float({"nan": "nan", "inf": "inf", "-inf": "-inf"}[body])
         if tag == "ndarray" and read_member is not None and isinstance(body, str):
-            return npy_to_array(read_member(body))
+            return npy_to_array(read_member(body), repr(body))
         if tag == "object_array" and read_member is not None:
             items = [decode(v, where, None, depth) for v in _as_list(body["items"])]
             array = np.empty(len(items), dtype=object)

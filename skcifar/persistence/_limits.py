@@ -12,7 +12,8 @@ each error names the rule:
   bytes, whichever is larger (skcifar's own manifests and arrays compress a
   few-fold; its networks are stored, not deflated); a stored member holds
   exactly the bytes it declares;
-- an archive has at most :data:`MAX_MEMBERS` members, none encrypted;
+- an archive has at most :data:`MAX_MEMBERS` members, each stored or deflated, none
+  encrypted;
 - JSON nests at most :data:`MAX_NESTING` brackets deep (``json.loads``
   recurses once per level);
 - a Keras network's variables fit in the weights file that holds their values,
@@ -38,9 +39,31 @@ VARIABLES_SLACK = 16 * 2**20
 _SCAN_CHUNK = 2**20
 # Zip flags zipfile cannot read: encrypted (bit 0), patched (bit 5), strong encryption (6).
 _UNREADABLE_FLAGS = 0x1 | 0x20 | 0x40
+# The compression methods skcifar writes; zipfile raises NotImplementedError on some others.
+_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
 # The members of Keras' .keras format.
 _KERAS_CONFIG = "config.json"
 _KERAS_WEIGHTS = "model.weights.h5"
+
+
+def check_methods(archive, where):
+    """Raise ValueError if a member is encrypted, patched, or neither stored nor deflated.
+
+    zipfile raises RuntimeError or NotImplementedError on such members.
+    """
+    for info in archive.infolist():
+        if info.flag_bits & _UNREADABLE_FLAGS:
+            raise ValueError(
+                f"{where}: the member {info.filename!r} is encrypted or patched (zip flags "
+                f"{info.flag_bits:#x}); skcifar writes neither. The file is damaged or was not "
+                "written by skcifar."
+            )
+        if info.compress_type not in _METHODS:
+            raise ValueError(
+                f"{where}: the member {info.filename!r} uses compression method "
+                f"{info.compress_type}; skcifar reads {' or '.join(_METHODS.values())} "
+                "members only. The file is damaged or was not written by skcifar."
+            )
 
 
 def check_inflation(archive, size, where):
@@ -63,12 +86,6 @@ def check_inflation(archive, size, where):
         )
     inflated = 0
     for info in infos:
-        if info.flag_bits & _UNREADABLE_FLAGS:
-            raise ValueError(
-                f"{where}: the member {info.filename!r} is encrypted or patched (zip flags "
-                f"{info.flag_bits:#x}); skcifar writes neither. The file is damaged or was not "
-                "written by skcifar."
-            )
         if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
             raise ValueError(
                 f"{where}: the stored member {info.filename!r} declares {info.file_size} "
@@ -139,6 +156,7 @@ def check_keras_file(filename, where):
     except zipfile.BadZipFile as exc:
         raise ValueError(f"the Keras file of {where} is not a zip archive ({exc})") from None
     with archive:
+        check_methods(archive, f"the Keras file of {where}")
         check_inflation(archive, os.path.getsize(filename), f"the Keras file of {where}")
         try:
             config = archive.getinfo(_KERAS_CONFIG)

@@ -81,3 +81,18 @@ def needs_bfloat16():
 
     if not bfloat16_runs():
         pytest.skip("TensorFlow cannot compute in bfloat16 here (see bfloat16_runs)")
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A directory this process cannot write into; skips where it can (root, by default)."""
+    directory = tmp_path / "read-only"
+    directory.mkdir(mode=0o500)
+    try:
+        (directory / "probe").touch()
+    except PermissionError:
+        yield directory
+    else:
+        pytest.skip("this process writes into read-only directories (root)")
+    finally:
+        directory.chmod(0o700)

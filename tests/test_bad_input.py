@@ -336,6 +336,24 @@ def test_the_non_finite_training_error_is_public_and_crosses_processes():
     assert type(error) is NonFiniteTrainingError and str(error) == "the loss became nan"
 
 
+def test_validation_fraction_leaving_no_training_rows_is_named():
+    """0.99 of 30 rows holds out all 30: skcifar names its parameter, not sklearn's test_size."""
+    with pytest.raises(ValueError) as info:
+        CNNClassifier(**TINY, validation_fraction=0.99).fit(IMAGES, LABELS)
+    message = str(info.value)
+    assert "validation_fraction=0.99" in message and "30" in message, message
+    assert "test_size" not in message and "train_size" not in message, message
+    weights = np.r_[np.ones(10), np.zeros(20)]  # only the 10 rows of positive weight count
+    with pytest.raises(ValueError, match=r"validation_fraction=0\.95.* 10 "):
+        CNNClassifier(**TINY, validation_fraction=0.95).fit(IMAGES, LABELS, sample_weight=weights)
+
+
+def test_validation_split_too_small_to_stratify_is_not_stratified():
+    """0.95 of 30 rows leaves 2 rows for 3 classes: a plain split, not sklearn's error."""
+    clf = CNNClassifier(**TINY, validation_fraction=0.95).fit(IMAGES, LABELS)
+    assert clf.n_iter_ == 1
+
+
 def test_the_catalogue_is_large():
     assert len(ESTIMATOR_CASES) + len(PREDICT_CASES) >= 40
 

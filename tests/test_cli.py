@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 import skcifar
 from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier, __version__, cli
-from skcifar.cli import _common, _train, main
+from skcifar.cli import _common, _search, _train, main
 from skcifar.datasets import CLASS_NAMES
 
 DATA = os.environ.get("SKCIFAR_DATA", "")
@@ -301,6 +301,63 @@ def test_search_memory_must_be_a_directory(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     code = main(["search", "--memory", str(tmp_path / "file")])
     _check_error(code, capsys.readouterr(), "--memory", "not a directory")
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if a command loads the data, trains or searches."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the command started its work before checking --out")
+
+    monkeypatch.setattr(_train, "load_cifar10", refuse)
+    monkeypatch.setattr(_search, "load_cifar10", refuse)
+    monkeypatch.setattr(Pipeline, "fit", refuse)
+
+
+def _bad_outs(directory):
+    """``--out`` values that cannot be written, by kind, and a phrase of each error."""
+    (directory / "notes.txt").write_text("my notes")
+    (directory / "runs").mkdir()
+    return {
+        "directory": (str(directory / "runs"), "it is a directory"),
+        "not a model file": (str(directory / "notes.txt"), "it is a file"),
+        "below a file": (str(directory / "notes.txt" / "m.skcifar"), "not a directory"),
+        "trailing separator": (str(directory / "new") + os.sep, "ends in a path separator"),
+    }
+
+
+@pytest.mark.parametrize("command", ["train", "search"])
+def test_bad_out_fails_before_any_work(command, tmp_path, no_training, capsys):
+    for out, phrase in _bad_outs(tmp_path).values():
+        code = main([command, "--out", out, "--quiet"])
+        _check_error(code, capsys.readouterr(), out.rstrip(os.sep), phrase)
+    assert (tmp_path / "notes.txt").read_text() == "my notes"
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt", "runs"]  # nothing created
+
+
+def test_out_in_a_read_only_directory_fails_before_training(read_only_dir, no_training, capsys):
+    out = str(read_only_dir / "sub" / "m.skcifar")
+    _check_error(main(["train", "--out", out]), capsys.readouterr(), out, "not writable")
+
+
+def test_export_refuses_a_directory_it_did_not_write(tiny_model, tmp_path, monkeypatch, capsys):
+    """The model and report in runs/ survive an export to runs/ (or to ``.``)."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    model = runs / "cnn-pipeline.skcifar"
+    shutil.copyfile(tiny_model, model)
+    (runs / "report.html").write_text("<html>")
+    monkeypatch.chdir(tmp_path)
+    for path in (str(runs), "runs", "."):
+        code = main(["export", str(model), path, "--format", "savedmodel"])
+        _check_error(code, capsys.readouterr(), repr(os.path.abspath(path)), "yourself")
+    assert sorted(os.listdir(tmp_path)) == ["runs"]
+    assert sorted(os.listdir(runs)) == ["cnn-pipeline.skcifar", "report.html"]
+    assert model.read_bytes() == open(tiny_model, "rb").read()
+    code = main(["export", str(model), str(runs / "report.html"), "--format", "onnx"])
+    _check_error(code, capsys.readouterr(), "report.html", "it is a file")
+    assert (runs / "report.html").read_text() == "<html>"
 
 
 # -- predict ------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 import json
 import logging
 import os
+import signal
+import stat
 import subprocess
 import sys
 import warnings
@@ -191,6 +193,162 @@ def test_failed_exports_leave_no_output(fitted, tmp_path, monkeypatch):
         skcifar.export(fitted["cnn"], tmp_path / "sm", format="savedmodel")
     assert os.listdir(tmp_path) == ["sm"]
     assert sorted(os.listdir(tmp_path / "sm")) == before
+
+
+def _tree(directory):
+    """Every path under ``directory`` with the bytes of each file: what a test must not lose."""
+    found = {}
+    for root, dirs, files in os.walk(directory):
+        for name in dirs:
+            found[os.path.relpath(os.path.join(root, name), directory)] = None
+        for name in files:
+            path = os.path.join(root, name)
+            found[os.path.relpath(path, directory)] = open(path, "rb").read()
+    return found
+
+
+def test_savedmodel_export_replaces_only_its_own_directories(fitted, tmp_path, monkeypatch):
+    """A directory skcifar did not export to is never moved aside or deleted."""
+    pipeline = fitted["cnn"]
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    skcifar.save(pipeline, runs / "cnn-pipeline.skcifar")
+    (runs / "report.html").write_text("<html>")
+    skcifar.export(pipeline, tmp_path / "sm", format="savedmodel")
+    (tmp_path / "sm-with-notes").mkdir()  # a SavedModel skcifar wrote, plus a file it did not
+    for name in os.listdir(tmp_path / "sm"):
+        os.rename(tmp_path / "sm" / name, tmp_path / "sm-with-notes" / name)
+    os.rmdir(tmp_path / "sm")
+    (tmp_path / "sm-with-notes" / "notes.txt").write_text("mine")
+    (tmp_path / "file").write_text("a file")
+    os.symlink(runs, tmp_path / "link")
+    monkeypatch.chdir(tmp_path)
+    before = _tree(tmp_path)
+    for target, found in [
+        (runs, "a non-empty directory"),
+        (".", "a non-empty directory"),
+        (tmp_path / "sm-with-notes", "a non-empty directory"),
+        (tmp_path / "file", "a file"),
+        (tmp_path / "link", "a symbolic link"),
+    ]:
+        with pytest.raises(ValueError, match="Cannot write a SavedModel") as info:
+            skcifar.export(pipeline, target, format="savedmodel")
+        message = str(info.value)
+        assert repr(os.path.abspath(target)) in message and found in message, message
+        assert "Choose another path" in message and "yourself" in message, message
+    assert _tree(tmp_path) == before  # nothing moved, replaced or left behind
+    # An empty directory, and a SavedModel that skcifar wrote, are replaced.
+    (tmp_path / "empty").mkdir()
+    skcifar.export(pipeline, tmp_path / "empty", format="savedmodel")
+    os.remove(tmp_path / "sm-with-notes" / "notes.txt")
+    skcifar.export(pipeline, tmp_path / "sm-with-notes", format="savedmodel")
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["empty", "file", "link", "runs", "sm-with-notes"]
+    )
+
+
+def test_onnx_export_replaces_only_its_own_files(fitted, tmp_path):
+    import onnx
+
+    pipeline = fitted["cnn"]
+    (tmp_path / "notes.txt").write_text("my notes")
+    (tmp_path / "directory").mkdir()
+    # An ONNX model that skcifar did not write: an identity graph.
+    tensor = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    output = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["x"], ["y"])], "g", [tensor], [output]
+    )
+    onnx.save(onnx.helper.make_model(graph), tmp_path / "other.onnx")
+    before = _tree(tmp_path)
+    for name, found in [
+        ("notes.txt", "a file"),
+        ("other.onnx", "a file"),
+        ("directory", "a directory"),
+    ]:
+        with pytest.raises(ValueError, match="Cannot write an ONNX model") as info:
+            skcifar.export(pipeline, tmp_path / name)
+        assert repr(str(tmp_path / name)) in str(info.value) and found in str(info.value)
+    assert _tree(tmp_path) == before
+    skcifar.export(pipeline, tmp_path / "m.onnx")
+    os.chmod(tmp_path / "m.onnx", 0o600)
+    skcifar.export(pipeline, tmp_path / "m.onnx")  # its own file: replaced, mode kept
+    assert stat.S_IMODE((tmp_path / "m.onnx").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("format", ["onnx", "savedmodel"])
+def test_export_errors_name_the_target(fitted, tmp_path, format):
+    """A missing directory, or a file where a directory should be: the target is named."""
+    (tmp_path / "file").write_text("")
+    for target in (tmp_path / "missing" / "m", tmp_path / "file" / "m"):
+        with pytest.raises(OSError) as info:
+            skcifar.export(fitted["cnn"], target, format=format)
+        assert str(target) in str(info.value) and ".tmp" not in str(info.value)
+    assert os.listdir(tmp_path) == ["file"]
+
+
+@pytest.mark.parametrize("format", ["onnx", "savedmodel"])
+def test_export_into_a_read_only_directory_names_the_target(fitted, read_only_dir, format):
+    with pytest.raises(PermissionError) as info:
+        skcifar.export(fitted["cnn"], read_only_dir / "m", format=format)
+    assert str(read_only_dir / "m") in str(info.value) and ".tmp" not in str(info.value)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, OSError])
+def test_interrupted_savedmodel_export_leaves_no_temporary_files(
+    fitted, tmp_path, monkeypatch, error
+):
+    import keras
+
+    skcifar.export(fitted["cnn"], tmp_path / "sm", format="savedmodel")
+    before = _tree(tmp_path)
+    archive_type = type(keras.export.ExportArchive())
+    write_out = archive_type.write_out
+
+    def write_then_fail(self, filepath, *args, **kwargs):
+        write_out(self, filepath, *args, **kwargs)
+        raise error("interrupted mid-write")
+
+    monkeypatch.setattr(archive_type, "write_out", write_then_fail)
+    with pytest.raises(error):
+        skcifar.export(fitted["cnn"], tmp_path / "sm", format="savedmodel")
+    assert _tree(tmp_path) == before
+
+
+_TERMINATED_EXPORT = """
+import os, signal, sys
+import keras, numpy as np
+import skcifar
+from skcifar import CNNClassifier
+
+X, y = np.zeros((4, 8, 8, 3), np.float32), np.arange(4) % 2
+clf = CNNClassifier(filters=(2,), dense_units=2, random_state=0)
+clf.initialize(X, y)
+archive_type = type(keras.export.ExportArchive())
+write_out = archive_type.write_out
+
+def write_then_terminate(self, filepath, *args, **kwargs):
+    write_out(self, filepath, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` or `timeout` would, mid-write
+    signal.pause()
+
+archive_type.write_out = write_then_terminate
+skcifar.export(clf, sys.argv[1], format="savedmodel")
+print("not terminated")
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "pause"), reason="POSIX signals")
+def test_terminated_savedmodel_export_leaves_no_temporary_files(tmp_path):
+    """SIGTERM mid-write: the clean-up runs, then the process ends as SIGTERM ends it."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", _TERMINATED_EXPORT, str(tmp_path / "sm")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    assert "not terminated" not in done.stdout
+    assert os.listdir(tmp_path) == []
 
 
 def test_missing_converter_names_the_extra(fitted, tmp_path, monkeypatch):

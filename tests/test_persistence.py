@@ -4,6 +4,11 @@ import io
 import json
 import os
 import pickle
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
 import zipfile
 
 import numpy as np
@@ -484,6 +489,139 @@ def test_save_is_atomic(saved_cnn, tmp_path, monkeypatch):
             save(saved_cnn[0], target)
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["model.skcifar"]
+
+
+def _tree(directory):
+    """Every path under ``directory`` with the bytes of each file: what a test must not lose."""
+    found = {}
+    for root, dirs, files in os.walk(directory):
+        for name in dirs:
+            found[os.path.relpath(os.path.join(root, name), directory)] = None
+        for name in files:
+            path = os.path.join(root, name)
+            found[os.path.relpath(path, directory)] = open(path, "rb").read()
+    return found
+
+
+def test_save_replaces_only_its_own_files(saved_cnn, tmp_path):
+    """An existing .skcifar file or an empty file is replaced; anything else is refused."""
+    scaler = PixelScaler()
+    (tmp_path / "notes.txt").write_text("my notes")
+    with zipfile.ZipFile(tmp_path / "photos.zip", "w") as archive:
+        archive.writestr("cat.jpg", b"not a model")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "report.html").write_text("<html>")
+    os.symlink(saved_cnn[1], tmp_path / "link.skcifar")
+    before = _tree(tmp_path)
+    for name, found in [
+        ("notes.txt", "a file"),
+        ("photos.zip", "a file"),
+        ("runs", "a directory"),
+        ("link.skcifar", "a symbolic link"),
+    ]:
+        target = str(tmp_path / name)
+        with pytest.raises(ValueError, match="Cannot write a .skcifar model file") as info:
+            save(scaler, target)
+        message = str(info.value)
+        assert repr(target) in message and found in message, message
+        assert "Choose another path" in message and "yourself" in message
+    assert _tree(tmp_path) == before  # nothing replaced, no temporary file left
+    # An empty file (tempfile.mkstemp, touch) and a skcifar file are replaced.
+    (tmp_path / "empty.skcifar").touch()
+    save(scaler, tmp_path / "empty.skcifar")
+    save(saved_cnn[0], tmp_path / "empty.skcifar")
+    assert isinstance(load(tmp_path / "empty.skcifar"), CNNClassifier)
+
+
+def test_save_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    path = tmp_path / "private.skcifar"
+    save(PixelScaler(), path)
+    os.chmod(path, 0o600)
+    save(PixelScaler(standardize=True), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load(path).standardize is True
+    old_umask = os.umask(0o027)
+    try:
+        save(PixelScaler(), tmp_path / "new.skcifar")
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / "new.skcifar").stat().st_mode) == 0o640
+
+
+def test_save_errors_name_the_target(tmp_path):
+    """A missing directory, or a file where a directory should be, is named with the target."""
+    (tmp_path / "file").write_text("")
+    for target in (tmp_path / "missing" / "m.skcifar", tmp_path / "file" / "m.skcifar"):
+        with pytest.raises(OSError) as info:
+            save(PixelScaler(), target)
+        assert str(target) in str(info.value) and ".tmp" not in str(info.value)
+    assert os.listdir(tmp_path) == ["file"]
+
+
+def test_save_into_a_read_only_directory_names_the_target(read_only_dir):
+    with pytest.raises(PermissionError) as info:
+        save(PixelScaler(), read_only_dir / "m.skcifar")
+    assert str(read_only_dir / "m.skcifar") in str(info.value) and ".tmp" not in str(info.value)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, OSError])
+def test_interrupted_save_leaves_no_temporary_files(saved_cnn, tmp_path, monkeypatch, error):
+    """Neither the temporary file beside the target nor the network's scratch directory."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    save_network = keras.Model.save
+
+    def save_then_fail(self, filepath, *args, **kwargs):
+        save_network(self, filepath, *args, **kwargs)  # the scratch file exists
+        raise error("interrupted mid-write")
+
+    monkeypatch.setattr(keras.Model, "save", save_then_fail)
+    with pytest.raises(error):
+        save(saved_cnn[0], out / "m.skcifar")
+    assert os.listdir(out) == [] and os.listdir(scratch) == []
+
+
+_TERMINATED_SAVE = """
+import os, signal, sys, tempfile
+import keras, numpy as np
+import skcifar
+from skcifar import CNNClassifier
+
+X, y = np.zeros((4, 8, 8, 3), np.float32), np.arange(4) % 2
+clf = CNNClassifier(filters=(2,), dense_units=2, random_state=0)
+clf.initialize(X, y)
+save_network = keras.Model.save
+
+def save_then_terminate(self, filepath, *args, **kwargs):
+    save_network(self, filepath, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` or `timeout` would, mid-write
+    signal.pause() if hasattr(signal, "pause") else None
+
+keras.Model.save = save_then_terminate
+skcifar.save(clf, sys.argv[1])
+print("not terminated")
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "pause"), reason="POSIX signals")
+def test_terminated_save_leaves_no_temporary_files(tmp_path):
+    """SIGTERM mid-write: the clean-up runs, then the process ends as SIGTERM ends it."""
+    scratch, out = tmp_path / "tmp", tmp_path / "out"
+    scratch.mkdir()
+    out.mkdir()
+    (out / "m.skcifar").write_bytes(b"")
+    env = {**os.environ, "TMPDIR": str(scratch), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", _TERMINATED_SAVE, str(out / "m.skcifar")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    assert "not terminated" not in done.stdout
+    assert os.listdir(out) == ["m.skcifar"] and (out / "m.skcifar").read_bytes() == b""
+    assert not [name for name in os.listdir(scratch) if name.startswith("skcifar-")]
 
 
 @pytest.mark.parametrize(

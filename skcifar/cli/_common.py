@@ -34,6 +34,12 @@ def describe(exc):
     return one_line(exc) or type(exc).__name__
 
 
+def as_clause(exc):
+    """:func:`describe` of ``exc`` with a lower-case first letter, like the CLI's own messages."""
+    message = describe(exc)
+    return message[:1].lower() + message[1:]
+
+
 # -- argparse types ------------------------------------------------------------
 def positive_int(text):
     """argparse type: an int >= 1."""
@@ -305,13 +311,80 @@ def _save_archive(model, out):
         ) from exc
 
 
+def _is_pickle_file(path):
+    """Whether ``path`` starts like the pickles joblib writes (protocol 2 or later).
+
+    Only the first two bytes are read: nothing is unpickled.
+    """
+    with open(path, "rb") as file:
+        start = file.read(2)
+    return len(start) == 2 and start[0] == 0x80 and 2 <= start[1] <= 5
+
+
+def check_out(out, option="--out"):
+    """The absolute path of ``out`` once :func:`save_model` can write there; else UsageError.
+
+    Checked before a command trains or searches, so that no work is lost to
+    a bad output path: the name does not end in a path separator; the nearest
+    existing directory on its path is a writable directory (the missing ones
+    are created when saving); and an existing ``out`` is a model file that
+    skcifar may replace (a ``.skcifar`` archive, or a pickle for a pickle
+    name) or empty, never a directory or a file of the user's.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The output file.
+    option : str, default="--out"
+        The option that named it, for the messages.
+
+    Returns
+    -------
+    str
+        The absolute path.
+
+    Raises
+    ------
+    UsageError
+        If the file could not be written there, or something skcifar did not
+        write is in the way.
+    """
+    from skcifar.persistence import check_save_target
+
+    from ..utils.targets import check_target
+
+    name = os.fspath(out)
+    path = os.path.abspath(name)
+    if name.endswith(os.sep) or (os.altsep and name.endswith(os.altsep)):
+        raise UsageError(
+            f"{option} {name}: the name ends in a path separator; name the model file, "
+            f"e.g. {os.path.join(name, 'model.skcifar')}"
+        )
+    existing = os.path.dirname(path)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UsageError(f"cannot write {path!r}: {existing!r} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {path!r}: the directory {existing!r} is not writable")
+    try:
+        if is_pickle_path(path):
+            check_target(path, "a joblib pickle", _is_pickle_file)
+        else:
+            check_save_target(path)
+    except ValueError as exc:
+        raise UsageError(as_clause(exc)) from exc
+    return path
+
+
 def save_model(model, out):
     """Save ``model`` atomically to ``out``, in the format its extension names.
 
     A ``.joblib``, ``.pkl`` or ``.pickle`` name gets a joblib pickle, written to
     a temporary file and renamed into place; any other name (normally
     ``.skcifar``) is written with :func:`skcifar.save`, which is atomic too.
-    Missing parent directories are created.
+    Missing parent directories are created. An existing file is replaced only
+    if it is a model file skcifar may replace (see :func:`check_out`).
 
     Parameters
     ----------
@@ -328,12 +401,10 @@ def save_model(model, out):
     Raises
     ------
     UsageError
-        If the file cannot be written, or the model cannot be stored in the
-        ``.skcifar`` format.
+        If the file cannot be written, something skcifar did not write is in
+        the way, or the model cannot be stored in the ``.skcifar`` format.
     """
-    out = os.path.abspath(out)
-    if os.path.isdir(out):
-        raise UsageError(f"cannot write {out!r}: it is a directory")
+    out = check_out(out)
     try:
         os.makedirs(os.path.dirname(out), exist_ok=True)
         if is_pickle_path(out):
@@ -345,4 +416,6 @@ def save_model(model, out):
             _save_archive(model, out)
     except OSError as exc:
         raise UsageError(f"cannot write {out!r}: {describe(exc)}") from exc
+    except ValueError as exc:  # something appeared at out since it was checked
+        raise UsageError(as_clause(exc)) from exc
     return out

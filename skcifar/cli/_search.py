@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from ._common import UsageError, describe, how_to_load, load_cifar10, save_model
+from ._common import UsageError, check_out, describe, how_to_load, load_cifar10, save_model
 
 DEFAULT_FILTERS = [(16, 32), (32, 64)]
 DEFAULT_EPOCHS = [5, 10]
@@ -55,6 +55,7 @@ def search(args):
 
     from skcifar import CNNClassifier, PixelScaler
 
+    out = check_out(args.out)  # before any search
     memory = args.memory
     if memory is not None and os.path.exists(memory) and not os.path.isdir(memory):
         raise UsageError(f"--memory {memory}: a file, not a directory; name a directory")
@@ -94,7 +95,7 @@ def search(args):
     )
     if memory is not None:
         print(describe_cache(memory))
-    path = save_model(search_cv.best_estimator_, args.out)
+    path = save_model(search_cv.best_estimator_, out)
     print(f"saved the best pipeline to {path} ({how_to_load(path)})")
     return 0
 

@@ -7,6 +7,7 @@ import time
 
 from ._common import (
     UsageError,
+    check_out,
     class_names,
     describe,
     how_to_load,
@@ -70,7 +71,7 @@ def train(args):
             )
     if args.epochs is not None and args.time_budget is not None:
         raise UsageError("--epochs and --time-budget exclude each other: give one of them")
-    out = args.out or default_out(args.model)
+    out = check_out(args.out or default_out(args.model))  # before any training
 
     start = time.perf_counter()
     (X_train, y_train), (X_test, y_test) = load_cifar10(args.data, args.quiet)

@@ -103,12 +103,26 @@ def split_rows(y, weights, fraction, seed):
     """Row indices to train on and to validate on (None: no validation).
 
     Rows of weight 0 are left out by index, so ``X`` itself is never copied.
-    The split is stratified where every class present has two rows or more.
+    The split is stratified where every class present has two rows or more
+    and each side can hold every class. A ``fraction`` that leaves no row to
+    train on raises ValueError.
     """
     rows = np.arange(len(y)) if weights is None else np.flatnonzero(weights)
     if not fraction:
         return rows, None
     n_val = max(int(round(fraction * len(rows))), 1)
+    if n_val >= len(rows):
+        counted = "rows" if weights is None else "rows of positive weight"
+        raise ValueError(
+            f"validation_fraction={fraction:g} holds out {n_val} of the {len(rows)} {counted}, "
+            "leaving none to train on. Lower validation_fraction, set it to 0 (without "
+            "early_stopping), or fit on more rows."
+        )
     counts = np.bincount(y[rows])
-    stratify = y[rows] if counts[counts > 0].min() >= 2 and n_val >= len(counts) else None
+    present = np.count_nonzero(counts)
+    stratify = (
+        y[rows]
+        if counts[counts > 0].min() >= 2 and n_val >= len(counts) and len(rows) - n_val >= present
+        else None
+    )
     return train_test_split(rows, test_size=n_val, random_state=seed, stratify=stratify)

@@ -30,6 +30,8 @@ import tempfile
 import warnings
 from importlib import metadata
 
+from ..utils.atomic import cleanup_on_sigterm
+from ..utils.targets import check_directory
 from ._archive import (
     ARCHIVE_ERRORS,
     FORMAT,
@@ -44,6 +46,7 @@ from ._checkpoints import CheckpointCache
 from ._estimators import capture, restore
 from ._export import export
 from ._limits import check_keras_file
+from ._targets import MODEL_FILE, check_save_target
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointCache", "export", "load", "save"]
 
@@ -78,8 +81,9 @@ def save(estimator, path):
         The estimator, fitted or not; a Pipeline's steps must be supported
         estimators too (or ``"passthrough"``).
     path : str or os.PathLike
-        Destination file, conventionally ending in ``.skcifar``; replaced if
-        it exists.
+        Destination file, conventionally ending in ``.skcifar``. Its
+        directory must exist. An existing file is replaced only if it is a
+        ``.skcifar`` file (or empty), and keeps its permissions.
 
     Raises
     ------
@@ -87,6 +91,13 @@ def save(estimator, path):
         If the estimator is of another type, or one of its parameters is not
         storable as JSON (e.g. a Keras optimizer instance or callbacks): the
         message names the parameter.
+    ValueError
+        If something skcifar did not write is at ``path``: a directory, a
+        symbolic link, or a file other than a ``.skcifar`` file. It is left
+        as it is; choose another path or remove it yourself.
+    OSError
+        If the file cannot be written, e.g. ``FileNotFoundError`` when its
+        directory does not exist; the message names ``path``.
 
     See Also
     --------
@@ -107,6 +118,8 @@ def save(estimator, path):
     members = Members()
     # Everything that can fail on the estimator itself fails here, before any file exists.
     tree = capture(estimator, members.add_array, members.add_model)
+    check_directory(path, MODEL_FILE)
+    path = check_save_target(path)  # nothing that skcifar did not write is ever replaced
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -165,7 +178,11 @@ def load(path):
     archive, manifest = open_archive(path)
     in_float32 = []  # the networks that compute in float32 instead of bfloat16
     notes = []  # the paths in the file, not used
-    with archive, tempfile.TemporaryDirectory(prefix="skcifar-load-") as tmpdir:
+    with (
+        cleanup_on_sigterm(),
+        archive,
+        tempfile.TemporaryDirectory(prefix="skcifar-load-") as tmpdir,
+    ):
 
         def load_model(member, where):
             network = _load_network(archive, member, tmpdir, path, where)

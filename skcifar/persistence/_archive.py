@@ -46,11 +46,10 @@ def write_atomically(path, manifest, members):
     """Write the archive to a temporary file beside ``path``, then rename it.
 
     An interrupted or failing save leaves ``path`` as it was (absent, or the
-    previous file) and removes the temporary file.
+    previous file) and removes the temporary file. Whether ``path`` may be
+    replaced is the caller's check.
     """
     path = os.path.abspath(os.fspath(path))
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"Cannot save to {path!r}: it is a directory; pass a file name.")
     with atomic_output(path) as file:
         with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(MANIFEST, json.dumps(manifest, indent=1, allow_nan=False))
@@ -81,6 +80,19 @@ def _ignoring(*errors):
         yield
     except errors:
         pass
+
+
+def is_model_file(path):
+    """Whether ``path`` is a zip archive whose manifest declares skcifar's format (any version)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(MANIFEST)
+            if info.file_size > _MAX_MANIFEST_BYTES:
+                return False
+            manifest = json.loads(archive.read(info).decode("utf-8"))
+    except (OSError, KeyError, ValueError, RuntimeError, NotImplementedError, *ARCHIVE_ERRORS):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
 
 
 def open_archive(path):

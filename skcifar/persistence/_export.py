@@ -15,19 +15,16 @@ import io
 import json
 import logging
 import os
-import secrets
-import shutil
 from importlib import metadata
 
 import numpy as np
 
-from ..utils.atomic import atomic_output
+from ..utils.atomic import atomic_directory, atomic_output
+from ._targets import SAVEDMODEL_METADATA, check_export_target
 
 FORMATS = ("onnx", "savedmodel")
 INPUT_NAME = "images"
 OUTPUT_NAME = "probabilities"
-# Beside a SavedModel's own files, where TensorFlow Serving keeps extra files.
-SAVEDMODEL_METADATA = os.path.join("assets.extra", "skcifar.json")
 _UNFITTED = "{} (%(name)s) is not fitted yet: fit it before exporting it."
 
 
@@ -50,9 +47,13 @@ def export(estimator, path, format="onnx", *, opset=None):
         before the classifier, which must be its last step.
     path : str or os.PathLike
         For ``"onnx"`` a file (conventionally ``.onnx``), for
-        ``"savedmodel"`` a directory; replaced if it exists. It is written
-        beside the destination and renamed into place, so a failed export
-        leaves ``path`` as it was.
+        ``"savedmodel"`` a directory. Its parent directory must exist. An
+        existing ``path`` is replaced only if skcifar exported it (an ONNX
+        file with skcifar's metadata; a SavedModel directory holding
+        ``assets.extra/skcifar.json`` and nothing else the export did not
+        write) or it is empty, and keeps its permissions. It is written beside
+        the destination and renamed into place, so a failed export leaves
+        ``path`` as it was.
     format : {"onnx", "savedmodel"}, default="onnx"
         ``"onnx"`` converts the graph with tf2onnx (``pip install
         'skcifar[export]'``); a network that computes in bfloat16 is
@@ -74,7 +75,13 @@ def export(estimator, path, format="onnx", *, opset=None):
     Raises
     ------
     ValueError
-        If ``format`` is unknown, or ``opset`` is given for a SavedModel.
+        If ``format`` is unknown, ``opset`` is given for a SavedModel, or
+        something skcifar did not write is at ``path`` (a directory or file
+        of the user's, a symbolic link): it is left as it is; choose another
+        path or remove it yourself.
+    OSError
+        If ``path`` cannot be written, e.g. ``FileNotFoundError`` when its
+        directory does not exist; the message names ``path``.
     TypeError
         If the estimator, or a pipeline step, cannot be exported: the
         message names the step.
@@ -103,7 +110,7 @@ def export(estimator, path, format="onnx", *, opset=None):
     input_shape = tuple(int(s) for s in (scaler or classifier).input_shape_)
     dtype = "float32" if scaler is None else "uint8"
     info = _metadata(classifier, steps, input_shape, dtype, format)
-    path = os.path.abspath(os.fspath(path))
+    path = check_export_target(path, format)  # before any work: nothing of the user's is lost
 
     from ..architectures import float32_network
     from ..utils.backend import configure_threads, import_keras, import_tensorflow, quiet
@@ -236,47 +243,22 @@ def _quiet_loggers():
 
 def _write_onnx(converter, function, spec, path, info, opset):
     tf2onnx, onnx = converter
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"Cannot export to {path!r}: it is a directory; pass a file name.")
     with _quiet_loggers(), contextlib.redirect_stdout(io.StringIO()):
         model, _ = tf2onnx.convert.from_function(function, input_signature=[spec], opset=opset)
     onnx.helper.set_model_props(model, {key: json.dumps(value) for key, value in info.items()})
+    check_export_target(path, "onnx")  # again: the conversion took a while
     with atomic_output(path) as file:
         file.write(model.SerializeToString())
 
 
 def _write_savedmodel(keras, network, serve, spec, path, info):
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise FileExistsError(
-            f"Cannot export a SavedModel to {path!r}: it is a file; a SavedModel is a directory."
-        )
-    directory, base = os.path.split(path)
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
-    try:
+    with atomic_directory(path) as directory:
         archive = keras.export.ExportArchive()
         archive.track(network)
         archive.add_endpoint("serve", serve, input_signature=[spec])
         with contextlib.redirect_stdout(io.StringIO()):  # "Saved artifact at ..."
-            archive.write_out(tmp)
-        os.makedirs(os.path.dirname(os.path.join(tmp, SAVEDMODEL_METADATA)), exist_ok=True)
-        with open(os.path.join(tmp, SAVEDMODEL_METADATA), "w", encoding="utf-8") as file:
+            archive.write_out(directory)
+        os.makedirs(os.path.dirname(os.path.join(directory, SAVEDMODEL_METADATA)), exist_ok=True)
+        with open(os.path.join(directory, SAVEDMODEL_METADATA), "w", encoding="utf-8") as file:
             json.dump(info, file, indent=1)
-        _replace_directory(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _replace_directory(new, path):
-    """Rename ``new`` to ``path``; an existing ``path`` is moved aside first, then removed."""
-    if not os.path.exists(path):
-        os.replace(new, path)
-        return
-    old = f"{new}.old"
-    os.replace(path, old)
-    try:
-        os.replace(new, path)
-    except BaseException:
-        os.replace(old, path)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+        check_export_target(path, "savedmodel")  # again: the export took a while

@@ -6,6 +6,7 @@
 * :mod:`skcifar.utils.backend` - quiet Keras/TensorFlow imports and calls, threads, seeding;
 * :mod:`skcifar.utils.atomic` - files that appear complete or not at all;
 * :mod:`skcifar.utils.npy` - ``.npy`` data checked before its declared size is allocated;
+* :mod:`skcifar.utils.targets` - what a writer may replace: only what skcifar wrote;
 * :mod:`skcifar.utils.estimator_checks` - scikit-learn's estimator checks for skcifar.
 
 Importing this package imports none of them (nor TensorFlow).

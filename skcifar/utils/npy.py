@@ -38,6 +38,7 @@ import ast
 import io
 import math
 import os
+import re
 import stat
 from typing import NamedTuple
 
@@ -300,9 +301,15 @@ def loads(data, *, kinds=NUMERIC_KINDS, where="the .npy data"):
     return read_array(io.BytesIO(data), len(data), kinds=kinds, where=where)
 
 
+# A byte order, a kind letter and an item size, as np.save writes a plain dtype: '<f4', '|u1'.
+_PLAIN_DESCR = re.compile(r"[<>|=]?[a-zA-Z]\d{0,6}")
+
+
 def _dtype(descr, kinds, where):
     if not isinstance(descr, str):
         raise ValueError(f"{where}: 'descr' is {str(descr)[:80]}, not a plain dtype string")
+    if not _PLAIN_DESCR.fullmatch(descr):  # np.dtype parses other strings with ast (SyntaxError)
+        raise ValueError(f"{where}: 'descr' {descr[:80]!r} is not a plain dtype string")
     try:
         dtype = np.dtype(descr)
     except (TypeError, ValueError, OverflowError):

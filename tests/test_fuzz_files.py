@@ -9,8 +9,8 @@ caches: the entry discarded with a warning) — never another exception, a hang
 or a burst of memory.
 
 ``make test`` runs a fixed set of cases (``derandomize``: the same ones on
-every run, about 30 seconds in all on two cores); the ``slow`` variant draws ten times as
-many, new ones each run.
+every run, about 30 seconds in all on two cores); the ``slow`` variant draws
+ten times as many, new ones each run.
 """
 
 import io

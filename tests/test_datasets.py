@@ -24,6 +24,7 @@ from _data_factory import (
     write_image_folder,
     write_official,
 )
+from _processes import run_together
 
 from skcifar.datasets import (
     CLASS_NAMES as LIB_CLASS_NAMES,
@@ -678,26 +679,8 @@ def test_two_processes_building_one_entry_at_once_both_get_the_data(
 ):
     path, expected = write_image_folder(tmp_path, n_train=20)
     go, outs = tmp_path / "go", [tmp_path / f"{me}.npz" for me in "ab"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    builders = [
-        subprocess.Popen(
-            [sys.executable, "-c", _BUILDER, path, data_home, str(go), str(out)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        for out in outs
-    ]
-    try:
-        while not all(os.path.exists(f"{out}.ready") for out in outs):
-            if any(builder.poll() is not None for builder in builders):
-                break  # one ended early: its output says why
-            time.sleep(0.002)
-    finally:
-        go.touch()  # both decode the source, then store the same entry, at once
-        results = [builder.communicate(timeout=60) for builder in builders]
-    assert [builder.returncode for builder in builders] == [0, 0], results
+    argvs = [(path, data_home, str(go), str(out)) for out in outs]
+    run_together(_BUILDER, argvs, outs, go, timeout=60)  # decode, then store one entry, at once
     for out in outs:
         with np.load(out) as found:
             assert_dataset_equal([found[n] for n in ("X_train", "y_train", "X_test", "y_test")],

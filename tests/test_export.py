@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _files import tree
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -195,18 +196,6 @@ def test_failed_exports_leave_no_output(fitted, tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path / "sm")) == before
 
 
-def _tree(directory):
-    """Every path under ``directory`` with the bytes of each file: what a test must not lose."""
-    found = {}
-    for root, dirs, files in os.walk(directory):
-        for name in dirs:
-            found[os.path.relpath(os.path.join(root, name), directory)] = None
-        for name in files:
-            path = os.path.join(root, name)
-            found[os.path.relpath(path, directory)] = open(path, "rb").read()
-    return found
-
-
 def test_savedmodel_export_replaces_only_its_own_directories(fitted, tmp_path, monkeypatch):
     """A directory skcifar did not export to is never moved aside or deleted."""
     pipeline = fitted["cnn"]
@@ -223,7 +212,7 @@ def test_savedmodel_export_replaces_only_its_own_directories(fitted, tmp_path, m
     (tmp_path / "file").write_text("a file")
     os.symlink(runs, tmp_path / "link")
     monkeypatch.chdir(tmp_path)
-    before = _tree(tmp_path)
+    before = tree(tmp_path)
     for target, found in [
         (runs, "a non-empty directory"),
         (".", "a non-empty directory"),
@@ -236,7 +225,7 @@ def test_savedmodel_export_replaces_only_its_own_directories(fitted, tmp_path, m
         message = str(info.value)
         assert repr(os.path.abspath(target)) in message and found in message, message
         assert "Choose another path" in message and "yourself" in message, message
-    assert _tree(tmp_path) == before  # nothing moved, replaced or left behind
+    assert tree(tmp_path) == before  # nothing moved, replaced or left behind
     # An empty directory, and a SavedModel that skcifar wrote, are replaced.
     (tmp_path / "empty").mkdir()
     skcifar.export(pipeline, tmp_path / "empty", format="savedmodel")
@@ -260,7 +249,7 @@ def test_onnx_export_replaces_only_its_own_files(fitted, tmp_path):
         [onnx.helper.make_node("Identity", ["x"], ["y"])], "g", [tensor], [output]
     )
     onnx.save(onnx.helper.make_model(graph), tmp_path / "other.onnx")
-    before = _tree(tmp_path)
+    before = tree(tmp_path)
     for name, found in [
         ("notes.txt", "a file"),
         ("other.onnx", "a file"),
@@ -269,7 +258,7 @@ def test_onnx_export_replaces_only_its_own_files(fitted, tmp_path):
         with pytest.raises(ValueError, match="Cannot write an ONNX model") as info:
             skcifar.export(pipeline, tmp_path / name)
         assert repr(str(tmp_path / name)) in str(info.value) and found in str(info.value)
-    assert _tree(tmp_path) == before
+    assert tree(tmp_path) == before
     skcifar.export(pipeline, tmp_path / "m.onnx")
     os.chmod(tmp_path / "m.onnx", 0o600)
     skcifar.export(pipeline, tmp_path / "m.onnx")  # its own file: replaced, mode kept
@@ -301,7 +290,7 @@ def test_interrupted_savedmodel_export_leaves_no_temporary_files(
     import keras
 
     skcifar.export(fitted["cnn"], tmp_path / "sm", format="savedmodel")
-    before = _tree(tmp_path)
+    before = tree(tmp_path)
     archive_type = type(keras.export.ExportArchive())
     write_out = archive_type.write_out
 
@@ -312,7 +301,7 @@ def test_interrupted_savedmodel_export_leaves_no_temporary_files(
     monkeypatch.setattr(archive_type, "write_out", write_then_fail)
     with pytest.raises(error):
         skcifar.export(fitted["cnn"], tmp_path / "sm", format="savedmodel")
-    assert _tree(tmp_path) == before
+    assert tree(tmp_path) == before
 
 
 _TERMINATED_EXPORT = """

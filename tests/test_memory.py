@@ -9,7 +9,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 import warnings
 import zipfile
 
@@ -17,6 +16,7 @@ import joblib
 import numpy as np
 import pytest
 from _fifo import within
+from _processes import run_together
 from _synthetic import make_images
 from sklearn.base import clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -466,27 +466,9 @@ def test_two_processes_fitting_one_run_at_once_store_one_whole_checkpoint(data, 
     X, y = data
     location, go = tmp_path / "cache", tmp_path / "go"
     params = repr({**SMALL["ann"][1], "random_state": 0, "epochs": 2})  # tuples stay tuples
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     outs = [tmp_path / f"{me}.npy" for me in "ab"]
-    fitters = [
-        subprocess.Popen(
-            [sys.executable, "-c", _FITTER, str(location), params, str(go), str(out)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        for out in outs
-    ]
-    try:
-        while not all(os.path.exists(f"{out}.ready") for out in outs):
-            if any(fitter.poll() is not None for fitter in fitters):
-                break  # one ended early: its output says why
-            time.sleep(0.005)
-    finally:
-        go.touch()  # both have imported everything: they train, then store, at once
-        results = [fitter.communicate(timeout=120) for fitter in fitters]
-    assert [fitter.returncode for fitter in fitters] == [0, 0], results
+    argvs = [(str(location), params, str(go), str(out)) for out in outs]
+    results = run_together(_FITTER, argvs, outs, go, timeout=120)  # train, then store, at once
     reports = [json.loads(out.splitlines()[-1]) for out, _ in results]
     assert [report["warnings"] for report in reports] == [[], []]  # nothing discarded or lost
     scratch = _fit("ann", X, y, epochs=2)

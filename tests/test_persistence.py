@@ -13,6 +13,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from _files import tree
 from _synthetic import make_images
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -491,18 +492,6 @@ def test_save_is_atomic(saved_cnn, tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["model.skcifar"]
 
 
-def _tree(directory):
-    """Every path under ``directory`` with the bytes of each file: what a test must not lose."""
-    found = {}
-    for root, dirs, files in os.walk(directory):
-        for name in dirs:
-            found[os.path.relpath(os.path.join(root, name), directory)] = None
-        for name in files:
-            path = os.path.join(root, name)
-            found[os.path.relpath(path, directory)] = open(path, "rb").read()
-    return found
-
-
 def test_save_replaces_only_its_own_files(saved_cnn, tmp_path):
     """An existing .skcifar file or an empty file is replaced; anything else is refused."""
     scaler = PixelScaler()
@@ -512,7 +501,7 @@ def test_save_replaces_only_its_own_files(saved_cnn, tmp_path):
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "report.html").write_text("<html>")
     os.symlink(saved_cnn[1], tmp_path / "link.skcifar")
-    before = _tree(tmp_path)
+    before = tree(tmp_path)
     for name, found in [
         ("notes.txt", "a file"),
         ("photos.zip", "a file"),
@@ -525,7 +514,7 @@ def test_save_replaces_only_its_own_files(saved_cnn, tmp_path):
         message = str(info.value)
         assert repr(target) in message and found in message, message
         assert "Choose another path" in message and "yourself" in message
-    assert _tree(tmp_path) == before  # nothing replaced, no temporary file left
+    assert tree(tmp_path) == before  # nothing replaced, no temporary file left
     # An empty file (tempfile.mkstemp, touch) and a skcifar file are replaced.
     (tmp_path / "empty.skcifar").touch()
     save(scaler, tmp_path / "empty.skcifar")

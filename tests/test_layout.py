@@ -4,8 +4,6 @@ import ast
 import importlib
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / "skcifar"
 
 
@@ -83,32 +81,11 @@ def test_no_module_reaches_into_another_modules_private_names():
     assert _violations() == []
 
 
-@pytest.mark.parametrize(
-    "gone",
-    [
-        "skcifar._memory",
-        "skcifar._backend",
-        "skcifar._validation",
-        "skcifar._atomic",
-        "skcifar._testing",
-    ],
-)
-def test_shared_helpers_moved_to_their_public_home(gone):
-    assert importlib.util.find_spec(gone) is None
-
-
 def test_modules_are_named_for_what_they_hold():
     from skcifar.architectures import _shared
     from skcifar.utils import input_pipeline
 
     assert hasattr(input_pipeline, "batches") and hasattr(_shared, "Seeds")
-
-
-def test_no_alias_for_limit_worker_threads():
-    import skcifar.distributed as distributed
-
-    assert not hasattr(distributed, "prepare_workers")
-    assert "prepare_workers" not in distributed.__all__
 
 
 def test_the_builders_need_neither_scikit_learn_nor_tensorflow_to_import():

@@ -45,7 +45,8 @@ class NonFiniteTrainingError(ValueError, FloatingPointError):
     >>> import numpy as np
     >>> from skcifar import CNNClassifier, NonFiniteTrainingError
     >>> X = np.random.RandomState(0).rand(30, 8, 8, 3)
-    >>> clf = CNNClassifier(filters=(4,), dense_units=4, batch_size=8, learning_rate=1e30)
+    >>> clf = CNNClassifier(filters=(4,), dense_units=4, batch_size=8, learning_rate=1e30,
+    ...                     random_state=0)
     >>> try:
     ...     clf.fit(X, np.arange(30) % 3)
     ... except NonFiniteTrainingError as error:

@@ -4,7 +4,7 @@ The user guide's route for networks that skcifar's classifiers do not build:
 ``scikeras.wrappers.KerasClassifier(model=build_cnn, model__filters=...)`` after
 :class:`skcifar.PixelScaler` in a Pipeline, grid-searched and pickled. It needs
 the ``scikeras`` extra (``pip install "skcifar[scikeras]"``; the dev and test
-extras hold it).
+extras hold it, and it requires scikit-learn 1.7).
 """
 
 import io
@@ -12,6 +12,7 @@ import io
 import joblib
 import numpy as np
 import pytest
+import sklearn
 from _synthetic import make_images
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -23,6 +24,12 @@ wrappers = pytest.importorskip(
     "scikeras.wrappers",
     reason='the scikeras route needs the scikeras extra: pip install "skcifar[scikeras]"',
 )
+if tuple(int(part) for part in sklearn.__version__.split(".")[:2]) < (1, 7):
+    pytest.skip(
+        f"scikeras 0.13's KerasClassifier needs scikit-learn 1.7 (its tags fail on "
+        f"{sklearn.__version__}); the scikeras extra installs it",
+        allow_module_level=True,
+    )
 
 X, y = make_images(n=120, size=8)
 

@@ -5,14 +5,16 @@ joblib, ``copy.deepcopy``, the workers of a parallel search) with its
 ``model_`` replaced by :func:`network_to_bytes`, and :func:`network_from_bytes`
 builds the network back: architecture, weights, compile settings and
 optimizer state, so a restored classifier predicts as the original did and a
-``warm_start`` fit continues its training.
+``warm_start`` fit continues its training (the format does not keep how far a
+dropout or augmentation layer's seed generator has run: those layers draw
+afresh after a round trip).
 
 Both go through a private temporary directory, removed when the call ends,
-and leave Keras' global settings (custom objects, safe mode) as they were.
-The network is read back with Keras' safe mode: skcifar's networks need no
-more (their custom layers are registered by name). A pickle can run code all
-the same, so only load pickles from sources you trust; :func:`skcifar.save`
-writes files that are safe to load.
+and change none of Keras' settings or random streams (reading registers
+skcifar's own layers by name, as fitting does). The network is read in
+Keras' safe mode (skcifar's networks hold no ``Lambda`` layers); a pickle can
+run code all the same, so load pickles only from sources you trust:
+:func:`skcifar.save` writes files that are safe to load.
 """
 
 from __future__ import annotations

@@ -51,6 +51,12 @@ EXPECTED_OUTPUT = {
         r"only load model files you trust",
     ],
     "evaluation_report.py": [r"accuracy", r"Report: .*report\.html"],
+    "own_builder_scikeras.py": [
+        rf"dense_units=32: 2-fold {ACCURACY}",
+        r"Best dense_units: (32|64)",
+        rf"Test accuracy of the best pipeline: {ACCURACY}",
+        r"joblib.load: identical predict_proba on 500 test images: True",
+    ],
     "accuracy_vs_time.py": [
         rf"CNNClassifier \(the notebook's\) epoch 3: [\d.]+ s, test accuracy {ACCURACY}",
         rf"ResNetClassifier\(widths=\(32, 64, 128\)\) epoch 3: [\d.]+ s, test accuracy {ACCURACY}",

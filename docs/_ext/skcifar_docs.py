@@ -12,10 +12,9 @@
   download links; a build that runs the examples stops at once with a clear
   message when CIFAR-10 is not found locally, instead of each example failing
   on a download.
-* **API pages.** Members that scikeras' wrapper adds to the classifiers
-  (``feature_encoder``, ``scorer``, ...) are left out of the class pages, and
-  scikit-learn's inherited docstrings keep the text of their ``:ref:`` links
-  into scikit-learn's user guide (labels an inventory of names cannot hold).
+* **API pages.** scikit-learn's inherited docstrings keep the text of their
+  ``:ref:`` links into scikit-learn's user guide (labels an inventory of names
+  cannot hold).
 """
 
 from __future__ import annotations
@@ -363,13 +362,6 @@ def _defining_module(obj):
     return getattr(target, "__module__", None) or ""
 
 
-def skip_wrapper_members(app, what, name, obj, skip, options):
-    """Leave out the public members scikeras' wrapper adds to the classifiers."""
-    if what == "class" and _defining_module(obj).split(".")[0] == "scikeras":
-        return True
-    return None
-
-
 # scikit-learn's docstrings link into its user guide, glossary and gallery by
 # label (":ref:`user guide <label>`", ":term:`meta-estimator`"): an inventory of
 # names cannot hold those, so the text stays and the link goes.
@@ -393,6 +385,5 @@ def setup(app):
     app.connect("config-inited", write_inventories, priority=400)  # before intersphinx's
     app.connect("builder-inited", check_gallery_data, priority=400)  # before the gallery's
     app.connect("source-read", rewrite_gallery_page)
-    app.connect("autodoc-skip-member", skip_wrapper_members)
     app.connect("autodoc-process-docstring", unlink_sklearn_refs)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -3,8 +3,8 @@
 Read :meth:`KerasImageClassifier._train` top to bottom: validate -> encode ->
 build (seeded) -> (resume: ``memory``) -> feed -> train -> record history.
 Everything on that path is here or in a module it names (the inputs, weights
-and row split: :mod:`skcifar.estimators._inputs`); scikeras contributes only
-what :mod:`skcifar.estimators._scikeras` lists.
+and row split: :mod:`skcifar.estimators._inputs`; pickling:
+:mod:`skcifar.estimators._pickling`).
 """
 
 from __future__ import annotations
@@ -37,16 +37,16 @@ from ._budget import StepLimit, budget_limit, training_steps
 from ._inputs import combined_weights, network_input, split_rows, validation_fraction
 from ._labels import encode_labels, fit_classes
 from ._nonfinite import NonFiniteGuard, NonFiniteTrainingError
+from ._pickling import network_from_bytes, network_to_bytes
 from ._resume import cached_run
 from ._row_order import content_order
-from ._scikeras import BaseWrapper
 
 #: Smallest batch of prediction and of the validation loss (``batch_size`` may be larger).
 MIN_INFERENCE_BATCH = 256
 _OPTIMIZER_NAMES = {form for name in OPTIMIZERS for form in (name, name.upper(), name.title())}
 
 
-class KerasImageClassifier(ClassifierMixin, BaseWrapper):
+class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     """Base class: the fit path of the image classifiers.
 
     Subclasses define ``__init__`` (the hyperparameters),
@@ -78,12 +78,6 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
     # A learning-rate schedule laid out over the whole fit: a longer run is no
     # continuation of a shorter one, so memory reuses exact repeats only.
     _schedule_spans_the_fit = False
-
-    # scikit-learn's parameter handling (signature based), not scikeras' routing.
-    get_params = BaseEstimator.get_params
-    set_params = BaseEstimator.set_params
-    _get_param_names = BaseEstimator.__dict__["_get_param_names"]  # the classmethod itself
-    __repr__ = BaseEstimator.__repr__
 
     # -- hooks for subclasses ------------------------------------------------
     def _build_network(self, input_shape, n_classes, n_train, seed):  # pragma: no cover
@@ -467,6 +461,31 @@ class KerasImageClassifier(ClassifierMixin, BaseWrapper):
         """Drop every fitted attribute: the estimator is unfitted again."""
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, name)
+
+    # -- fitted state -----------------------------------------------------------
+    @property
+    def initialized_(self):
+        """Whether the classifier has a network (fitted, or built by :meth:`initialize`)."""
+        return hasattr(self, "model_")
+
+    @property
+    def current_epoch(self):
+        """Epochs trained so far: the length of ``history_["loss"]`` (0 before any)."""
+        if not hasattr(self, "history_"):
+            return 0
+        return len(self.history_["loss"])
+
+    def __getstate__(self):
+        """The state to pickle: ``model_`` as the bytes of its ``.keras`` archive."""
+        state = super().__getstate__()
+        if "model_" in state:
+            state = {**state, "model_": network_to_bytes(state["model_"])}
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("model_"), bytes):
+            state = {**state, "model_": network_from_bytes(state["model_"])}
+        super().__setstate__(state)
 
     # -- scikit-learn protocol --------------------------------------------------
     def __sklearn_is_fitted__(self):

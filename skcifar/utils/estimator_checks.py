@@ -17,12 +17,6 @@ _KERAS_CLASSIFIER_XFAILS = {
         "networks differ beyond the check's 1e-7 tolerance. MLPClassifier passes it only "
         "with its full-batch lbfgs solver."
     ),
-    "check_estimator_tags_renamed": (
-        "scikeras' BaseWrapper (scikeras 0.13), skcifar's base class (see "
-        "skcifar.estimators._scikeras), still defines the pre-1.6 _more_tags hook, and "
-        "the check rejects any class in the MRO that does. Our classes define "
-        "__sklearn_tags__, which is what scikit-learn reads; the old hook is never called."
-    ),
 }
 
 

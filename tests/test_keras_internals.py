@@ -7,7 +7,9 @@ so an upgrade that moves one fails here rather than somewhere in a fit.
 ``tests/test_persistence.py``, against ``enable_unsafe_deserialization``.)
 """
 
+import ast
 import importlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,6 +119,57 @@ def test_variable_index_and_weight_decay_hook():
         "Optimizer._get_variable_index does not index the built variables"
     )
     assert optimizer.momentums[1].shape == bias.shape
-    assert optimizer._use_weight_decay(first) and not optimizer._use_weight_decay(bias), (
-        _explained("Optimizer._use_weight_decay no longer decides weight decay per variable")
+    assert optimizer._use_weight_decay(first) and not optimizer._use_weight_decay(bias), _explained(
+        "Optimizer._use_weight_decay no longer decides weight decay per variable"
+    )
+
+
+# -- nothing else reaches in --------------------------------------------------
+
+PACKAGE = Path(__file__).resolve().parents[1] / "skcifar"
+_INTERNAL_MODULES = ("keras.src", "tensorflow.python")
+_INTERNAL_ATTRIBUTES = {
+    name.rpartition(".")[2] for name, _ in INTERNALS if name.startswith("keras.optimizers.")
+}
+#: Internal names used outside keras_internals, each with why it must stay.
+_ALLOWED = {
+    # An optimizer subclass overrides Keras' hook, so the method carries Keras' name.
+    ("skcifar/architectures/_training.py", "_use_weight_decay"),
+    # Lookahead reads the schedule's length from the optimizer's schedule object, the
+    # object keras_internals.learning_rate_schedule returns; it is to call that function.
+    ("skcifar/estimators/_recipe.py", "_learning_rate"),
+}
+
+
+def _internal_uses(path):
+    relative = path.relative_to(PACKAGE.parent).as_posix()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        elif isinstance(node, ast.Attribute):
+            names = [node.attr]
+        elif isinstance(node, ast.FunctionDef):
+            names = [node.name]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value]
+        else:
+            continue
+        for name in names:
+            internal = name.startswith(_INTERNAL_MODULES) or name in _INTERNAL_ATTRIBUTES
+            if internal and (relative, name) not in _ALLOWED:
+                yield f"{relative}:{node.lineno}: {name}"
+
+
+def test_only_keras_internals_reaches_into_keras_and_tensorflow():
+    found = [
+        use
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "keras_internals.py"
+        for use in _internal_uses(path)
+    ]
+    assert not found, (
+        "Keras/TensorFlow internals used outside skcifar/utils/keras_internals.py "
+        "(add a function there and call it):\n" + "\n".join(found)
     )

@@ -12,9 +12,10 @@ Archive layout::
     arrays/<k>.npy       numeric/str fitted arrays (np.save, allow_pickle=False)
     models/<k>.keras     each fitted network, in Keras' own format
 
-:class:`CheckpointCache` is the other file format here: the epoch checkpoints
-that the classifiers' ``memory`` stores and resumes fits from, also without
-pickle.
+:class:`CheckpointCache` is the other file format, re-exported here from
+:mod:`skcifar.checkpoints` (below the estimators, which use it): the epoch
+checkpoints that the classifiers' ``memory`` stores and resumes fits from,
+also without pickle.
 
 :func:`export` writes a fitted classifier for serving instead: one ONNX file or
 TensorFlow SavedModel with the preprocessing and test-time augmentation in its

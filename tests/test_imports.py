@@ -147,15 +147,6 @@ def test_the_packages_import_each_other_in_one_direction():
     assert not found, f"import cycles between skcifar's packages:\n{_described(found)}"
 
 
-def test_allowed_upward_edges_are_still_needed():
-    graph = import_graph()
-    for source, target in ALLOWED_PACKAGE_EDGES:
-        assert any(
-            package_of(module) == source and target in map(package_of, targets)
-            for module, targets in graph.items()
-        ), f"{source} -> {target} is allowed but no longer imported"
-
-
 @pytest.fixture
 def tree(tmp_path):
     """A small package ``pkg`` written to ``tmp_path`` from ``{relative path: source}``."""

@@ -41,7 +41,6 @@ def run(config, n_train=None, n_validation=N_VALIDATION, budget=None):
 
     from skcifar import PixelScaler, ResNetClassifier
     from skcifar.datasets import load_data
-    from skcifar.estimators._tta import with_temperature
 
     (X, y), _ = load_data()  # the test part is never used here
     if n_train is not None:
@@ -57,10 +56,11 @@ def run(config, n_train=None, n_validation=N_VALIDATION, budget=None):
     start = time.perf_counter()
     model.fit(X_fit, y_fit)
     fit_seconds = time.perf_counter() - start
-    proba = model.predict_proba(X_val)
+    proba = model.predict_proba(X_val)  # at temperature 1
     rows = []
     for t in TEMPERATURES:
-        sharpened = with_temperature(proba, float(t))
+        model.set_params(resnetclassifier__temperature=float(t))
+        sharpened = model.predict_proba(X_val)
         rows.append({"temperature": float(t), "log_loss": _common.log_loss(y_val, sharpened)})
         print(f"  temperature {t:.2f}: validation log-loss {rows[-1]['log_loss']:.4f}", flush=True)
     best = min(rows, key=lambda r: r["log_loss"])

@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 
 import skcifar
 from skcifar import CNNClassifier, PixelScaler
-from skcifar.persistence import _limits
+from skcifar.utils import file_limits as _limits
 
 BOMB_BYTES = 64 * 2**20  # more than the 16 MiB floor, and 20 times any file here
 

@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 
 import skcifar
 from skcifar import CNNClassifier, PixelScaler
-from skcifar.persistence import _codec
+from skcifar.utils import codec as _codec
 
 LABELS = np.array(["airplane", "bird", "cat"])
 

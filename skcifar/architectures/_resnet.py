@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils.backend import import_keras
+from ..utils.keras_internals import learning_rate_schedule
 from ..utils.sizes import check_sizes
 from ._precision import resolve_precision
 from ._shared import MIN_AUGMENTED_SIZE, Seeds, compile_model
@@ -83,8 +84,8 @@ def set_schedule_steps(model, schedule_steps):
     """Lay a compiled network's warm-up + cosine schedule out over ``schedule_steps``.
 
     Returns False (and does nothing) when the network has no such schedule.
-    Keras keeps no public handle on an optimizer's schedule object, hence the
-    private attribute.
+    Keras keeps no public handle on an optimizer's schedule object:
+    :func:`skcifar.utils.keras_internals.learning_rate_schedule` reaches it.
 
     Examples
     --------
@@ -95,7 +96,7 @@ def set_schedule_steps(model, schedule_steps):
     """
     from ._training import WarmupDecay
 
-    schedule = getattr(model.optimizer, "_learning_rate", None)
+    schedule = learning_rate_schedule(model.optimizer)
     if not isinstance(schedule, WarmupDecay):
         return False
     schedule.set_total_steps(schedule_steps)

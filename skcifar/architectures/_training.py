@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils.backend import import_keras, import_tensorflow
+from ..utils.keras_internals import variable_index
 
 keras = import_keras()
 ops = keras.ops
@@ -158,7 +159,7 @@ class ScaledSGD(keras.optimizers.SGD):
         ]
 
     def update_step(self, gradient, variable, learning_rate):
-        scale = self._lr_scales[self._get_variable_index(variable)]
+        scale = self._lr_scales[variable_index(self, variable)]
         if scale != 1.0:
             learning_rate = ops.cast(learning_rate, variable.dtype) * scale
         super().update_step(gradient, variable, learning_rate)
@@ -166,7 +167,7 @@ class ScaledSGD(keras.optimizers.SGD):
     def reset_momentum(self, variable):
         """Zero the momentum of ``variable``, so a frozen parameter stops at once."""
         if self.built and self.momentum:
-            self.momentums[self._get_variable_index(variable)].assign(ops.zeros_like(variable))
+            self.momentums[variable_index(self, variable)].assign(ops.zeros_like(variable))
 
     def get_config(self):
         config = super().get_config()
@@ -247,11 +248,11 @@ class MuonSGD(ScaledSGD):
             self.momentums = self.add_optimizer_variables(variables, "momentum")
 
     def _use_weight_decay(self, variable):
-        index = self._get_variable_index(variable)
+        index = variable_index(self, variable)
         return not self._muon[index] and super()._use_weight_decay(variable)
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
+        index = variable_index(self, variable)
         if not self._muon[index]:
             return super().update_step(gradient, variable, learning_rate)
         gradient = tf.cast(gradient, variable.dtype)

@@ -4,9 +4,10 @@ import os
 
 import numpy as np
 
-from . import _cache, _download, _readers
+from . import _download  # its URL and MD5 are read at each call
+from ._cache import load_cached, save_cached, source_key, warn_uncached
 from ._home import data_home_path, get_data_home
-from ._readers import CLASS_NAMES
+from ._readers import CLASS_NAMES, read_source
 
 __all__ = ["CLASS_NAMES", "DESCR", "fetch_cifar10", "load_data"]
 
@@ -54,7 +55,7 @@ def _resolve_data_home(data_home):
         return get_data_home(data_home)
     except OSError as exc:  # unwritable: carry on without cache or download
         path = data_home_path(data_home)
-        _cache.warn_uncached(path, exc)
+        warn_uncached(path, exc)
         return path
 
 
@@ -183,14 +184,14 @@ def load_data(path=None, *, data_home=None, download_if_missing=True, progress=N
     data_home = _resolve_data_home(data_home)
     source = _locate(path, data_home, download_if_missing, progress)
     try:
-        key = _cache.source_key(source)
+        key = source_key(source)
     except OSError:
         key = None
-    arrays = _cache.load_cached(data_home, key) if key else None
+    arrays = load_cached(data_home, key) if key else None
     if arrays is None:
-        arrays = _readers.read_source(source, progress)
+        arrays = read_source(source, progress)
         if key:
-            _cache.save_cached(data_home, key, arrays)
+            save_cached(data_home, key, arrays)
     X_train, y_train, X_test, y_test = arrays
     return (X_train, y_train), (X_test, y_test)
 

@@ -34,6 +34,7 @@ from ..utils.backend import (
 from ..utils.input_pipeline import batches
 from ..utils.validation import check_image_shape, image_shape_for, validate_pixels
 from ._budget import StepLimit, budget_limit, training_steps
+from ._inference import run_inference
 from ._inputs import combined_weights, network_input, split_rows, validation_fraction
 from ._labels import encode_labels, fit_classes
 from ._nonfinite import NonFiniteGuard, NonFiniteTrainingError
@@ -53,8 +54,8 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     ``_build_network(input_shape, n_classes, n_train, seed, **build_args)``
     (``build_args`` from ``_data_build_args``) returning a
     compiled Keras model, and optionally ``_check_architecture()`` and
-    ``_predict_batches(data)``. ``ClassifierMixin`` comes first in the bases,
-    as scikit-learn requires.
+    :meth:`inference_function` (wrapping this one). ``ClassifierMixin`` comes
+    first in the bases, as scikit-learn requires.
     """
 
     _parameter_constraints: dict = {
@@ -106,19 +107,6 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         batches by the rows' contents.)
         """
         return max(self.batch_size, MIN_INFERENCE_BATCH)
-
-    def _predict_batches(self, data):
-        """The network's outputs for a dataset of input batches (subclasses add to it)."""
-        return self.model_.predict(data, verbose=0)
-
-    def _predict_graph(self, network, images):
-        """What :meth:`_predict_batches` computes, as TensorFlow ops on one batch of images.
-
-        ``network`` is ``model_`` or a copy of it; :func:`skcifar.export` traces
-        this into the exported graph, so it must follow ``_predict_batches``
-        for the current parameter values.
-        """
-        return network(images, training=False)
 
     # -- public API -------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -233,6 +221,61 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
+    def inference_function(self, network=None):
+        """The computation of :meth:`predict_proba` on one batch: images to probabilities.
+
+        :meth:`predict_proba` runs it, compiled, over ``X`` in batches, and
+        :func:`skcifar.export` traces it into the exported graph: the one
+        definition of what a classifier predicts, with the
+        :class:`ResNetClassifier`'s test-time augmentation and temperature.
+
+        Parameters
+        ----------
+        network : keras.Model, default=None
+            The network to run: ``model_`` (None), or a copy of it with the
+            same inputs and outputs (:func:`skcifar.export` passes a float32
+            copy of a bfloat16 network).
+
+        Returns
+        -------
+        function : callable
+            Maps a batch of images, a tensor of shape ``(n, *image_shape_)``
+            (uint8, float16 or float32: the network casts it), to the
+            probabilities, a float32 tensor of shape ``(n, n_classes_)``, in
+            TensorFlow operations. It follows the parameter values at the
+            time of the call: after ``set_params``, ask for it again.
+
+        Raises
+        ------
+        NotFittedError
+            If the classifier is not fitted.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skcifar import ANNClassifier
+        >>> X = np.random.default_rng(0).integers(0, 256, (20, 4, 4, 3), dtype=np.uint8)
+        >>> clf = ANNClassifier(hidden_layer_sizes=(8,), epochs=1, random_state=0)
+        >>> clf = clf.fit(X, np.arange(20) % 2)
+        >>> probabilities = clf.inference_function()
+        >>> tuple(probabilities(X[:3]).shape)
+        (3, 2)
+        """
+        self._check_fitted()
+        network = self.model_ if network is None else network
+
+        def probabilities(images):
+            return network(images, training=False)
+
+        return probabilities
+
+    def _check_fitted(self):
+        if not self.initialized_:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            )
+
     def predict_proba(self, X):
         """Class probabilities for ``X``.
 
@@ -259,16 +302,12 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         products depend on a row's place in the batch (the user guide's
         "Reproducibility" section).
         """
-        if not self.initialized_:
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator."
-            )
+        self._check_fitted()
         with quiet():
             X = network_input(validate_pixels(self, X, reset=False), self.image_shape_)
             rows, inverse = content_order(X)
             data = batches(X, batch_size=self._inference_batch(), indices=rows)
-            return self._predict_batches(data)[inverse]
+            return run_inference(self, data)[inverse]
 
     # -- the fit path -----------------------------------------------------------
     def _train(self, X, y, sample_weight, *, epochs, continuing, partial=False, classes=None):

@@ -23,7 +23,7 @@ from ._base import KerasImageClassifier
 from ._budget import training_steps
 from ._docstrings import training_parameters
 from ._recipe import AlternatingFlip, Lookahead, WhiteningBiasFreeze
-from ._tta import augmented_graph, augmented_proba, graph_temperature, with_temperature
+from ._tta import augmented, sharpened
 
 register_keras_objects()  # so that pickled ResNet classifiers unpickle
 
@@ -350,15 +350,35 @@ class ResNetClassifier(KerasImageClassifier):
         """The shift of the test-time views, or None without test-time augmentation."""
         return int(self.tta_shift) if self.tta and self._is_image() else None
 
-    def _predict_batches(self, data):
-        predict, shift = super()._predict_batches, self._tta_shift()
-        proba = predict(data) if shift is None else augmented_proba(predict, data, shift)
-        return with_temperature(proba, self.temperature)
+    def inference_function(self, network=None):
+        """The computation of :meth:`predict_proba` on one batch: images to probabilities.
 
-    def _predict_graph(self, network, images):
-        def outputs(views):
-            return super(ResNetClassifier, self)._predict_graph(network, views)
+        :meth:`predict_proba` runs it, compiled, over ``X`` in batches, and
+        :func:`skcifar.export` traces it into the exported graph. The
+        network's outputs are averaged over the test-time views (``tta``,
+        ``tta_shift``) and sharpened by ``temperature``.
 
+        Parameters
+        ----------
+        network : keras.Model, default=None
+            The network to run: ``model_`` (None), or a copy of it with the
+            same inputs and outputs.
+
+        Returns
+        -------
+        function : callable
+            Maps a batch of images, a tensor of shape ``(n, *image_shape_)``,
+            to the probabilities, a float32 tensor of shape ``(n,
+            n_classes_)``, in TensorFlow operations, for the parameter values
+            at the time of the call.
+
+        Raises
+        ------
+        NotFittedError
+            If the classifier is not fitted.
+        """
+        probabilities = super().inference_function(network)
         shift = self._tta_shift()
-        proba = outputs(images) if shift is None else augmented_graph(outputs, images, shift)
-        return graph_temperature(proba, self.temperature)
+        if shift is not None:
+            probabilities = augmented(probabilities, shift)
+        return sharpened(probabilities, self.temperature)

@@ -29,7 +29,7 @@ import warnings
 from numbers import Integral
 
 from .. import __version__
-from ..persistence import CheckpointCache
+from ..checkpoints import CheckpointCache
 from ..utils.backend import import_keras, import_tensorflow
 
 # Parameters that leave the run as it is: not part of its key.

@@ -1,14 +1,17 @@
-"""ResNetClassifier's test-time augmentation and temperature, twice over.
+"""ResNetClassifier's test-time augmentation and temperature, as TensorFlow operations.
 
-``predict_proba`` averages the network's outputs over views of each image:
-the image and its mirror image, and with a shift ``s`` also both mirrored
-views of the image moved by ``s`` pixels up-left and down-right (borders
-mirrored), weighted half for the unshifted pair and half for the shifted
-ones. Then ``temperature`` sharpens the result. Each step exists in two
-forms that must agree: on a ``tf.data`` dataset of batches, as the
-estimator predicts (:func:`augmented_proba`, :func:`with_temperature`), and
-as TensorFlow ops on one batch, as :func:`skcifar.export` traces it
-(:func:`augmented_graph`, :func:`graph_temperature`).
+Each function here wraps an inference function (a batch of images ->
+probabilities) into
+another: ``ResNetClassifier.inference_function`` is the network's function
+wrapped in both; ``predict_proba`` runs it, :func:`skcifar.export` traces it.
+
+* :func:`augmented` averages the outputs over views of each image: the image
+  and its mirror image, and with a shift ``s`` also both mirrored views of
+  the image moved by ``s`` pixels up-left and down-right (borders mirrored),
+  weighted half for the unshifted pair and half for the shifted ones.
+* :func:`sharpened` applies a temperature ``T``: each row of probabilities
+  ``p`` becomes ``p ** (1 / T)``, renormalised, computed as the softmax of
+  ``log(p) / T``.
 """
 
 from __future__ import annotations
@@ -30,56 +33,61 @@ def _mirrored(images):
     return import_tensorflow().reverse(images, axis=[2])
 
 
-def _augmented(outputs_of, shift):
-    """The views' weighted mean of ``outputs_of(view)``, ``view`` a function of images."""
-
-    def pair(move):  # a view and its mirror image
-        return (outputs_of(move) + outputs_of(lambda images: _mirrored(move(images)))) / 2
-
-    proba = pair(lambda images: images)
-    if shift:
-        up_left = pair(lambda images: _moved(images, shift, 0))
-        down_right = pair(lambda images: _moved(images, shift, 2 * shift))
-        proba = (proba + (up_left + down_right) / 2) / 2
-    return proba
-
-
-def augmented_proba(predict, data, shift):
-    """The views' mean of ``predict`` (outputs of a dataset of image batches).
+def augmented(probabilities, shift):
+    """``probabilities`` averaged over the test-time views of each image.
 
     Parameters
     ----------
-    predict : callable
-        Maps a dataset of image batches to an array of outputs.
-    data : tf.data.Dataset
-        Batches of images.
+    probabilities : callable
+        Maps a batch of images (a tensor of shape ``(n, height, width,
+        channels)``) to their outputs.
     shift : int
         Pixels of the shifted views; 0: the image and its mirror image only.
+
+    Returns
+    -------
+    callable
+        Maps a batch of images to the views' weighted mean of the outputs.
     """
-    return _augmented(lambda view: predict(data.map(view)), shift)
 
+    def views_mean(images):
+        def pair(view):  # a view and its mirror image
+            return (probabilities(view) + probabilities(_mirrored(view))) / 2
 
-def augmented_graph(outputs, images, shift):
-    """:func:`augmented_proba` as TensorFlow ops: ``outputs(images)`` for one batch."""
-    return _augmented(lambda view: outputs(view(images)), shift)
-
-
-def with_temperature(proba, temperature):
-    """Rows of ``proba ** (1 / temperature)``, renormalised (softmax of scaled log-probs)."""
-    if temperature == 1:
+        proba = pair(images)
+        if shift:
+            up_left = pair(_moved(images, shift, 0))
+            down_right = pair(_moved(images, shift, 2 * shift))
+            proba = (proba + (up_left + down_right) / 2) / 2
         return proba
-    logits = np.log(np.maximum(proba, np.finfo(proba.dtype).tiny)) / proba.dtype.type(temperature)
-    logits -= logits.max(axis=1, keepdims=True)
-    sharpened = np.exp(logits)
-    return sharpened / sharpened.sum(axis=1, keepdims=True)
+
+    return views_mean
 
 
-def graph_temperature(proba, temperature):
-    """:func:`with_temperature` as TensorFlow ops (float32)."""
+def sharpened(probabilities, temperature):
+    """``probabilities`` with rows ``p ** (1 / temperature)``, renormalised (float32).
+
+    Parameters
+    ----------
+    probabilities : callable
+        Maps a batch of images to rows of probabilities.
+    temperature : float > 0
+        1 leaves the rows as they are; below 1 sharpens them.
+
+    Returns
+    -------
+    callable
+        Maps a batch of images to the sharpened rows.
+    """
     if temperature == 1:
-        return proba
-    tf = import_tensorflow()
+        return probabilities
+    divisor = np.float32(temperature)
     tiny = np.finfo(np.float32).tiny
-    logits = tf.math.log(tf.maximum(proba, tiny)) / np.float32(temperature)
-    sharpened = tf.exp(logits - tf.reduce_max(logits, axis=1, keepdims=True))
-    return sharpened / tf.reduce_sum(sharpened, axis=1, keepdims=True)
+
+    def sharpen(images):
+        tf = import_tensorflow()
+        logits = tf.math.log(tf.maximum(probabilities(images), tiny)) / divisor
+        exp = tf.exp(logits - tf.reduce_max(logits, axis=1, keepdims=True))
+        return exp / tf.reduce_sum(exp, axis=1, keepdims=True)
+
+    return sharpen

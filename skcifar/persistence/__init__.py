@@ -12,9 +12,10 @@ Archive layout::
     arrays/<k>.npy       numeric/str fitted arrays (np.save, allow_pickle=False)
     models/<k>.keras     each fitted network, in Keras' own format
 
-:class:`CheckpointCache` is the other file format here: the epoch checkpoints
-that the classifiers' ``memory`` stores and resumes fits from, also without
-pickle.
+:class:`CheckpointCache` is the other file format, re-exported here from
+:mod:`skcifar.checkpoints` (below the estimators, which use it): the epoch
+checkpoints that the classifiers' ``memory`` stores and resumes fits from,
+also without pickle.
 
 :func:`export` writes a fitted classifier for serving instead: one ONNX file or
 TensorFlow SavedModel with the preprocessing and test-time augmentation in its
@@ -23,14 +24,16 @@ graph, read without skcifar (and without pickle) by ONNX Runtime or TensorFlow.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
 import warnings
 from importlib import metadata
 
+from ..checkpoints import CheckpointCache
 from ..utils.atomic import cleanup_on_sigterm
+from ..utils.file_limits import check_keras_file
+from ..utils.keras_internals import safe_mode_scope
 from ..utils.targets import check_directory
 from ._archive import (
     ARCHIVE_ERRORS,
@@ -42,10 +45,8 @@ from ._archive import (
     read_member,
     write_atomically,
 )
-from ._checkpoints import CheckpointCache
 from ._estimators import capture, restore
 from ._export import export
-from ._limits import check_keras_file
 from ._targets import MODEL_FILE, check_save_target
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointCache", "export", "load", "save"]
@@ -225,10 +226,11 @@ def _load_network(archive, member, tmpdir, path, where):
     register_keras_objects()
 
     filename = extract_member(archive, member, tmpdir, f"model{len(os.listdir(tmpdir))}.keras")
-    with _forced_safe_mode():
+    # Safe mode even if keras.config.enable_unsafe_deserialization() was called.
+    with safe_mode_scope():
         check_keras_file(filename, where)
     try:
-        with _forced_safe_mode():
+        with safe_mode_scope():
             network = keras.saving.load_model(filename, safe_mode=True)
     except Exception as exc:
         raise ValueError(
@@ -245,16 +247,3 @@ def _computable(network):
 
     bfloat16 = any(layer.dtype_policy.compute_dtype == "bfloat16" for layer in network.layers)
     return float32_network(network) if bfloat16 and not bfloat16_runs() else network
-
-
-def _forced_safe_mode():
-    """Safe mode even if ``keras.config.enable_unsafe_deserialization()`` was called.
-
-    That global switch overrides ``load_model(safe_mode=True)``; Keras' own
-    scope object sets it back for the duration of the load.
-    """
-    try:
-        from keras.src.saving.serialization_lib import SafeModeScope
-    except ImportError:  # pragma: no cover - private Keras API moved
-        return contextlib.nullcontext()
-    return SafeModeScope(True)

@@ -8,20 +8,22 @@ import os
 import shutil
 import tempfile
 import zipfile
-import zlib
 from contextlib import contextmanager
 
 from ..utils.atomic import atomic_output
-from ._codec import array_to_npy
-from ._limits import MAX_NESTING, check_inflation, check_methods, nesting_depth
+from ..utils.codec import array_to_npy
+from ..utils.file_limits import (
+    ARCHIVE_ERRORS,
+    MAX_NESTING,
+    check_inflation,
+    check_methods,
+    nesting_depth,
+)
 
 FORMAT = "skcifar-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _MAX_MANIFEST_BYTES = 64 * 2**20
-# Errors that a damaged archive raises while it is opened or a member is read; zipfile
-# raises NotImplementedError for a header declaring a zip version or feature it lacks.
-ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 
 
 class Members:

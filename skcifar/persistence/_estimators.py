@@ -14,8 +14,8 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils.codec import decode, encode
 from ._attributes import ATTRIBUTES, check_attributes
-from ._codec import decode, encode
 
 # short name -> (module, attribute): the allow-list of storable classes.
 _REGISTRY = {

@@ -3,8 +3,9 @@
 The graph takes what the estimator takes (uint8 images when a
 :class:`~skcifar.PixelScaler` leads) and returns what ``predict_proba``
 returns: the scaling, the network and the ResNet's test-time augmentation and
-temperature, traced from the estimator's current parameter values
-(``_predict_graph`` of each classifier).
+temperature, traced from the classifier's
+:meth:`~skcifar.estimators.KerasImageClassifier.inference_function` for its
+current parameter values.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ def export(estimator, path, format="onnx", *, opset=None):
 
         table = _pixel_table(scaler).reshape(-1) if scaler else None
         n_features = int(np.prod(input_shape))
+        probabilities = classifier.inference_function(network)
 
         def serve(inputs):
             if scaler is None:
@@ -134,7 +136,7 @@ def export(estimator, path, format="onnx", *, opset=None):
                 levels = tf.reshape(tf.cast(inputs, tf.int32), (-1, n_features))
                 images = tf.gather(table, levels * n_features + tf.range(n_features))
             images = tf.reshape(images, (-1, *classifier.image_shape_))
-            return {OUTPUT_NAME: classifier._predict_graph(network, images)}
+            return {OUTPUT_NAME: probabilities(images)}
 
         if format == "onnx":
             function = tf.function(serve, input_signature=[spec])

@@ -22,6 +22,14 @@ import warnings
 
 import numpy as np
 
+from .keras_internals import (
+    DATA_ADAPTERS_MODULE,
+    gradient_registry,
+    keras_random_state,
+    restore_keras_random_state,
+    tensorflow_global_seed,
+)
+
 _THREADS_CONFIGURED = False
 _LOG_LEVEL_VAR = "TF_CPP_MIN_LOG_LEVEL"
 
@@ -50,7 +58,7 @@ def quiet():
     absl_logging = sys.modules.get("absl.logging")
     absl_level = absl_logging.get_verbosity() if absl_logging else None
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", module="keras.src.trainers.data_adapters")
+        warnings.filterwarnings("ignore", module=DATA_ADAPTERS_MODULE)
         logger.setLevel(logging.ERROR)
         if absl_logging:
             absl_logging.set_verbosity(absl_logging.ERROR)
@@ -171,32 +179,19 @@ def seeded(seed):
     if seed is None:
         yield
         return
-    import_keras()
-    from keras.src.backend.common import global_state
-    from keras.src.random import seed_generator
-    from keras.src.utils import rng_utils
-
+    keras = import_keras()
     tf = import_tensorflow()
     py_state, np_state = random.getstate(), np.random.get_state()
-    keras_seed = rng_utils.get_random_seed()
-    keras_generator = global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR)
-    tf_seed = _tensorflow_global_seed()
+    keras_state = keras_random_state()
+    tf_seed = tensorflow_global_seed()
     try:
-        rng_utils.set_random_seed(seed)
+        keras.utils.set_random_seed(seed)
         yield
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)
-        global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, keras_seed)
-        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, keras_generator)
+        restore_keras_random_state(keras_state)
         tf.random.set_seed(tf_seed)
-
-
-def _tensorflow_global_seed():
-    """TensorFlow's global seed (``tf.random.set_seed``), or None when unset."""
-    from tensorflow.python.eager import context
-
-    return context.global_seed()
 
 
 @contextlib.contextmanager
@@ -213,11 +208,8 @@ def released_gradient_registrations():
     the block are removed when it ends. If TensorFlow's private registry moves,
     this does nothing.
     """
-    try:
-        from tensorflow.python.framework import ops
-
-        registry = ops._gradient_registry._registry
-    except (ImportError, AttributeError):  # pragma: no cover - other TF versions
+    registry = gradient_registry()
+    if registry is None:  # pragma: no cover - other TF versions
         yield
         return
     before = set(registry)

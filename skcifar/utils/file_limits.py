@@ -27,8 +27,11 @@ import json
 import os
 import re
 import zipfile
+import zlib
 
 import numpy as np
+
+from .keras_internals import set_uninitialized_variables, uninitialized_variables
 
 INFLATE_RATIO = 20
 INFLATE_FLOOR = 16 * 2**20
@@ -37,6 +40,9 @@ MAX_MEMBERS = 10_000
 MAX_NESTING = 200
 VARIABLES_SLACK = 16 * 2**20
 _SCAN_CHUNK = 2**20
+#: Errors that a damaged zip archive raises while it is opened or a member is read;
+#: zipfile raises NotImplementedError for a header declaring a version or feature it lacks.
+ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 # Zip flags zipfile cannot read: encrypted (bit 0), patched (bit 5), strong encryption (6).
 _UNREADABLE_FLAGS = 0x1 | 0x20 | 0x40
 # The compression methods skcifar writes; zipfile raises NotImplementedError on some others.
@@ -219,12 +225,9 @@ def _deferred_variables(keras):
     Keras records such variables to allocate them when a later scope ends; the
     undo forgets those records, so they are never allocated.
     """
-    from keras.src.backend.common import global_state
-
-    key = "uninitialized_variables"
-    before = list(global_state.get_global_attribute(key, []) or [])
+    before = uninitialized_variables()
 
     def restore():
-        global_state.set_global_attribute(key, before)
+        set_uninitialized_variables(before)
 
     return keras.StatelessScope(initialize_variables=False), restore

@@ -25,7 +25,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ..utils import npy
+from . import npy
 
 _TAGS = ("tuple", "dict", "float", "ndarray", "object_array")
 _SCALARS = (str, bool, int, float, type(None))

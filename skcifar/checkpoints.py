@@ -41,11 +41,10 @@ import zipfile
 
 import numpy as np
 
-from ..utils import npy
-from ..utils.atomic import atomic_output
-from ._archive import ARCHIVE_ERRORS
-from ._codec import encode
-from ._limits import check_methods
+from .utils import npy
+from .utils.atomic import atomic_output
+from .utils.codec import encode
+from .utils.file_limits import ARCHIVE_ERRORS, check_methods
 
 DIRECTORY = "skcifar-checkpoints"
 FORMAT = "skcifar-checkpoint"
@@ -115,7 +114,7 @@ class CheckpointCache:
     >>> import tempfile
     >>> import numpy as np
     >>> from skcifar import ANNClassifier
-    >>> from skcifar.persistence import CheckpointCache
+    >>> from skcifar.checkpoints import CheckpointCache
     >>> location = tempfile.mkdtemp()
     >>> X, y = np.random.RandomState(0).rand(40, 6).astype("float32"), np.arange(40) % 2
     >>> clf = ANNClassifier(hidden_layer_sizes=(8,), epochs=2, random_state=0, memory=location)

@@ -1,0 +1,196 @@
+"""The import graph of skcifar, read from the source with ``ast``: imports point down.
+
+Every ``import`` and ``from ... import`` statement counts, at module level or
+inside a function, relative imports resolved. ``from package import name``
+is an edge to ``package.name`` when that is a module, otherwise to
+``package``. A module cycle makes the import order of its modules matter; a
+cycle between skcifar's packages (``skcifar.estimators``,
+``skcifar.persistence``, ...; a top-level module such as
+``skcifar.preprocessing`` counts as one) means the layers of
+``docs/design.md`` are not layers.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "skcifar"
+
+#: Package-level edges allowed although they point up, each with its reason.
+#: ``skcifar`` itself (the top-level ``__init__``) re-exports every layer and
+#: sits above them all; it is no package of the graph.
+ALLOWED_PACKAGE_EDGES = {}
+
+
+def _module_files(root=PACKAGE):
+    files = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        files[name] = path
+    return files
+
+
+def import_graph(root=PACKAGE):
+    """``{module: {imported skcifar module, ...}}`` of every module under ``root``."""
+    files = _module_files(root)
+    top = root.name
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    source = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    source = node.module or ""
+                for alias in node.names:
+                    submodule = f"{source}.{alias.name}"
+                    targets.add(submodule if submodule in files else source)
+        graph[name] = {
+            _existing(target, files)
+            for target in targets
+            if target == top or target.startswith(top + ".")
+        } - {name}
+    return graph
+
+
+def _existing(target, files):
+    """``target``, or the closest enclosing module that exists (``import a.b.c`` names a.b.c)."""
+    while target not in files and "." in target:
+        target = target.rpartition(".")[0]
+    return target
+
+
+def package_of(module):
+    """The package of the layer graph a module belongs to (None: the top-level ``__init__``)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def package_graph(graph):
+    packages = {}
+    for module, targets in graph.items():
+        source = package_of(module)
+        if source is None:
+            continue
+        edges = packages.setdefault(source, set())
+        for target in map(package_of, targets):
+            if target not in (None, source) and (source, target) not in ALLOWED_PACKAGE_EDGES:
+                edges.add(target)
+    return packages
+
+
+def cycles(graph):
+    """One cycle (a list of nodes, first repeated last) per strongly connected component."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):  # Tarjan's algorithm; the graphs are small enough to recurse
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(_cycle_in(graph, component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _cycle_in(graph, component):
+    """A shortest cycle through the component's first node, by breadth-first search."""
+    start = min(component)
+    paths = {start: [start]}
+    queue = [start]
+    while queue:
+        node = queue.pop(0)
+        for target in sorted(graph.get(node, ())):
+            if target == start:
+                return [*paths[node], start]
+            if target in component and target not in paths:
+                paths[target] = [*paths[node], target]
+                queue.append(target)
+    raise AssertionError("a strongly connected component always holds a cycle")
+
+
+def _described(found):
+    return "\n".join(" -> ".join(cycle) for cycle in found)
+
+
+def test_no_module_imports_itself_back():
+    found = cycles(import_graph())
+    assert not found, f"import cycles between skcifar's modules:\n{_described(found)}"
+
+
+def test_the_packages_import_each_other_in_one_direction():
+    found = cycles(package_graph(import_graph()))
+    assert not found, f"import cycles between skcifar's packages:\n{_described(found)}"
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A small package ``pkg`` written to ``tmp_path`` from ``{relative path: source}``."""
+
+    def write(files):
+        for relative, source in files.items():
+            path = tmp_path / "pkg" / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(source, encoding="utf-8")
+        return tmp_path / "pkg"
+
+    return write
+
+
+def test_the_graph_sees_function_level_and_relative_imports(tree):
+    root = tree(
+        {
+            "__init__.py": "",
+            "low/__init__.py": "from ._impl import thing\n",
+            "low/_impl.py": "def thing():\n    from ..high import serve\n",
+            "high/__init__.py": "from .user import serve\n",
+            "high/user.py": "import pkg.low\nfrom pkg.low import thing as serve\n",
+        }
+    )
+    graph = import_graph(root)
+    assert graph["pkg.low._impl"] == {"pkg.high"}
+    assert graph["pkg.high.user"] == {"pkg.low"}
+    assert graph["pkg.low"] == {"pkg.low._impl"}
+    found = cycles(graph)
+    assert found == [["pkg.high", "pkg.high.user", "pkg.low", "pkg.low._impl", "pkg.high"]]
+    assert cycles(package_graph(graph)) == [["high", "low", "high"]]
+
+
+def test_a_layered_tree_has_no_cycle(tree):
+    root = tree(
+        {
+            "__init__.py": "from .high import serve\n",
+            "low/__init__.py": "from ._impl import thing\n",
+            "low/_impl.py": "from . import _more\n",
+            "low/_more.py": "",
+            "high/__init__.py": "from .user import serve\n",
+            "high/user.py": "from ..low import thing as serve\n",
+        }
+    )
+    graph = import_graph(root)
+    assert graph["pkg.low._impl"] == {"pkg.low._more"}  # a submodule, not the package
+    assert cycles(graph) == [] and cycles(package_graph(graph)) == []

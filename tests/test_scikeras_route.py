@@ -12,7 +12,7 @@ import io
 import joblib
 import numpy as np
 import pytest
-import sklearn
+from _scikeras_route import missing
 from _synthetic import make_images
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -20,16 +20,9 @@ from sklearn.pipeline import make_pipeline
 from skcifar import PixelScaler
 from skcifar.architectures import build_ann, build_cnn
 
-wrappers = pytest.importorskip(
-    "scikeras.wrappers",
-    reason='the scikeras route needs the scikeras extra: pip install "skcifar[scikeras]"',
-)
-if tuple(int(part) for part in sklearn.__version__.split(".")[:2]) < (1, 7):
-    pytest.skip(
-        f"scikeras 0.13's KerasClassifier needs scikit-learn 1.7 (its tags fail on "
-        f"{sklearn.__version__}); the scikeras extra installs it",
-        allow_module_level=True,
-    )
+if missing() is not None:
+    pytest.skip(missing(), allow_module_level=True)
+wrappers = pytest.importorskip("scikeras.wrappers")
 
 X, y = make_images(n=120, size=8)
 

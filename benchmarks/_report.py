@@ -8,7 +8,7 @@ from __future__ import annotations
 import _common
 import wrapper_overhead
 
-# The targets of the table (issue 11). Budgets are multiples of the notebook CNN's
+# The targets of the table. Budgets are multiples of the notebook CNN's
 # own `cnn.fit` seconds in the same run; accuracies on the 10,000 test images.
 ACCURACY_1X = 0.86
 ACCURACY_6X = 0.92

@@ -135,9 +135,6 @@ _INTERNAL_ATTRIBUTES = {
 _ALLOWED = {
     # An optimizer subclass overrides Keras' hook, so the method carries Keras' name.
     ("skcifar/architectures/_training.py", "_use_weight_decay"),
-    # Lookahead reads the schedule's length from the optimizer's schedule object, the
-    # object keras_internals.learning_rate_schedule returns; it is to call that function.
-    ("skcifar/estimators/_recipe.py", "_learning_rate"),
 }
 
 

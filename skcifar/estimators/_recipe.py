@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..utils.backend import import_keras
+from ..utils.keras_internals import learning_rate_schedule
 
 keras = import_keras()
 
@@ -98,7 +99,7 @@ class Lookahead(keras.callbacks.Callback):
 
     def _total(self):
         """The fit's steps: its schedule's length when it has one (a time budget may change it)."""
-        total = getattr(getattr(self.model.optimizer, "_learning_rate", None), "total_steps", None)
+        total = getattr(learning_rate_schedule(self.model.optimizer), "total_steps", None)
         return self._planned if total is None else max(float(total.numpy()), 1.0)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -231,7 +231,7 @@ def test_muon_moves_kernels_by_orthogonal_steps_and_sgd_the_rest():
     keras.utils.set_random_seed(0)
     model = build_resnet((8, 8, 3), 2, widths=(4,), precision="float32", seed=0,
                          conv_optimizer="muon", muon_scale=0.5, weight_decay=0.1,
-                         schedule_steps=None, learning_rate=0.1)  # fmt: skip
+                         schedule_steps=None, learning_rate=0.1, identity_init=False)  # fmt: skip
     assert isinstance(model.optimizer, MuonSGD)
     before = {v.path: v.numpy() for v in model.trainable_variables}
     X = np.random.RandomState(0).rand(16, 8, 8, 3).astype(np.float32)

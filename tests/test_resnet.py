@@ -22,7 +22,7 @@ from skcifar.architectures import (
     resolve_precision,
 )
 from skcifar.architectures._layers import RandomShiftFlip
-from skcifar.architectures._training import SmoothedSparseCrossentropy
+from skcifar.architectures._training import MuonSGD, SmoothedSparseCrossentropy
 from skcifar.utils.backend import import_keras
 
 # Float results here depend on the CPU: make test-isa runs them again under other settings.
@@ -71,13 +71,14 @@ def _pool_shapes(model):
 
 # -- build_resnet ------------------------------------------------------------------
 def test_default_network():
+    """The builder's defaults are the recipe ResNetClassifier trains (tests/test_defaults.py)."""
     model = build_resnet(precision="float32")
     names = _layer_names(model)
     assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 10)
     assert names[:3] == ["InputLayer", "RandomShiftFlip", "Conv2D"]
-    assert model.layers[1].max_shift == 4 and model.layers[1].flip
+    assert model.layers[1].max_shift == 2 and not model.layers[1].flip
     assert names.count("Conv2D") == 1 + 2 * 3 and names.count("BatchNormalization") == 2 * 3
-    assert names.count("Add") == 3 and names[-4:] == [
+    assert names.count("Add") == 0 and names[-4:] == [
         "GlobalMaxPooling2D",
         "Dense",
         "Rescaling",
@@ -89,14 +90,16 @@ def test_default_network():
     assert [layer.filters for layer in model.layers if type(layer).__name__ == "Conv2D"] == [
         24, 64, 64, 256, 256, 256, 256,
     ]  # fmt: skip
-    assert model.count_params() == 1_975_096
-    assert build_resnet(widths=(32, 64, 128), precision="float32").count_params() == 295_992
+    assert model.count_params() == 1_973_944  # batch norm without scale
+    assert build_resnet(widths=(32, 64, 128), precision="float32").count_params() == 295_544
     optimizer = model.optimizer
-    assert isinstance(optimizer, keras.optimizers.SGD) and optimizer.nesterov
-    assert optimizer.momentum == pytest.approx(0.9)
-    assert optimizer.weight_decay == pytest.approx(5e-3)
+    assert isinstance(optimizer, MuonSGD) and optimizer.nesterov
+    assert optimizer.momentum == pytest.approx(0.85)
+    assert optimizer.weight_decay == pytest.approx(0.009)
     assert isinstance(model.loss, SmoothedSparseCrossentropy)
-    assert model.loss.label_smoothing == pytest.approx(0.1)
+    assert model.loss.label_smoothing == pytest.approx(0.2)
+    residual = build_resnet(widths=(32, 64, 128), precision="float32", residual=True)
+    assert _layer_names(residual).count("Add") == 3
 
 
 @pytest.mark.parametrize(
@@ -130,8 +133,9 @@ def test_options_change_the_network():
     assert model.loss == "sparse_categorical_crossentropy"
     assert model.optimizer.weight_decay is None
     assert len(_pool_shapes(model)) == 1 and model.output_shape == (None, 4)
-    assert build_resnet((16, 16, 3), augment=True, precision="float32").layers[1].max_shift == 2
-    assert build_resnet((8, 8, 3), precision="float32").layers[1].max_shift == 1
+    for shape, shift in [((16, 16, 3), 2), ((8, 8, 3), 1)]:  # None: 1/8 of the size
+        model = build_resnet(shape, augment=True, max_shift=None, precision="float32")
+        assert model.layers[1].max_shift == shift
     # No shifts or flips for maps under 8 pixels or one-pixel-high strips (tabular rows).
     for shape in [(7, 7, 3), (1, 10, 1), (10, 1, 1)]:
         assert "RandomShiftFlip" not in _layer_names(build_resnet(shape, precision="float32"))
@@ -157,7 +161,7 @@ def _rate_at(model, step):
 def test_schedule_warms_up_then_decays_along_a_cosine_to_zero():
     model = build_resnet(
         (8, 8, 3), 3, widths=(4,), precision="float32", learning_rate=0.4,
-        schedule_steps=100, warmup_fraction=0.2,
+        schedule_steps=100, warmup_fraction=0.2, schedule="cosine",
     )  # fmt: skip
     assert model.optimizer.iterations.numpy() == 0
     assert _rate_at(model, 0) == pytest.approx(0.04)  # a tenth of the peak
@@ -175,7 +179,7 @@ def test_schedule_warms_up_then_decays_along_a_cosine_to_zero():
 def test_schedule_without_warmup_or_steps():
     no_warmup = build_resnet(
         (8, 8, 3), 3, widths=(4,), precision="float32", learning_rate=0.3,
-        schedule_steps=10, warmup_fraction=0.0,
+        schedule_steps=10, warmup_fraction=0.0, schedule="cosine",
     )  # fmt: skip
     assert _rate_at(no_warmup, 0) == pytest.approx(0.3)
     assert _rate_at(no_warmup, 5) == pytest.approx(0.15)
@@ -187,7 +191,7 @@ def test_schedule_without_warmup_or_steps():
 def test_weight_decay_spares_biases_and_batch_norm_parameters():
     model = build_resnet(
         (8, 8, 3), 3, widths=(4,), precision="float32", learning_rate=0.5, weight_decay=0.1,
-        seed=0,
+        seed=0, conv_optimizer="sgd", batch_norm_scale=True,
     )  # fmt: skip
     optimizer = model.optimizer
     assert optimizer._exclude_from_weight_decay_pattern is not None
@@ -212,7 +216,7 @@ def test_weight_decay_spares_biases_and_batch_norm_parameters():
 
 def test_plain_keras_save_and_load_in_safe_mode(tmp_path):
     model = build_resnet((8, 8, 3), 3, widths=(4,), precision="float32", seed=0,
-                         schedule_steps=10)  # fmt: skip
+                         schedule_steps=10, schedule="cosine")  # fmt: skip
     model.save(tmp_path / "resnet.keras")
     loaded = keras.saving.load_model(tmp_path / "resnet.keras", safe_mode=True)
     x = np.random.RandomState(0).rand(4, 8, 8, 3).astype(np.float32)

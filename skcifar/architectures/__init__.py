@@ -3,8 +3,9 @@
 * :func:`build_ann`, :func:`build_cnn`: the reference notebook's dense and
   convolutional networks (its exact networks by default);
 * :func:`build_resnet`: a fast residual network with batch norm, in-graph
-  augmentation, a warm-up + cosine learning-rate schedule, label smoothing and
-  weight decay - the accurate one for a CPU budget.
+  augmentation, a warm-up then decay of the learning rate, label smoothing and
+  weight decay - the accurate one for a CPU budget; its defaults are
+  :class:`skcifar.ResNetClassifier`'s recipe.
 
 Every builder returns a compiled Keras model (unless ``compile=False``) that
 outputs class probabilities and trains on integer labels.

@@ -81,7 +81,7 @@ def patch_whitening(images, kernel_size=2, eps=5e-4, chunk=500):
 
 
 def set_schedule_steps(model, schedule_steps):
-    """Lay a compiled network's warm-up + cosine schedule out over ``schedule_steps``.
+    """Lay a compiled network's warm-up and decay schedule out over ``schedule_steps``.
 
     Returns False (and does nothing) when the network has no such schedule.
     Keras keeps no public handle on an optimizer's schedule object:
@@ -114,27 +114,27 @@ def build_resnet(
     widths=(64, 256, 256),
     stem_filters=24,
     augment=True,
-    learning_rate=0.4,
-    momentum=0.9,
-    weight_decay=5e-3,
-    label_smoothing=0.1,
+    learning_rate=1.5,
+    momentum=0.85,
+    weight_decay=0.009,
+    label_smoothing=0.2,
     schedule_steps=None,
-    warmup_fraction=0.2,
+    warmup_fraction=0.23,
     precision="auto",
     seed=None,
     compile=True,
     whitening=None,
     activation="relu",
-    batch_norm_scale=True,
-    batch_norm_momentum=0.9,
-    residual=True,
-    identity_init=False,
-    max_shift=None,
-    flip=True,
-    shift_padding="constant",
-    schedule="cosine",
-    bias_lr_scale=1.0,
-    conv_optimizer="sgd",
+    batch_norm_scale=False,
+    batch_norm_momentum=0.6,
+    residual=False,
+    identity_init=True,
+    max_shift=2,
+    flip=False,
+    shift_padding="reflect",
+    schedule="linear",
+    bias_lr_scale=64.0,
+    conv_optimizer="muon",
     muon_scale=0.16,
     muon_momentum=0.6,
 ):
@@ -142,18 +142,22 @@ def build_resnet(
 
     Stem: Conv 2x2 (``stem_filters``, relu), or a frozen patch-whitening
     layer (``whitening``). Then one stage per entry of ``widths``: Conv 3x3
-    -> MaxPool 2x2 -> BatchNorm -> activation, followed by a residual unit
-    ``x + act(BN(Conv 3x3(x)))`` (or, with ``residual=False``, the plain
-    ``act(BN(Conv 3x3(x)))``). Head: global max pooling -> Dense (no bias)
-    scaled by 1/8 -> softmax. Stages shrink 32x32 images to 15, 7 and 3
-    pixels; pooling is skipped where a map is already 1 pixel, so any input
-    size works.
+    -> MaxPool 2x2 -> BatchNorm -> activation -> Conv 3x3 -> BatchNorm ->
+    activation; ``residual=True`` adds the stage's input around its second
+    convolution (off by default, as in the fast recipe). Head: global max
+    pooling -> Dense (no bias) scaled by 1/8 -> softmax. Stages shrink 32x32
+    images to 15, 7 and 3 pixels; pooling is skipped where a map is already 1
+    pixel, so any input size works.
 
-    Training recipe (compiled in): random crop and horizontal flip inside the
-    graph (:class:`RandomShiftFlip`, training only), SGD with Nesterov
-    momentum and decoupled weight decay (not on biases or batch-norm
+    Training recipe (compiled in): random shifts (and, with ``flip``, flips)
+    inside the graph (:class:`RandomShiftFlip`, training only), the
+    convolution filters trained by Muon and the other parameters by SGD with
+    Nesterov momentum and decoupled weight decay (not on biases or batch-norm
     parameters), a warm-up then a decay of the learning rate over
-    ``schedule_steps``, and label smoothing.
+    ``schedule_steps``, and label smoothing. The defaults are the recipe
+    :class:`skcifar.ResNetClassifier` trains with its own defaults (which
+    also mirrors images on alternate epochs in its input pipeline, and adds
+    the whitening layer, lookahead and test-time augmentation).
 
     Parameters
     ----------
@@ -169,19 +173,19 @@ def build_resnet(
         Shifts (``max_shift``) and, with ``flip``, flips in training (images
         at least 8 pixels high and wide; smaller inputs, such as tabular
         rows, are never augmented).
-    learning_rate : float, default=0.4
-        Peak learning rate of SGD (for batches of about 256).
-    momentum : float, default=0.9
+    learning_rate : float, default=1.5
+        Peak learning rate of the schedule (for batches of about 1,024).
+    momentum : float, default=0.85
         Nesterov momentum.
-    weight_decay : float, default=5e-3
+    weight_decay : float, default=0.009
         Decoupled weight decay: each step multiplies the weights by
         ``1 - learning_rate * weight_decay``.
-    label_smoothing : float, default=0.1
+    label_smoothing : float, default=0.2
         Label smoothing of the cross-entropy (0 disables it).
     schedule_steps : int or None, default=None
         Total optimiser steps of the schedule (warm-up plus decay); None
         keeps ``learning_rate`` constant.
-    warmup_fraction : float, default=0.2
+    warmup_fraction : float, default=0.23
         Share of ``schedule_steps`` spent warming up.
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Compute precision, see :func:`resolve_precision`. Weights, the loss
@@ -196,29 +200,33 @@ def build_resnet(
         stays trainable (see :class:`PatchWhitening`).
     activation : {"relu", "gelu"}, default="relu"
         Activation after each batch norm (and of the learned stem).
-    batch_norm_scale : bool, default=True
+    batch_norm_scale : bool, default=False
         Give batch norm a learnable scale; False keeps only its shift.
-    batch_norm_momentum : float, default=0.9
+    batch_norm_momentum : float, default=0.6
         Keras' momentum of the batch-norm running statistics (lower forgets
         faster, which suits short runs).
-    residual : bool, default=True
-        Add each stage's input to its second convolution's output.
-    identity_init : bool, default=False
+    residual : bool, default=False
+        Add each stage's input to its second convolution's output (with the
+        other defaults, less accurate at equal work: see the benchmarks page).
+    identity_init : bool, default=True
         Start each 3x3 convolution as the identity on its first input
         channels (the rest as usual), so a deep stack starts near a shallow
         one.
-    max_shift : int or None, default=None
+    max_shift : int or None, default=2
         Largest shift of the augmentation, in pixels; None: 1/8 of the size.
-    flip : bool, default=True
-        Random horizontal flips in the augmentation.
-    shift_padding : {"constant", "reflect"}, default="constant"
+    flip : bool, default=False
+        Random horizontal flips in the augmentation (a coin toss per image
+        and step). ``ResNetClassifier`` mirrors images in its input pipeline
+        instead (``flip="alternating"``); set True to train the model with
+        flips yourself.
+    shift_padding : {"constant", "reflect"}, default="reflect"
         What shifted-in borders hold: zeros or the mirrored image.
-    schedule : {"cosine", "linear"}, default="cosine"
+    schedule : {"cosine", "linear"}, default="linear"
         Decay after the warm-up: a cosine from a tenth of ``learning_rate``
         via the peak to 0, or a line from a fifth via the peak to 0.07 times it.
-    bias_lr_scale : float, default=1.0
+    bias_lr_scale : float, default=64.0
         Learning-rate factor of the batch-norm shifts.
-    conv_optimizer : {"sgd", "muon"}, default="sgd"
+    conv_optimizer : {"sgd", "muon"}, default="muon"
         How the convolution filters train: by the SGD above, or by Muon
         (orthogonalised momentum steps relative to each kernel's norm, no
         weight decay; the other parameters keep the SGD).
@@ -239,7 +247,7 @@ def build_resnet(
     >>> from skcifar.architectures import build_resnet
     >>> model = build_resnet(widths=(32, 64, 128), precision="float32")
     >>> model.count_params()
-    295992
+    295544
     """
     keras = import_keras()
     from ._layers import PatchWhitening, RandomShiftFlip

@@ -33,10 +33,14 @@ _WHITENING_SAMPLE = 5000
 
 class ResNetClassifier(KerasImageClassifier):
     __doc__ = (
-        """Fast residual network classifier: the accurate one on a CPU budget.
+        """Fast ResNet-style classifier: the accurate one on a CPU budget.
 
-    A small residual network (:func:`skcifar.architectures.build_resnet`)
-    trained by a fast recipe: a frozen patch-whitening first layer computed
+    The network of :func:`skcifar.architectures.build_resnet`, with the same
+    defaults. By default it is the fast recipe's plain convolutional network,
+    without skip connections (``residual=False``: at equal work the plain
+    network was the more accurate, see the benchmarks page); ``residual=True``
+    adds one around each stage's second convolution. It is trained by a fast
+    recipe: a frozen patch-whitening first layer computed
     from the training images, identity-initialised convolutions, batch norm
     with a fast-learning shift and no scale, the convolution filters trained
     by Muon and the rest by Nesterov SGD, in batches of 1,024 with a warm-up

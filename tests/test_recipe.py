@@ -3,6 +3,7 @@ alternating flips, lookahead, shifted test-time augmentation."""
 
 import os
 import pickle
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,11 +11,12 @@ from sklearn.base import clone
 
 import skcifar
 from skcifar import PixelScaler, ResNetClassifier
-from skcifar.architectures import build_resnet, patch_whitening, set_schedule_steps
+from skcifar.architectures import build_resnet, patch_whitening
 from skcifar.architectures._training import MuonSGD, ScaledSGD, WarmupDecay, orthogonalised
-from skcifar.estimators._recipe import AlternatingFlip, Lookahead
+from skcifar.estimators._recipe import AlternatingFlip, Lookahead, Recipe
 from skcifar.utils.backend import import_keras, import_tensorflow
 from skcifar.utils.input_pipeline import batches
+from skcifar.utils.keras_internals import learning_rate_schedule
 
 # Float results here depend on the CPU: make test-isa runs them again under other settings.
 pytestmark = pytest.mark.cpu_numerics
@@ -164,15 +166,17 @@ def test_lookahead_without_averaging_changes_nothing(data, monkeypatch):
 def test_lookahead_spans_the_schedule_as_planned(data):
     X, y = data
     clf = ResNetClassifier(**{**TINY, "epochs": 2}).fit(X, y)
-    lookahead = Lookahead()
+    recipe = Recipe(alternating_flip=False, whiten_bias_epochs=None, lookahead=True)
+    fit = SimpleNamespace(estimator=clf, X=X, seed=0)  # what the plug-in reads of a fit
+    (lookahead,) = recipe.callbacks(fit)
     lookahead.set_model(clf.model_)
     lookahead.set_params({"steps": 5, "epochs": 9})
     lookahead.on_train_begin()
-    schedule = clf.model_.optimizer._learning_rate
-    assert lookahead._total() == float(schedule.total_steps.numpy())
-    set_schedule_steps(clf.model_, 123)  # a time budget planned again
+    assert lookahead.schedule is learning_rate_schedule(clf.model_.optimizer)
+    assert lookahead._total() == float(lookahead.schedule.total_steps.numpy())
+    recipe.plan(fit, 123)  # a time budget planned again
     assert lookahead._total() == 123
-    lookahead.set_model(build_resnet((8, 8, 3), 3, widths=(4,), precision="float32"))
+    lookahead.schedule = None  # a network without a schedule
     assert lookahead._total() == 5 * 9  # no schedule: the fit's own length
 
 

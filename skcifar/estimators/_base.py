@@ -1,9 +1,11 @@
 """Stage 3 - the path of every classifier from ``fit`` to Keras' ``model.fit``.
 
 Read :meth:`KerasImageClassifier._train` top to bottom: validate -> encode ->
-build (seeded) -> (resume: ``memory``) -> feed -> train -> record history.
-Everything on that path is here or in a module it names (the inputs, weights
-and row split: :mod:`skcifar.estimators._inputs`; pickling:
+build (seeded) -> plug-ins -> feed -> train -> record history. The features
+of a fit (``memory``, ``time_budget``, a recipe, callbacks, early stopping)
+are plug-ins (:mod:`skcifar.estimators._plugins`); the rest of the path is
+here or in a module it names (the inputs, weights and row split:
+:mod:`skcifar.estimators._inputs`; pickling:
 :mod:`skcifar.estimators._pickling`).
 """
 
@@ -24,7 +26,6 @@ from sklearn.utils.validation import check_consistent_length
 from ..architectures import OPTIMIZERS
 from ..utils.backend import (
     configure_threads,
-    import_keras,
     quiet,
     release_memory,
     released_gradient_registrations,
@@ -33,13 +34,14 @@ from ..utils.backend import (
 )
 from ..utils.input_pipeline import batches
 from ..utils.validation import check_image_shape, image_shape_for, validate_pixels
-from ._budget import StepLimit, budget_limit, training_steps
+from ._budget import Budget, StepLimit, training_steps
 from ._inference import run_inference
 from ._inputs import combined_weights, network_input, split_rows, validation_fraction
 from ._labels import encode_labels, fit_classes
 from ._nonfinite import NonFiniteGuard, NonFiniteTrainingError
 from ._pickling import network_from_bytes, network_to_bytes
-from ._resume import cached_run
+from ._plugins import EarlyStopping, Fit, UserCallbacks
+from ._resume import Resume
 from ._row_order import content_order
 
 #: Smallest batch of prediction and of the validation loss (``batch_size`` may be larger).
@@ -87,16 +89,13 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     def _check_architecture(self):
         """Validate architecture parameters that constraints cannot express."""
 
-    def _plan_epochs(self, epochs, n_train):
-        """Called once a time_budget fit knows its epochs (the ResNet resizes its schedule)."""
-
     def _data_build_args(self, X, rows):
         """Builder arguments learned from the training images (fresh fits; none here)."""
         return {}
 
-    def _training_pieces(self, n_rows, seed):
-        """``(flip, callbacks)`` of a recipe: a per-epoch flip for the batches, or None."""
-        return None, []
+    def _recipe(self, fit):
+        """Plug-ins of the network's own training recipe (the ResNet's); none here."""
+        return []
 
     def _inference_batch(self):
         """Rows per batch when nothing is trained (prediction, validation loss).
@@ -311,13 +310,16 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
 
     # -- the fit path -----------------------------------------------------------
     def _train(self, X, y, sample_weight, *, epochs, continuing, partial=False, classes=None):
-        """validate -> encode -> build (seeded) -> (resume) -> feed -> train -> record history.
+        """validate -> encode -> build (seeded) -> plug-ins -> feed -> train -> record history.
 
         ``continuing`` trains the existing network (warm start, partial_fit);
         ``partial`` trains one epoch on all of ``X``, with no validation split
-        or early stopping. Interrupted (Ctrl-C) after at least one completed
-        epoch, the estimator stays fitted with the weights it had and
-        ``history_`` lists the completed epochs; a fresh fit interrupted
+        or early stopping. Everything else a fit does comes from its plug-ins
+        (:meth:`_plugins`; :mod:`skcifar.estimators._plugins`): steps already
+        trained, options of the batches, the step limit, callbacks, and what
+        happens once training ends. Interrupted (Ctrl-C) after at least one
+        completed epoch, the estimator stays fitted with the weights it had
+        and ``history_`` lists the completed epochs; a fresh fit interrupted
         before its first epoch ends leaves the estimator unfitted.
         KeyboardInterrupt is re-raised either way. Training that turns
         non-finite raises NonFiniteTrainingError (see ``_nonfinite``): a
@@ -326,66 +328,38 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         started = time.perf_counter()
         with quiet():
             seed = self._prepare()
-            # 1. validate: images (or flat rows) and labels, weights
             X, y, weights = self._validate(X, y, sample_weight, reset=not continuing)
-            # 2. encode: labels -> class indices (classes_ fixed by the first fit)
             y = self._encode(y, reset=not continuing, classes=classes)
             rows, validation_rows = self._training_rows(y, weights, partial, seed)
-            # 3. build (seeded): a fresh network, unless training continues
-            if not continuing:
+            if not continuing:  # a fresh network, seeded
                 self._build(len(rows), seed, **self._data_build_args(X, rows))
             initial_epoch = self.current_epoch if continuing else 0
             kept = {k: v for k, v in vars(self).items() if k in ("history_", "n_iter_")}
             if not continuing or not hasattr(self, "history_"):  # (after initialize)
                 self.history_ = {}
-            # (resume): with memory, from the cache's longest checkpoint of this run
-            n_steps = math.ceil(len(rows) / self.batch_size)
-            run = cached_run(self, X, y, weights, fresh=not (continuing or partial))
-            done = run.resume(self, training_steps(epochs, n_steps), n_steps) if run else 0
-            initial_epoch += done // n_steps
-            # 4. feed: batches gathered from X's own memory, each epoch's order from its number
-            flip, recipe_callbacks = self._training_pieces(len(X), seed)
-            train = batches(
-                X,
-                y,
-                weights,
-                batch_size=self.batch_size,
-                indices=rows,
-                shuffle=True,
-                seed=seed,
-                flip=flip,
-                first_epoch=initial_epoch,
-            )
+            fit = Fit(self, X, y, weights, rows, validation_rows, seed, epochs,
+                      n_steps=math.ceil(len(rows) / self.batch_size), continuing=continuing,
+                      partial=partial, started=started, initial_epoch=initial_epoch)  # fmt: skip
+            fit.plugins = self._plugins(fit)
+            done = sum(plugin.resume(fit) for plugin in fit.plugins)
+            fit.initial_epoch += done // fit.n_steps
+            # feed: batches gathered from X's own memory, each epoch's order from its number
+            options = {k: v for plugin in fit.plugins for k, v in plugin.batches(fit).items()}
+            train = batches(X, y, weights, batch_size=self.batch_size, indices=rows, shuffle=True,
+                            seed=seed, first_epoch=fit.initial_epoch, **options)  # fmt: skip
             validation = None
             if validation_rows is not None:
                 validation = batches(
                     X, y, weights, batch_size=self._inference_batch(), indices=validation_rows
                 )
-            # (plan): how many steps; with a time budget, timed and kept to it
-            if self.time_budget is not None and not partial:
-                limit = budget_limit(
-                    self.model_,
-                    batches(X, y, weights, batch_size=self.batch_size, indices=rows),
-                    n_steps=n_steps,
-                    n_validation_steps=0
-                    if validation_rows is None
-                    # (in training batches: the estimate is a share of a training step)
-                    else math.ceil(len(validation_rows) / self.batch_size),
-                    seconds=self.time_budget,
-                    deadline=started + self.time_budget,
-                    replan=lambda steps: self._plan_epochs(steps / n_steps, len(rows)),
-                )
-            else:
-                limit = StepLimit(training_steps(epochs, n_steps), n_steps, done=done)
+            limit = self._step_limit(fit, done)
             if limit.steps >= limit.limit:  # the cache held this very run: nothing to train
                 return
-            # 5. train, and 6. record the history (also of an interrupted fit)
             self.n_iter_ = 0
             guard = NonFiniteGuard(type(self).__name__, restore=continuing)
+            callbacks = [c for plugin in fit.plugins for c in plugin.callbacks(fit)]
             try:
-                self._fit_network(
-                    train, validation, limit, initial_epoch, partial, seed, recipe_callbacks, guard
-                )
+                self._fit_network(fit, train, validation, [*callbacks, limit, guard], limit)
             except KeyboardInterrupt:
                 if not continuing and not self.history_.get("loss"):
                     self._forget_fit()
@@ -398,8 +372,29 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
                         vars(self).pop(name, None)
                     vars(self).update(kept)
                 raise
-            if run:  # 7. store the run's checkpoint (memory)
-                run.store(self, limit)
+            for plugin in fit.plugins:
+                plugin.finish(fit, limit)
+
+    def _plugins(self, fit):
+        """The fit's plug-ins, in the order their callbacks run (see ``_plugins.py``)."""
+        plugins = []
+        if self.memory is not None:
+            plugins.append(Resume(exact_only=self.early_stopping or self._schedule_spans_the_fit))
+        if self.time_budget is not None and not fit.partial:
+            plugins.append(Budget(self.time_budget))
+        plugins += self._recipe(fit)
+        plugins.append(UserCallbacks())
+        if self.early_stopping and not fit.partial:
+            plugins.append(EarlyStopping(self.n_iter_no_change))
+        return plugins
+
+    def _step_limit(self, fit, done):
+        """The first plug-in's step limit, else ``epochs`` epochs (``done`` steps trained)."""
+        for plugin in fit.plugins:
+            limit = plugin.step_limit(fit, done)
+            if limit is not None:
+                return limit
+        return StepLimit(training_steps(fit.epochs, fit.n_steps), fit.n_steps, done=done)
 
     def _prepare(self):
         """Checks beyond the parameter constraints, thread limits; returns the seed."""
@@ -446,44 +441,28 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
                 self.image_shape_, self.n_classes_, n_train, seed, **build_args
             )
 
-    def _callbacks(self, partial):
-        keras = import_keras()
-        callbacks = list(self.callbacks or [])
-        for callback in callbacks:
-            if not isinstance(callback, keras.callbacks.Callback):
-                raise TypeError(
-                    "The 'callbacks' parameter must be a list of keras.callbacks.Callback "
-                    f"instances; got an item of type {type(callback).__name__}."
-                )
-        if self.early_stopping and not partial:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=self.n_iter_no_change, restore_best_weights=True
-                )
-            )
-        return callbacks
-
-    def _fit_network(self, train, validation, limit, initial_epoch, partial, seed, extra, guard):
+    def _fit_network(self, fit, train, validation, callbacks, limit):
         """Keras' ``model.fit``; every epoch it ends lands in ``history_``.
 
-        ``limit`` (a :class:`StepLimit`) says how many steps: it ends a
-        fractional last epoch early and counts the steps trained. ``guard``
-        (a :class:`NonFiniteGuard`) comes last: it checks what the others
-        leave, early stopping's restored weights included.
+        ``limit`` (a :class:`StepLimit`, among ``callbacks``) says how many
+        steps: it ends a fractional last epoch early and counts the steps
+        trained. The last callback, a :class:`NonFiniteGuard`, checks what the
+        others leave, early stopping's restored weights included.
         """
         previous = getattr(self.model_, "history", None)
-        history, n_steps = {}, limit.n_steps
+        history = {}
         try:
-            with seeded(seed), released_gradient_registrations():
+            with seeded(fit.seed), released_gradient_registrations():
                 history = self.model_.fit(
                     train,
                     validation_data=validation,
-                    epochs=initial_epoch + math.ceil((limit.max_steps - limit.steps) / n_steps),
-                    steps_per_epoch=n_steps,  # the batches run on, epoch after epoch
-                    initial_epoch=initial_epoch,
+                    epochs=fit.initial_epoch
+                    + math.ceil((limit.max_steps - limit.steps) / fit.n_steps),
+                    steps_per_epoch=fit.n_steps,  # the batches run on, epoch after epoch
+                    initial_epoch=fit.initial_epoch,
                     verbose=int(self.verbose),
                     shuffle=False,  # the batches are shuffled already
-                    callbacks=[*extra, *self._callbacks(partial), limit, guard],
+                    callbacks=callbacks,
                 ).history
         except KeyboardInterrupt:
             # Keras attaches this fit's History to the model at each epoch end:

@@ -1,4 +1,4 @@
-"""How long a fit trains: epochs (the last may be a fraction) and ``time_budget``."""
+"""How long a fit trains: epochs (the last may be a fraction), and the ``time_budget`` plug-in."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections import deque
 import numpy as np
 
 from ..utils.backend import import_keras, released_gradient_registrations
+from ..utils.input_pipeline import batches
+from ._plugins import TrainingPlugin
 
 # Training steps timed; the first (it traces the training step) is not counted.
 TIMED_STEPS = 5
@@ -64,75 +66,71 @@ def steps_within(seconds, done, n_steps, per_step, per_validation):
     return low
 
 
-def steps_within_budget(model, data, *, n_steps, n_validation_steps, seconds_left):
-    """The training steps that fill ``seconds_left``; at least one.
+class Budget(TrainingPlugin):
+    """``time_budget``: the plug-in that plans a fit's steps to end by the deadline.
 
-    ``TIMED_STEPS + 1`` training steps are run on ``model`` itself with the
-    first batches of ``data`` (a fresh, unshuffled dataset: the training
-    dataset's shuffling stays untouched), timed, and undone: every weight,
-    batch-norm statistic, optimizer slot and random-layer state is put back,
-    so the run that follows is the run that ``epochs=n_iter_`` gives. The
-    training step traced here is the one the fit then uses. A validation
-    pass follows every epoch, the last, partial one included.
+    Before training it runs ``TIMED_STEPS + 1`` training steps on the network
+    itself with the first training batches (a fresh, unshuffled dataset: the
+    training dataset's shuffling stays untouched), times them, and undoes
+    them: every weight, batch-norm statistic, optimizer slot and
+    random-layer state is put back, so the run that follows is the run that
+    ``epochs=n_iter_`` gives. The training step traced here is the one the fit
+    then uses. From the step time it plans the steps that fill what is left
+    of the budget (a validation pass following every epoch, the last, partial
+    one included; at least one step), tells the fit's plug-ins the plan
+    (:meth:`Fit.replan <skcifar.estimators._plugins.Fit.replan>`: the recipe
+    lays its schedule out over it) and returns the :class:`StepLimit` that
+    keeps to it and plans again while training.
 
     Parameters
     ----------
-    model : keras.Model
-        The compiled network.
-    data : tf.data.Dataset
-        Training batches, in order.
-    n_steps, n_validation_steps : int
-        Training and validation batches of one epoch.
-    seconds_left : float
-        What is left of the budget.
-
-    Returns
-    -------
-    steps : int
-        Training steps to take.
-    per_step : float
-        The seconds of one training step, as timed.
+    seconds : float
+        The budget: the whole ``fit`` call ends within it.
     """
-    timed = data.repeat().take(TIMED_STEPS + 1)
-    variables = list(model.variables) + list(model.optimizer.variables)
-    saved = [variable.numpy() for variable in variables]
-    clock = _StepClock()
-    try:
-        with released_gradient_registrations():
-            model.fit(timed, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
-    finally:
-        for variable, value in zip(variables, saved, strict=True):
-            variable.assign(value)
-    per_step = clock.seconds_per_step()
-    per_validation = VALIDATION_STEP_COST * n_validation_steps * per_step
-    return max(steps_within(seconds_left, 0, n_steps, per_step, per_validation), 1), per_step
 
+    def __init__(self, seconds):
+        self.seconds = float(seconds)
+        self.per_step = None
 
-def budget_limit(model, data, *, n_steps, n_validation_steps, seconds, deadline, replan):
-    """The :class:`StepLimit` of a ``time_budget`` fit: timed, planned, kept to.
+    def step_limit(self, fit, done):
+        estimator = fit.estimator
+        n_validation_steps = (
+            0
+            if fit.validation_rows is None
+            # (in training batches: the estimate is a share of a training step)
+            else math.ceil(len(fit.validation_rows) / estimator.batch_size)
+        )
+        data = batches(fit.X, fit.y, fit.weights, batch_size=estimator.batch_size, indices=fit.rows)
+        deadline = fit.started + self.seconds
+        seconds_left = deadline - time.perf_counter()  # the timed steps are the fit's own
+        self.per_step = self._time_steps(estimator.model_, data)
+        per_validation = VALIDATION_STEP_COST * n_validation_steps * self.per_step
+        steps = max(steps_within(seconds_left, 0, fit.n_steps, self.per_step, per_validation), 1)
+        fit.replan(steps)
+        return StepLimit(
+            steps,
+            fit.n_steps,
+            deadline=deadline,
+            tolerance=REPLAN_TOLERANCE * self.seconds,
+            max_steps=math.ceil(steps * MAX_GROWTH),
+            per_validation=per_validation,
+            replan=fit.replan,
+        )
 
-    Plans with :func:`steps_within_budget`, calls ``replan(steps)`` with the
-    plan (and with every new plan during training), and returns the limit
-    that ends the fit by ``deadline`` (a ``time.perf_counter()`` value), the
-    end of a budget of ``seconds``.
-    """
-    steps, per_step = steps_within_budget(
-        model,
-        data,
-        n_steps=n_steps,
-        n_validation_steps=n_validation_steps,
-        seconds_left=deadline - time.perf_counter(),
-    )
-    replan(steps)
-    return StepLimit(
-        steps,
-        n_steps,
-        deadline=deadline,
-        tolerance=REPLAN_TOLERANCE * seconds,
-        max_steps=math.ceil(steps * MAX_GROWTH),
-        per_validation=VALIDATION_STEP_COST * n_validation_steps * per_step,
-        replan=replan,
-    )
+    @staticmethod
+    def _time_steps(model, data):
+        """Seconds of one training step of ``model`` on ``data``, timed and undone."""
+        timed = data.repeat().take(TIMED_STEPS + 1)
+        variables = list(model.variables) + list(model.optimizer.variables)
+        saved = [variable.numpy() for variable in variables]
+        clock = _StepClock()
+        try:
+            with released_gradient_registrations():
+                model.fit(timed, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
+        finally:
+            for variable, value in zip(variables, saved, strict=True):
+                variable.assign(value)
+        return clock.seconds_per_step()
 
 
 class _StepClock(import_keras().callbacks.Callback):
@@ -158,10 +156,11 @@ class StepLimit(import_keras().callbacks.Callback):
     validation times: when the fit would end more than ``tolerance`` seconds
     after the deadline (the machine slowed down) or ``2 * tolerance`` before
     it (it sped up), the limit is planned again to end at the deadline (at
-    most ``max_steps``) and ``replan(steps)`` is called with it (the ResNet
-    lays its schedule out over it). ``replanned`` counts those changes.
-    ``done`` steps were trained before this fit (it resumes a cached run):
-    they count towards ``limit`` and :meth:`epochs`.
+    most ``max_steps``) and ``replan(steps)`` is called with it (the fit's
+    plug-ins hear of it: the recipe lays its schedule out over it).
+    ``replanned`` counts those changes. ``done`` steps were trained before
+    this fit (it resumes a cached run): they count towards ``limit`` and
+    :meth:`epochs`.
     """
 
     def __init__(self, limit, n_steps, *, deadline=None, tolerance=0.0, max_steps=None,

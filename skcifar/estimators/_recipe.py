@@ -1,6 +1,7 @@
-"""The residual network's training-time pieces that act between epochs or steps.
+"""The residual network's recipe: the plug-in :class:`Recipe` and its pieces.
 
-``ResNetClassifier`` adds them to its own fits:
+``ResNetClassifier`` adds :class:`Recipe` to its fits' plug-ins
+(:mod:`skcifar.estimators._plugins`). Its pieces act between epochs or steps:
 
 * :class:`AlternatingFlip` - every image is mirrored on alternate epochs (a
   random half of them on even epochs, the other half on odd ones), instead
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..architectures import set_schedule_steps
 from ..utils.backend import import_keras
 from ..utils.keras_internals import learning_rate_schedule
+from ._plugins import TrainingPlugin
 
 keras = import_keras()
 
@@ -67,13 +70,16 @@ class Lookahead(keras.callbacks.Callback):
     towards the weights by ``1 - rho`` and the weights are set to it, with
     ``rho = decay ** every * (step / total_steps) ** power``: little
     averaging early, strong averaging at the end. Batch-norm statistics are
-    averaged too.
+    averaged too. ``total_steps`` is the length of ``schedule`` (the
+    network's learning-rate schedule, set by :class:`Recipe`; a time budget
+    may change it), else the fit's own steps.
     """
 
     def __init__(self, start_epoch=3, every=5, decay=0.95, power=3.0):
         super().__init__()
         self.start_epoch, self.every = int(start_epoch), int(every)
         self.decay, self.power = float(decay), float(power)
+        self.schedule = None
 
     def on_train_begin(self, logs=None):
         self.step, self.average, self.epoch = 0, None, 0
@@ -99,10 +105,46 @@ class Lookahead(keras.callbacks.Callback):
 
     def _total(self):
         """The fit's steps: its schedule's length when it has one (a time budget may change it)."""
-        total = getattr(learning_rate_schedule(self.model.optimizer), "total_steps", None)
+        total = getattr(self.schedule, "total_steps", None)
         return self._planned if total is None else max(float(total.numpy()), 1.0)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.average is not None:  # the averaged weights, also for validation
             for variable, average in zip(self.variables, self.average, strict=True):
                 variable.assign(average)
+
+
+class Recipe(TrainingPlugin):
+    """The plug-in of the recipe's pieces for one fit of a ``ResNetClassifier``.
+
+    Parameters
+    ----------
+    alternating_flip : bool
+        Mirror each image on alternate epochs (:class:`AlternatingFlip`).
+    whiten_bias_epochs : int or None
+        Epochs the whitening layer's bias trains (:class:`WhiteningBiasFreeze`);
+        None: no freeze.
+    lookahead : bool
+        Average the weights (:class:`Lookahead`).
+    """
+
+    def __init__(self, *, alternating_flip, whiten_bias_epochs, lookahead):
+        self.alternating_flip = bool(alternating_flip)
+        self.whiten_bias_epochs = whiten_bias_epochs
+        self.lookahead = bool(lookahead)
+
+    def batches(self, fit):
+        return {"flip": AlternatingFlip(len(fit.X), fit.seed)} if self.alternating_flip else {}
+
+    def plan(self, fit, steps):
+        set_schedule_steps(fit.estimator.model_, steps)  # the schedule spans the planned steps
+
+    def callbacks(self, fit):
+        callbacks = []
+        if self.whiten_bias_epochs is not None:  # acts on a whitening layer, if there is one
+            callbacks.append(WhiteningBiasFreeze(self.whiten_bias_epochs))
+        if self.lookahead:
+            lookahead = Lookahead()
+            lookahead.schedule = learning_rate_schedule(fit.estimator.model_.optimizer)
+            callbacks.append(lookahead)
+        return callbacks

@@ -16,13 +16,12 @@ from ..architectures import (
     build_resnet,
     patch_whitening,
     register_keras_objects,
-    set_schedule_steps,
 )
 from ..utils.sizes import check_sizes
 from ._base import KerasImageClassifier
 from ._budget import training_steps
 from ._docstrings import training_parameters
-from ._recipe import AlternatingFlip, Lookahead, WhiteningBiasFreeze
+from ._recipe import Recipe
 from ._tta import augmented, sharpened
 
 register_keras_objects()  # so that pickled ResNet classifiers unpickle
@@ -333,22 +332,18 @@ class ResNetClassifier(KerasImageClassifier):
         sample = np.sort(rows[:: max(len(rows) // _WHITENING_SAMPLE, 1)][:_WHITENING_SAMPLE])
         return {"whitening": patch_whitening(X[sample])}
 
-    def _training_pieces(self, n_rows, seed):
-        callbacks = []
-        flip = None
-        if self.augment and self._is_image() and self.flip == "alternating":
-            flip = AlternatingFlip(n_rows, seed)  # the batches mirror, by epoch
-        if self.whiten:  # acts on the network's whitening layer, if it has one
-            callbacks.append(WhiteningBiasFreeze(self.whiten_bias_epochs))
-        if self.lookahead:
-            callbacks.append(Lookahead())
-        return flip, callbacks
+    def _recipe(self, fit):
+        alternating = self.augment and self._is_image() and self.flip == "alternating"
+        return [
+            Recipe(
+                alternating_flip=alternating,
+                whiten_bias_epochs=self.whiten_bias_epochs if self.whiten else None,
+                lookahead=self.lookahead,
+            )
+        ]
 
     def _schedule_steps(self, epochs, n_train):
         return training_steps(epochs, math.ceil(max(n_train, 1) / self.batch_size))
-
-    def _plan_epochs(self, epochs, n_train):
-        set_schedule_steps(self.model_, self._schedule_steps(epochs, n_train))
 
     def _tta_shift(self):
         """The shift of the test-time views, or None without test-time augmentation."""

@@ -31,12 +31,14 @@ from numbers import Integral
 from .. import __version__
 from ..checkpoints import CheckpointCache
 from ..utils.backend import import_keras, import_tensorflow
+from ._budget import training_steps
+from ._plugins import TrainingPlugin
 
 # Parameters that leave the run as it is: not part of its key.
 _NOT_IN_KEY = ("epochs", "memory", "verbose", "callbacks")
 
 
-def cached_run(estimator, X, y, weights, *, fresh):
+def cached_run(estimator, X, y, weights, *, fresh, exact_only):
     """The cached run of this fit, or None where the fit does not use the cache.
 
     Parameters
@@ -48,6 +50,9 @@ def cached_run(estimator, X, y, weights, *, fresh):
     fresh : bool
         False for ``partial_fit`` and continued (``warm_start``) fits, which
         never use the cache.
+    exact_only : bool
+        Resume only from a checkpoint of exactly the fit's own step count (a
+        longer run is no continuation of a shorter one).
     """
     if estimator.memory is None or not fresh:
         return None
@@ -75,7 +80,7 @@ def cached_run(estimator, X, y, weights, *, fresh):
             f"memory is set, but this fit neither resumes nor stores a checkpoint: {reason}. "
             "See the user guide page 'Searching epochs'.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
         return None
     untrusted = cache.untrusted_reason(key)
@@ -85,10 +90,39 @@ def cached_run(estimator, X, y, weights, *, fresh):
             "trusted and loaded as the result of this fit. Use a directory that only you "
             "can write to (see 'Trust model' in the persistence guide).",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
-    exact_only = estimator.early_stopping or estimator._schedule_spans_the_fit
     return CachedRun(cache, key, description, exact_only)
+
+
+class Resume(TrainingPlugin):
+    """``memory``: the plug-in that resumes a fit from its cached run and stores it.
+
+    Parameters
+    ----------
+    exact_only : bool
+        Use only a checkpoint of exactly the fit's own step count:
+        ``early_stopping`` (the run ends on the best epoch's weights) and a
+        learning-rate schedule laid out over the whole fit.
+    """
+
+    def __init__(self, exact_only):
+        self.exact_only = bool(exact_only)
+        self.run = None
+
+    def resume(self, fit):
+        fresh = not (fit.continuing or fit.partial)
+        self.run = cached_run(
+            fit.estimator, fit.X, fit.y, fit.weights, fresh=fresh, exact_only=self.exact_only
+        )
+        if self.run is None:
+            return 0
+        steps = training_steps(fit.epochs, fit.n_steps)
+        return self.run.resume(fit.estimator, steps, fit.n_steps)
+
+    def finish(self, fit, limit):
+        if self.run is not None:
+            self.run.store(fit.estimator, limit)
 
 
 def _why_not_cached(estimator):
@@ -187,7 +221,7 @@ class CachedRun:
             warnings.warn(
                 f"memory: the checkpoint could not be stored ({exc}); the fit is unaffected.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
 

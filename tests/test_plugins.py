@@ -1,0 +1,101 @@
+"""The training loop knows a fit's features only through the plug-in hooks."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from _synthetic import make_images
+
+from skcifar import CNNClassifier
+from skcifar.estimators import _budget
+from skcifar.estimators._budget import Budget, StepLimit
+from skcifar.estimators._plugins import TrainingPlugin
+from skcifar.utils.backend import import_keras
+
+keras = import_keras()
+X, y = make_images(n=40, size=8)
+TINY = dict(filters=(4,), dense_units=4, batch_size=8, random_state=0)  # 5 steps an epoch
+
+
+class Recording(TrainingPlugin):
+    """A plug-in that records the hooks called and can set the step limit."""
+
+    def __init__(self, steps=None):
+        self.calls, self.steps, self.plans = [], steps, []
+        self.batch_ends = 0
+
+    def resume(self, fit):
+        self.calls.append("resume")
+        return 0
+
+    def batches(self, fit):
+        self.calls.append("batches")
+        return {}
+
+    def step_limit(self, fit, done):
+        self.calls.append("step_limit")
+        return None if self.steps is None else StepLimit(self.steps, fit.n_steps, done=done)
+
+    def plan(self, fit, steps):
+        self.plans.append(steps)
+
+    def callbacks(self, fit):
+        self.calls.append("callbacks")
+        plugin = self
+
+        class Count(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                plugin.batch_ends += 1
+
+        return [Count()]
+
+    def finish(self, fit, limit):
+        self.calls.append(f"finish after {limit.steps}")
+
+
+def _with(plugin, **params):
+    class WithPlugin(CNNClassifier):
+        def _recipe(self, fit):
+            return [plugin]
+
+    return WithPlugin(**{**TINY, **params})
+
+
+def test_the_loop_calls_each_hook_once_in_order():
+    plugin = Recording()
+    _with(plugin, epochs=2).fit(X, y)
+    assert plugin.calls == ["resume", "batches", "step_limit", "callbacks", "finish after 10"]
+    assert plugin.batch_ends == 10  # its callback ran at every step
+    assert plugin.plans == []  # nothing plans without a time budget
+
+
+def test_a_plugins_step_limit_ends_the_fit():
+    plugin = Recording(steps=7)
+    clf = _with(plugin, epochs=5).fit(X, y)
+    assert plugin.batch_ends == 7 and clf.n_iter_ == pytest.approx(7 / 5)
+    assert len(clf.history_["loss"]) == 2  # one whole epoch and the 2 steps of the next
+
+
+def test_a_budget_plans_from_the_timed_step_and_tells_every_plugin(monkeypatch):
+    class Frozen:  # no time passes: the plan depends on the pinned step time only
+        @staticmethod
+        def perf_counter():
+            return 100.0
+
+    monkeypatch.setattr(_budget, "time", Frozen)
+    monkeypatch.setattr(_budget._StepClock, "seconds_per_step", lambda self: 0.01)
+    plugin = Recording()
+    clf = _with(plugin).set_params(time_budget=0.13)
+    fit = SimpleNamespace(
+        estimator=clf.initialize(X, y), X=np.asarray(X, np.float32) / 255, y=np.arange(40) % 2,
+        weights=None, rows=np.arange(40), validation_rows=None, n_steps=5, started=100.0,
+        replan=lambda steps: plugin.plan(None, steps),
+    )  # fmt: skip
+    budget = Budget(0.13)
+    limit = budget.step_limit(fit, done=0)
+    assert budget.per_step == 0.01
+    assert limit.limit == 13 == plugin.plans[-1]  # 0.13 s of 0.01 s steps
+    assert limit.max_steps == math.ceil(13 * _budget.MAX_GROWTH)

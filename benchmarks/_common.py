@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -278,3 +279,51 @@ def run_child(argv, *, env=None, check=True):
 def python_child(code, **kwargs):
     """:func:`run_child` of ``python -c code`` (this interpreter), reporting its peak RSS."""
     return run_child([sys.executable, "-c", code + _PEAK_SNIPPET], **kwargs)
+
+
+# -- machine ------------------------------------------------------------------------------
+def cpu_model():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine():
+    info = {
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "platform": platform.platform(),
+    }
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        info["memory_gb"] = round(pages * size / 1e9, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return info
+
+
+def forward_flops(model):
+    """FLOPs of one image's forward pass through the convolutions and dense layers."""
+    total = 0
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:
+            continue
+        shape = tuple(kernel.shape)
+        out = layer.output.shape  # (None, H, W, C) or (None, units)
+        positions = int(np.prod(out[1:-1])) if len(out) == 4 else 1
+        total += 2 * int(np.prod(shape)) * positions
+    return total

@@ -8,7 +8,7 @@ memory, distributed search and searching epochs with ``memory``.
 from __future__ import annotations
 
 import wrapper_overhead
-from _report import _label
+from _text import _label
 
 
 def extras(results, scripts=None, previous=None):

@@ -10,16 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import _common
-from _report import (
+from _targets import (
     ACCURACY_1X,
     ACCURACY_6X,
     ACCURACY_12X,
     DEFAULT_FIT_MAX,
     PREVIOUS_RESULTS,
-    _get,
-    _label,
-    _s,
 )
+from _text import _get, _label, _s
 
 
 def previous_recipe(report, path=PREVIOUS_RESULTS):

@@ -7,40 +7,32 @@ from __future__ import annotations
 
 import _common
 import wrapper_overhead
-
-# The targets of the table. Budgets are multiples of the notebook CNN's
-# own `cnn.fit` seconds in the same run; accuracies on the 10,000 test images.
-ACCURACY_1X = 0.86
-ACCURACY_6X = 0.92
-ACCURACY_12X, LOG_LOSS_12X, ECE_12X = 0.93, 0.25, 0.015
-ACCURACY_DEFAULT, DEFAULT_FIT_MAX = 0.92, 8.0  # ResNetClassifier(): fit <= 8x the notebook's
-SEEDS_1X = 3  # the 1x run's mean +- sd is over this many seeds
-UTILISATION_MIN = 0.65
-UTILISATION_NETWORK = "recipe"  # utilisation.py's network for the row (6x/12x's network)
-TTA_PREDICT_MAX = 30.0  # seconds for predict_proba of the test set, with TTA
-TTA_RUNS = ("6x", "12x", "default")  # the first of these that ran gives that row
-# A budgeted fit counts as within its time_budget up to this share late: the
-# estimator's own planning tolerance (skcifar.estimators._budget.REPLAN_TOLERANCE).
-BUDGET_TOLERANCE = 0.02
-FIT_RATIO_MAX = 1.03
-PREDICT_RATIO_MIN = 0.97
-RSS_RATIO_MAX = 0.35
-SEARCH_RATIO_MAX = 1.0
-# The committed results: the previous (fixed-epoch) recipe's curves are read from
-# here when the results being rendered lack them.
-PREVIOUS_RESULTS = _common.BENCH_DIR / "results" / "latest.json"
+from _extras import extras
+from _plot import plot, previous_recipe
+from _targets import (
+    ACCURACY_1X,
+    ACCURACY_6X,
+    ACCURACY_12X,
+    ACCURACY_DEFAULT,
+    DEFAULT_FIT_MAX,
+    ECE_12X,
+    FIT_RATIO_MAX,
+    LOG_LOSS_12X,
+    PREDICT_RATIO_MIN,
+    PREVIOUS_RESULTS,
+    RSS_RATIO_MAX,
+    SEARCH_RATIO_MAX,
+    SEEDS_1X,
+    TTA_PREDICT_MAX,
+    TTA_RUNS,
+    UTILISATION_MIN,
+    UTILISATION_NETWORK,
+    within_budget,
+)
+from _text import _get, _s, _tuple
 
 
 # -- the table ------------------------------------------------------------------------------
-def _get(results, *keys):
-    value = results
-    for key in keys:
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
-    return value
-
-
 def _row(metric, target, value=None, met=None, why="not run"):
     return {
         "metric": metric,
@@ -60,11 +52,6 @@ def _fits(acc, name):
     if not fits or len(fits) < len(run.get("fits", [])):
         return None, "failed"
     return run, fits
-
-
-def within_budget(seconds, budget):
-    """Whether a fit of ``seconds`` kept to ``budget``, give or take BUDGET_TOLERANCE."""
-    return budget is not None and seconds <= budget * (1 + BUDGET_TOLERANCE)
 
 
 def _within(run, fit):
@@ -272,30 +259,9 @@ def headline(results):
     return rows
 
 
-def _s(seconds):
-    return f"{seconds:.1f}" if seconds < 100 else f"{seconds:.0f}"
-
-
 def _best_times(records):
     keys = [k for k in records[0] if k.endswith("_seconds")]
     return {k: min(r[k] for r in records) for k in keys}
-
-
-def _config(config):
-    return "ResNetClassifier(" + ", ".join(f"{k}={_tuple(v)}" for k, v in config.items()) + ")"
-
-
-def _label(run):
-    """``ResNetClassifier(...)`` as configured, with the defaults' values when none are set."""
-    label = _config(run.get("config", {}))
-    params = run.get("params", {})
-    if not run.get("config") and params:
-        label += f" (widths={_tuple(params['widths'])}, epochs={params['epochs']})"
-    return label
-
-
-def _tuple(value):
-    return repr(tuple(value)) if isinstance(value, list) else repr(value)
 
 
 def _cell(text):
@@ -339,8 +305,6 @@ def render(report, out_dir, plot_path, previous_path=PREVIOUS_RESULTS):
     The previous recipe's results (:func:`previous_recipe`, read from
     ``previous_path`` when the report lacks them) are kept in the report.
     """
-    from _extras import extras
-    from _plot import plot, previous_recipe
 
     previous = previous_recipe(report, previous_path)
     if previous:

@@ -35,13 +35,13 @@ import time
 from pathlib import Path
 
 import _common
-from _report import within_budget
+from _configs import RECIPE
+from _targets import within_budget
 
 # --- the runs (edit here) -------------------------------------------------------------
 NOTEBOOK_EPOCHS = 10
 # The recipe: ResNetClassifier's defaults (ReLU, Muon, flip-only test-time
 # augmentation; docs/benchmarks.md says how each was chosen).
-RECIPE = {}
 # name -> ResNetClassifier parameters (random_state is the seed), the budget as a
 # multiple of the notebook CNN's fit time (None: no time_budget) and the seeds.
 RUNS = {
@@ -115,18 +115,17 @@ def expected_calibration_error(y, proba, n_bins=ECE_BINS):
     """ECE of the top-label probability in ``n_bins`` equal-width bins (as ``evaluate``)."""
     import numpy as np
 
-    from skcifar.evaluation._metrics import _reliability
+    from skcifar.evaluation import expected_calibration_error
 
-    confidence = proba.max(axis=1).astype(float)
     correct = proba.argmax(axis=1) == np.asarray(y)
-    return _reliability(confidence, correct, n_bins)[0]
+    return expected_calibration_error(proba.max(axis=1), correct, n_bins)
 
 
 def resnet_child(name, seed, budget, quick, out):
     """Fit one run with one seed and write its results (runs in a fresh process)."""
     import numpy as np
+    from _common import forward_flops
     from sklearn.pipeline import make_pipeline
-    from utilisation import forward_flops
 
     from skcifar import PixelScaler, ResNetClassifier
     from skcifar.architectures import resolve_precision

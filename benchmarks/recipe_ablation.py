@@ -21,29 +21,8 @@ import time
 
 import _common
 import numpy as np
+from _configs import PREVIOUS_DEFAULTS
 
-# ResNetClassifier's defaults before the recipe became them (2026-11-30): the
-# "baseline" of the ablation.
-PREVIOUS_DEFAULTS = dict(
-    learning_rate=0.4,
-    momentum=0.9,
-    weight_decay=5e-3,
-    label_smoothing=0.1,
-    warmup_fraction=0.2,
-    whiten=False,
-    identity_init=False,
-    batch_norm_scale=True,
-    batch_norm_momentum=0.9,
-    bias_lr_scale=1.0,
-    conv_optimizer="sgd",
-    residual=True,
-    flip="random",
-    max_shift=None,
-    shift_padding="constant",
-    schedule="cosine",
-    lookahead=False,
-    batch_size=256,
-)
 # The recipe as first ported (GELU, SGD for every parameter, 6 test-time views);
 # the defaults differ from it by ReLU, Muon and the flip-only views.
 GELU_SGD = dict(activation="gelu", conv_optimizer="sgd", tta_shift=1)
@@ -141,9 +120,7 @@ def main(argv=None):
         for name, config in CONFIGS.items():
             print(name, config)
         return 0
-    from run_all import machine
-
-    print(json.dumps({"machine": machine()}), flush=True)
+    print(json.dumps({"machine": _common.machine()}), flush=True)
     if args.quick:
         run(args.names, budget=5, n_train=2000, n_validation=500, overrides=dict(widths=(8, 8)))
     else:

@@ -127,40 +127,6 @@ def run_all(names, quick, no_dask, log, full=False):
     return results, scripts
 
 
-# -- machine ------------------------------------------------------------------------------
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine():
-    info = {
-        "cpu_model": cpu_model(),
-        "cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-    }
-    try:
-        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-        info["memory_gb"] = round(pages * size / 1e9, 1)
-    except (ValueError, OSError, AttributeError):
-        pass
-    return info
-
-
 def versions():
     found = {"Python": platform.python_version()}
     for label, dists in _VERSIONS.items():
@@ -220,7 +186,7 @@ def main():
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "quick": quick,
             "level": "bench-full" if args.full else "bench",
-            "machine": machine(),
+            "machine": _common.machine(),
             "versions": versions(),
             "environment": {
                 k: os.environ[k]

@@ -17,7 +17,7 @@
 Utilisation is training GFLOP/s over the peak of the precision the network
 computes in (``precision="auto"``: :func:`skcifar.architectures.resolve_precision`)
 and, for the record, over the bfloat16 peak. ``make bench`` measures the network
-of its 6x and 12x runs only (``--networks recipe``: ``accuracy_budget.RECIPE`` at
+of its 6x and 12x runs only (``--networks recipe``: ``_configs.RECIPE`` at
 the default widths).
 
 ``--threads`` instead compares TensorFlow thread settings (intra-op,
@@ -39,8 +39,8 @@ import time
 
 import _common
 import numpy as np
-from accuracy_budget import RECIPE
-from recipe_ablation import PREVIOUS_DEFAULTS
+from _common import forward_flops
+from _configs import PREVIOUS_DEFAULTS, RECIPE
 
 REPEATS = 10
 WARMUP_STEPS = 3
@@ -56,13 +56,25 @@ CONFIGS = {
 PEAK_SHAPE = dict(batch=256, size=15, channels_in=64, channels_out=256)
 
 
+def _conv_seconds(tf, x, kernel, dtype, repeats):
+    """The best of ``repeats`` timings of one 3x3 convolution in ``dtype`` (traced first)."""
+    x, kernel = tf.cast(x, dtype), tf.cast(kernel, dtype)
+    conv = tf.function(lambda x, kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
+    conv(x, kernel).numpy()  # trace and warm up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        conv(x, kernel).numpy()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def conv_peak(dtype, *, batch, size, channels_in, channels_out, repeats=REPEATS):
     """GFLOP/s of the best of ``repeats`` timings of one 3x3 convolution.
 
     Timed as ``precision="auto"`` times its own probe
     (:func:`skcifar.architectures.bfloat16_speedup`), at this shape.
     """
-    from skcifar.architectures._precision import _conv_seconds
     from skcifar.utils.backend import import_tensorflow
 
     tf = import_tensorflow()
@@ -89,20 +101,6 @@ def conv_shapes(model, batch):
         if shape not in shapes:
             shapes.append(shape)
     return shapes
-
-
-def forward_flops(model):
-    """FLOPs of one image's forward pass through the convolutions and dense layers."""
-    total = 0
-    for layer in model.layers:
-        kernel = getattr(layer, "kernel", None)
-        if kernel is None:
-            continue
-        shape = tuple(kernel.shape)
-        out = layer.output.shape  # (None, H, W, C) or (None, units)
-        positions = int(np.prod(out[1:-1])) if len(out) == 4 else 1
-        total += 2 * int(np.prod(shape)) * positions
-    return total
 
 
 def training_speed(params, *, n_images, image_size=32, seed=0, probe_batch=None):

@@ -194,3 +194,65 @@ def test_a_layered_tree_has_no_cycle(tree):
     graph = import_graph(root)
     assert graph["pkg.low._impl"] == {"pkg.low._more"}  # a submodule, not the package
     assert cycles(graph) == [] and cycles(package_graph(graph)) == []
+
+
+# -- benchmarks/ ------------------------------------------------------------------------
+BENCHMARKS = PACKAGE.parent / "benchmarks"
+
+
+def benchmarks_graph(root=BENCHMARKS):
+    """``{script: {benchmark module it imports}}``: the scripts import each other by name."""
+    names = {path.stem for path in root.glob("*.py")}
+    graph = {}
+    for path in sorted(root.glob("*.py")):
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                targets.add(node.module.split(".")[0])
+        graph[path.stem] = (targets & names) - {path.stem}
+    return graph
+
+
+def private_skcifar_imports(root=BENCHMARKS):
+    """``file: import`` of every private skcifar module or name the benchmarks import."""
+    found = []
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                modules, names = [alias.name for alias in node.names], []
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                modules, names = [node.module], [alias.name for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                if module.split(".")[0] != "skcifar":
+                    continue
+                private = [p for p in module.split(".") if p.startswith("_")]
+                private += [n for n in names if n.startswith("_")]
+                if private:
+                    found.append(f"{path.name}:{node.lineno}: {module} {private}")
+    return found
+
+
+def test_the_benchmarks_import_each_other_in_one_direction():
+    found = cycles(benchmarks_graph())
+    assert not found, f"import cycles between the benchmark scripts:\n{_described(found)}"
+
+
+def test_the_benchmarks_use_skcifars_public_names_only():
+    found = private_skcifar_imports()
+    assert not found, "benchmarks import private skcifar names:\n" + "\n".join(found)
+
+
+def test_the_benchmark_checks_see_cycles_and_private_names(tmp_path):
+    (tmp_path / "a.py").write_text("import b\n")
+    (tmp_path / "b.py").write_text("def f():\n    from a import x\n")
+    private = "from skcifar.estimators._base import X\nfrom skcifar import _y\n"
+    (tmp_path / "c.py").write_text(private)
+    assert cycles(benchmarks_graph(tmp_path)) == [["a", "b", "a"]]
+    assert private_skcifar_imports(tmp_path) == [
+        "c.py:1: skcifar.estimators._base ['_base']",
+        "c.py:2: skcifar ['_y']",
+    ]

@@ -16,7 +16,7 @@ Examples
   accuracy               0.7500
 """
 
-from ._metrics import EvaluationResult, evaluate
+from ._metrics import EvaluationResult, evaluate, expected_calibration_error
 from ._plots import (
     plot_confusion_matrix,
     plot_learning_curves,
@@ -28,6 +28,7 @@ from ._report import write_report
 __all__ = [
     "EvaluationResult",
     "evaluate",
+    "expected_calibration_error",
     "plot_confusion_matrix",
     "plot_learning_curves",
     "plot_reliability_diagram",

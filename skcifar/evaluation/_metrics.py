@@ -143,6 +143,43 @@ def _mean_or_none(values):
     return float(np.mean(values)) if len(values) else None
 
 
+def expected_calibration_error(confidence, correct, n_bins=15):
+    """The expected calibration error of top-label predictions, as :func:`evaluate` computes it.
+
+    The share-weighted mean, over ``n_bins`` equal-width bins ``(lo, hi]`` of
+    [0, 1] (the first includes 0), of the gap between the mean confidence and
+    the accuracy of the predictions in the bin.
+
+    Parameters
+    ----------
+    confidence : array-like of shape (n_samples,)
+        The probability of each predicted class (the top probability).
+    correct : array-like of bool of shape (n_samples,)
+        Whether each prediction was right.
+    n_bins : int, default=15
+        Number of bins.
+
+    Returns
+    -------
+    ece : float
+        Between 0 (calibrated) and 1.
+
+    Examples
+    --------
+    >>> from skcifar.evaluation import expected_calibration_error
+    >>> round(expected_calibration_error([0.9, 0.9, 0.6, 0.6], [True, False, True, True]), 3)
+    0.4
+    """
+    confidence = np.asarray(confidence, dtype=float)
+    correct = np.asarray(correct, dtype=bool)
+    if confidence.shape != correct.shape or confidence.ndim != 1:
+        raise ValueError(
+            "confidence and correct must be 1-D arrays of the same length; got shapes "
+            f"{confidence.shape} and {correct.shape}."
+        )
+    return _reliability(confidence, correct, int(n_bins))[0]
+
+
 def _reliability(confidence, correct, n_bins):
     """Per-bin statistics of top-label confidence and the ECE.
 

@@ -31,7 +31,7 @@ def extras(results, scripts=None, previous=None):
             ("notebook CNN: predict time, test set", f"{nb['predict_seconds']:.2f} s"),
         ]
     for name, run in acc.get("runs", {}).items():
-        if "fits" not in run:  # the previous layout: shown as the previous recipe
+        if "fits" not in run:  # a run that failed before its first fit
             if "error" in run:
                 rows.append((f"ResNet {name}", f"failed ({run['error']})"))
             continue

@@ -17,34 +17,22 @@ from _targets import (
     DEFAULT_FIT_MAX,
     PREVIOUS_RESULTS,
 )
-from _text import _get, _label, _s
+from _text import _label, _s
 
 
 def previous_recipe(report, path=PREVIOUS_RESULTS):
     """The previous recipe's fixed-epoch runs: ``{"date", "runs": {name: run}}`` or None.
 
-    From the report itself (kept there by :func:`render`, or its own results in the
-    previous layout), else from the results at ``path`` (the committed ones).
+    From the report itself (kept there by ``_report.render``), else from the
+    results at ``path`` (the committed ones).
     """
-    found = report.get("previous_recipe") or _old_runs(report)
+    found = report.get("previous_recipe")
     if found or path is None or not Path(path).is_file():
         return found
     try:
-        old = _common.read_json(path)
+        return _common.read_json(path).get("previous_recipe")
     except (OSError, ValueError):
         return None
-    return old.get("previous_recipe") or _old_runs(old)
-
-
-def _old_runs(report):
-    """The accuracy runs of a report in the previous layout (one curve per run)."""
-    runs = _get(report, "results", "accuracy_budget", "runs") or {}
-    old = {
-        name: run
-        for name, run in runs.items()
-        if isinstance(run, dict) and run.get("curve") and "fits" not in run
-    }
-    return {"date": str(report.get("date", ""))[:10], "runs": old} if old else None
 
 
 _MARKERS = {"1x": "o", "6x": "s", "12x": "D", "default": "^"}

@@ -215,8 +215,8 @@ def _fake_results(budget=100.0, full=False):
     }
 
 
-def _old_report():
-    """Results of the previous layout: fixed-epoch runs "fast" and "full", each a curve."""
+def _committed_results():
+    """Committed results holding the previous recipe: fixed-epoch runs, each a curve."""
 
     def resnet(config, seconds, acc):
         return {
@@ -229,14 +229,13 @@ def _old_report():
         }
 
     return {
-        "date": "2025-11-25T13:41:24+00:00",
-        "results": {
-            "accuracy_budget": {
-                "runs": {
-                    "fast": resnet({"widths": [32, 64, 128], "epochs": 4}, 143.0, 0.8153),
-                    "full": resnet({"epochs": 16}, 2073.0, 0.8967),
-                }
-            }
+        "date": "2026-01-01T00:00:00+00:00",
+        "previous_recipe": {
+            "date": "2025-11-25",
+            "runs": {
+                "fast": resnet({"widths": [32, 64, 128], "epochs": 4}, 143.0, 0.8153),
+                "full": resnet({"epochs": 16}, 2073.0, 0.8967),
+            },
         },
     }
 
@@ -257,7 +256,7 @@ def _report(results):
 def test_report_rendering(bench, tmp_path):
     _, run_all = bench
     previous = tmp_path / "previous.json"
-    previous.write_text(json.dumps(_old_report()))
+    previous.write_text(json.dumps(_committed_results()))
     report = _report(_fake_results())
     text = run_all.render(report, tmp_path, tmp_path / "plot.png", previous)
     table = report["table"]
@@ -323,13 +322,13 @@ def test_report_rendering_full_level(bench, tmp_path):
     # a failed seed: the 1x rows say so
     results["accuracy_budget"]["runs"]["1x"]["fits"][2] = {"error": "exit status 1"}
     assert [row["value"] for row in report.headline(results)[:5:4]] == ["failed", "failed"]
-    # without results, with the old layout: nothing but "not run", and a plot of the old curves
-    old = _old_report()
-    assert {row["value"] for row in report.headline(old["results"])[:7]} == {"not run"}
+    # without results: nothing but "not run", and a plot of the previous recipe's curves
+    committed = _committed_results()
+    assert {row["value"] for row in report.headline({})[:7]} == {"not run"}
     plot = importlib.import_module("_plot")
-    previous = plot.previous_recipe(old, None)
+    previous = plot.previous_recipe(committed, None)
     assert previous["date"] == "2025-11-25" and set(previous["runs"]) == {"fast", "full"}
-    assert plot.plot(old["results"], tmp_path / "old.png", previous=previous).exists()
+    assert plot.plot({}, tmp_path / "previous.png", previous=previous).exists()
 
 
 def test_accuracy_budget_runs(bench):

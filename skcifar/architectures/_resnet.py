@@ -138,7 +138,7 @@ def build_resnet(
     muon_scale=0.16,
     muon_momentum=0.6,
 ):
-    """Build a fast residual network for small images.
+    """Build the fast network for small images (plain; ``residual=True`` adds skips).
 
     Stem: Conv 2x2 (``stem_filters``, relu), or a frozen patch-whitening
     layer (``whitening``). Then one stage per entry of ``widths``: Conv 3x3

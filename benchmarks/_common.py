@@ -1,4 +1,6 @@
-"""Helpers shared by the benchmark scripts (not a benchmark itself).
+"""Measurement functions shared by the benchmark scripts: a leaf module.
+
+It imports nothing from ``benchmarks/``; the scripts and the report import it.
 
 * :func:`notebook_script`: the reference notebook's CNN script (``X / 255.0`` in
   float64, the raw Keras ``Sequential``, ``cnn.fit(X_train, y_train, epochs=10)``),
@@ -7,7 +9,9 @@
 * :func:`run_child`: run a command in a fresh process and return its own peak RSS
   (``VmHWM``, reported by the child) and wall time;
 * :func:`make_curve_callback`: a Keras callback recording test accuracy after
-  each epoch against cumulative training seconds, its own evaluation time excluded.
+  each epoch against cumulative training seconds, its own evaluation time excluded;
+* :func:`accuracy`, :func:`log_loss`, :func:`forward_flops`, :func:`machine`, and
+  :func:`write_json`/:func:`read_json` for the results under ``RESULTS_DIR``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+# The committed results: the report keeps the previous (fixed-epoch) recipe's
+# curves, read from here when the results being rendered lack them.
+COMMITTED_RESULTS = RESULTS_DIR / "latest.json"
 
 # The notebook's script. Lines marked "benchmark:" are not the notebook's: they only
 # time ``cnn.fit`` and, when asked, subset the data (--quick), record a test-accuracy

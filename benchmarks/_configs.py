@@ -1,8 +1,10 @@
 """The configurations the benchmark scripts share: a leaf module.
 
-``RECIPE`` is the recipe ``make bench`` measures, ``ResNetClassifier``'s own
-defaults (no parameter set); ``PREVIOUS_DEFAULTS`` the defaults before the
-recipe, the ablation's ``baseline``.
+It imports nothing from ``benchmarks/``. ``RECIPE`` is the recipe ``make bench``
+measures, ``ResNetClassifier``'s own defaults (no parameter set);
+``PREVIOUS_DEFAULTS`` the defaults before the recipe, the ablation's
+``baseline``; ``RUNS`` the accuracy runs of ``accuracy_budget.py``, which
+``choose_temperature.py`` also offers as configurations.
 """
 
 from __future__ import annotations
@@ -32,3 +34,36 @@ PREVIOUS_DEFAULTS = dict(
     lookahead=False,
     batch_size=256,
 )
+
+# --- the accuracy runs (edit here) ----------------------------------------------------
+# name -> ResNetClassifier parameters (random_state is the seed), the budget as a
+# multiple of the notebook CNN's fit time (None: no time_budget) and the seeds.
+# The recipe is ResNetClassifier's defaults (ReLU, Muon, flip-only test-time
+# augmentation; docs/benchmarks.md says how each was chosen).
+RUNS = {
+    # About five epochs fit in 1x: the narrow widths and batches of 512 (the learning
+    # rate halved with the batch) gain there; docs/benchmarks.md, "Batches of 512 at 1x".
+    "1x": dict(
+        params=dict(RECIPE, widths=(32, 64, 128), batch_size=512, learning_rate=0.75),
+        factor=1,
+        seeds=(0, 1, 2),
+    ),
+    "6x": dict(params=RECIPE, factor=6, seeds=(0,)),
+    "12x": dict(params=RECIPE, factor=12, seeds=(0,)),
+    "default": dict(params={}, factor=None, seeds=(0,)),  # ResNetClassifier(random_state=0)
+}
+BENCH_RUNS = ("1x", "6x")  # make bench; make bench-full (--full) runs all of RUNS
+# --quick: tiny networks (a smoke test, not a result)
+QUICK_NETWORK = dict(widths=(8, 16, 16), stem_filters=8)
+QUICK_EPOCHS = 1  # for the runs without a budget
+# ---------------------------------------------------------------------------------------
+
+
+def run_params(name, quick):
+    """The ResNetClassifier parameters of run ``name``, seed and budget left out."""
+    params = dict(RUNS[name]["params"])
+    if quick:
+        params.update(QUICK_NETWORK)
+        if RUNS[name]["factor"] is None:
+            params["epochs"] = QUICK_EPOCHS
+    return params

@@ -15,12 +15,11 @@ from _targets import (
     ACCURACY_6X,
     ACCURACY_12X,
     DEFAULT_FIT_MAX,
-    PREVIOUS_RESULTS,
 )
 from _text import _label, _s
 
 
-def previous_recipe(report, path=PREVIOUS_RESULTS):
+def previous_recipe(report, path=_common.COMMITTED_RESULTS):
     """The previous recipe's fixed-epoch runs: ``{"date", "runs": {name: run}}`` or None.
 
     From the report itself (kept there by ``_report.render``), else from the

@@ -19,7 +19,6 @@ from _targets import (
     FIT_RATIO_MAX,
     LOG_LOSS_12X,
     PREDICT_RATIO_MIN,
-    PREVIOUS_RESULTS,
     RSS_RATIO_MAX,
     SEARCH_RATIO_MAX,
     SEEDS_1X,
@@ -78,7 +77,7 @@ def _range(values, fmt):
 
 
 def accuracy_rows(acc):
-    """The rows of the accuracy runs, in the order of the issue's table."""
+    """The rows of the accuracy runs: 1x, 6x, 12x, the defaults, then 1x's spread over seeds."""
     rows = []
     run, fits = _fits(acc, "1x")
     metric = "test accuracy, `time_budget` = 1x (mean over the seeds)"
@@ -299,7 +298,7 @@ def markdown(report):
     return "\n".join(lines) + "\n"
 
 
-def render(report, out_dir, plot_path, previous_path=PREVIOUS_RESULTS):
+def render(report, out_dir, plot_path, previous_path=_common.COMMITTED_RESULTS):
     """Add the tables to ``report``; write latest.json/latest.md and the plot.
 
     The previous recipe's results (:func:`previous_recipe`, read from

@@ -7,7 +7,7 @@ In one run, each in a fresh Python process, one after another:
    32; the script is ``_common.notebook_script``), with a curve of test accuracy
    after each epoch (its evaluations taken off the clock). The wall time of
    ``cnn.fit`` is the budget unit, B;
-2. the runs of ``RUNS`` below: ``make_pipeline(PixelScaler(), ResNetClassifier(...))``
+2. the runs of ``_configs.RUNS``: ``make_pipeline(PixelScaler(), ResNetClassifier(...))``
    on the 50,000 training images, one fresh process per run and seed. A budgeted
    run sets ``time_budget=factor * B``; ``fit`` plans its steps to fill that
    budget, wall clock, so nothing else runs inside it (no per-epoch curve: its
@@ -35,36 +35,17 @@ import time
 from pathlib import Path
 
 import _common
-from _configs import RECIPE
+from _configs import BENCH_RUNS, RECIPE, RUNS, run_params
 from _targets import within_budget
 
-# --- the runs (edit here) -------------------------------------------------------------
+# --- the notebook run, the ECE bins, --quick's sizes (edit here; the runs: _configs) ---
 NOTEBOOK_EPOCHS = 10
-# The recipe: ResNetClassifier's defaults (ReLU, Muon, flip-only test-time
-# augmentation; docs/benchmarks.md says how each was chosen).
-# name -> ResNetClassifier parameters (random_state is the seed), the budget as a
-# multiple of the notebook CNN's fit time (None: no time_budget) and the seeds.
-RUNS = {
-    # About five epochs fit in 1x: the narrow widths and batches of 512 (the learning
-    # rate halved with the batch) gain there; docs/benchmarks.md, "Batches of 512 at 1x".
-    "1x": dict(
-        params=dict(RECIPE, widths=(32, 64, 128), batch_size=512, learning_rate=0.75),
-        factor=1,
-        seeds=(0, 1, 2),
-    ),
-    "6x": dict(params=RECIPE, factor=6, seeds=(0,)),
-    "12x": dict(params=RECIPE, factor=12, seeds=(0,)),
-    "default": dict(params={}, factor=None, seeds=(0,)),  # ResNetClassifier(random_state=0)
-}
-BENCH_RUNS = ("1x", "6x")  # make bench; make bench-full (--full) runs all of RUNS
 ECE_BINS = 15
 
-# --quick: a few images, tiny networks, budgets of a few seconds (a smoke test, not a result)
+# --quick: a few images, budgets of a few seconds (a smoke test, not a result)
 QUICK_N_TRAIN, QUICK_N_TEST = 2000, 1000
 QUICK_NOTEBOOK_EPOCHS = 1
-QUICK_NETWORK = dict(widths=(8, 16, 16), stem_filters=8)
 QUICK_UNIT_SECONDS = 0.5  # at most this many seconds per budget factor
-QUICK_EPOCHS = 1  # for the runs without a budget
 # ---------------------------------------------------------------------------------------
 
 # The classifier parameters written with each result.
@@ -86,16 +67,6 @@ _RECORDED = (
 
 def _sizes(quick):
     return (QUICK_N_TRAIN, QUICK_N_TEST) if quick else (None, None)
-
-
-def run_params(name, quick):
-    """The ResNetClassifier parameters of run ``name``, seed and budget left out."""
-    params = dict(RUNS[name]["params"])
-    if quick:
-        params.update(QUICK_NETWORK)
-        if RUNS[name]["factor"] is None:
-            params["epochs"] = QUICK_EPOCHS
-    return params
 
 
 def describe(name, quick=False):
@@ -124,7 +95,6 @@ def expected_calibration_error(y, proba, n_bins=ECE_BINS):
 def resnet_child(name, seed, budget, quick, out):
     """Fit one run with one seed and write its results (runs in a fresh process)."""
     import numpy as np
-    from _common import forward_flops
     from sklearn.pipeline import make_pipeline
 
     from skcifar import PixelScaler, ResNetClassifier
@@ -159,7 +129,7 @@ def resnet_child(name, seed, budget, quick, out):
             "n_test": len(X_test),
             "fit_seconds": fit_seconds,
             "n_iter": float(clf.n_iter_),
-            "forward_mflop_per_image": forward_flops(clf.model_) / 1e6,
+            "forward_mflop_per_image": _common.forward_flops(clf.model_) / 1e6,
             "predict_seconds": predict_seconds,
             "test_accuracy": _common.accuracy(y_test, proba),
             "test_log_loss": _common.log_loss(y_test, proba),

@@ -170,7 +170,7 @@ def measure(
         for name in names:
             backend = BACKENDS[name][0]
             if {"skipped", "failed"} & set(results.get(name, {})):
-                continue  # reported once, on the first pass
+                continue  # a backend skipped or failed is not tried again
             if not _available(backend):
                 results[name] = {"skipped": f"{backend} is not installed"}
                 continue

@@ -21,7 +21,7 @@ import time
 
 import _common
 import numpy as np
-from accuracy_budget import RUNS, run_params
+from _configs import RUNS, run_params
 
 CONFIGS = {
     # the previous recipe's fixed-epoch runs (make bench of 2026-11-25)

@@ -56,7 +56,6 @@ SCRIPTS = {
     "backend_speed": (None, []),  # full: Keras' torch backend against TensorFlow, if installed
 }
 
-RESULTS_DIR = _common.BENCH_DIR / "results"
 PLOT = _common.ROOT / "docs" / "_static" / "accuracy_vs_time.png"
 _VERSIONS = {
     "TensorFlow": ("tensorflow", "tensorflow-cpu"),
@@ -168,7 +167,8 @@ def main():
         quick = report.get("quick", False)
     else:
         quick = args.quick
-    out_dir = args.out_dir or (RESULTS_DIR / "quick" if quick else RESULTS_DIR)
+    results_dir = _common.RESULTS_DIR
+    out_dir = args.out_dir or (results_dir / "quick" if quick else results_dir)
     plot_path = args.plot or (out_dir / "accuracy_vs_time.png" if quick else PLOT)
 
     if not args.from_json:

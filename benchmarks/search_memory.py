@@ -14,7 +14,8 @@ refit, which no cache shortens):
   16/28 = 48/84 = 0.57; the target is <= 0.65;
 * ``HalvingGridSearchCV(resource="cnnclassifier__epochs", factor=2)`` over
   filters {(16, 32), (32, 64)} x dense units {32, 64} x learning rate {0.001,
-  0.002}, from 1 to 8 epochs: each round continues the earlier rounds' fits.
+  0.002}, from 1 to 8 epochs: with ``memory``, each halving iteration's fits
+  resume those of the iteration before it.
 
 Both runs of a search must give identical ``cv_results_`` test scores (the
 resumed fits are the fits from scratch, bit for bit). Also reported: the size

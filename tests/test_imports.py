@@ -199,6 +199,22 @@ def test_a_layered_tree_has_no_cycle(tree):
 # -- benchmarks/ ------------------------------------------------------------------------
 BENCHMARKS = PACKAGE.parent / "benchmarks"
 
+#: benchmarks/ bottom up; a module imports benchmark modules of lower layers only.
+#: Every module not named here is a script (layer 1).
+BENCHMARK_LAYERS = {
+    # leaves: measurement functions, configurations, targets, the report's wording
+    "_common": 0,
+    "_configs": 0,
+    "_targets": 0,
+    "_text": 0,
+    # the report's parts, reading the scripts' results; the report; the runner
+    "_extras": 2,
+    "_plot": 2,
+    "_report": 3,
+    "run_all": 4,
+}
+SCRIPT_LAYER = 1
+
 
 def benchmarks_graph(root=BENCHMARKS):
     """``{script: {benchmark module it imports}}``: the scripts import each other by name."""
@@ -236,9 +252,30 @@ def private_skcifar_imports(root=BENCHMARKS):
     return found
 
 
+def benchmark_layer_violations(graph, layers=BENCHMARK_LAYERS):
+    """``"module -> imported"`` for each import of a module of the same layer or above."""
+
+    def layer(name):
+        return layers.get(name, SCRIPT_LAYER)
+
+    return [
+        f"{module} (layer {layer(module)}) -> {target} (layer {layer(target)})"
+        for module, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if layer(target) >= layer(module)
+    ]
+
+
 def test_the_benchmarks_import_each_other_in_one_direction():
     found = cycles(benchmarks_graph())
     assert not found, f"import cycles between the benchmark scripts:\n{_described(found)}"
+
+
+def test_the_benchmarks_import_lower_layers_only():
+    graph = benchmarks_graph()
+    assert set(BENCHMARK_LAYERS) <= set(graph)  # every module named is there
+    found = benchmark_layer_violations(graph)
+    assert not found, "benchmark imports that do not point down:\n" + "\n".join(found)
 
 
 def test_the_benchmarks_use_skcifars_public_names_only():
@@ -252,6 +289,12 @@ def test_the_benchmark_checks_see_cycles_and_private_names(tmp_path):
     private = "from skcifar.estimators._base import X\nfrom skcifar import _y\n"
     (tmp_path / "c.py").write_text(private)
     assert cycles(benchmarks_graph(tmp_path)) == [["a", "b", "a"]]
+    (tmp_path / "_leaf.py").write_text("import c\n")
+    assert benchmark_layer_violations(benchmarks_graph(tmp_path), {"_leaf": 0}) == [
+        "_leaf (layer 0) -> c (layer 1)",
+        "a (layer 1) -> b (layer 1)",
+        "b (layer 1) -> a (layer 1)",
+    ]
     assert private_skcifar_imports(tmp_path) == [
         "c.py:1: skcifar.estimators._base ['_base']",
         "c.py:2: skcifar ['_y']",

@@ -47,7 +47,7 @@ def to_pyplot(fig):
     pyplot then shows it: ``plt.show()`` on the command line, the gallery's page.
     matplotlib 3.11 and later take such a figure in ``plt.figure(fig)``; older
     releases refuse it, and for them this does what 3.11 does there (through
-    pyplot's private helpers, which those releases no longer change).
+    pyplot's private helpers, which are fixed in those releases).
     """
     try:
         return plt.figure(fig)

@@ -35,7 +35,7 @@ TINY = dict(
     stem_filters=4,
     epochs=2,
     batch_size=16,
-    # the previous defaults' schedule, whose rates the schedule tests spell out
+    # a warm-up and cosine schedule, whose rates the schedule tests spell out
     learning_rate=0.4,
     warmup_fraction=0.2,
     schedule="cosine",

@@ -16,7 +16,7 @@ class Seeds:
     """Explicit, distinct seeds for every random layer and initialiser.
 
     With ``seed=None`` layers draw their own. With an int, each initialiser
-    and random layer gets ``seed + k``: weights no longer depend on Python's
+    and random layer gets ``seed + k``: weights do not depend on Python's
     global :mod:`random` state, which other threads (e.g. a Dask worker's
     event loop) may draw from while a model is built.
     """

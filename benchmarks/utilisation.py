@@ -56,32 +56,18 @@ CONFIGS = {
 PEAK_SHAPE = dict(batch=256, size=15, channels_in=64, channels_out=256)
 
 
-def _conv_seconds(tf, x, kernel, dtype, repeats):
-    """The best of ``repeats`` timings of one 3x3 convolution in ``dtype`` (traced first)."""
-    x, kernel = tf.cast(x, dtype), tf.cast(kernel, dtype)
-    conv = tf.function(lambda x, kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
-    conv(x, kernel).numpy()  # trace and warm up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        conv(x, kernel).numpy()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def conv_peak(dtype, *, batch, size, channels_in, channels_out, repeats=REPEATS):
     """GFLOP/s of the best of ``repeats`` timings of one 3x3 convolution.
 
     Timed as ``precision="auto"`` times its own probe
     (:func:`skcifar.architectures.bfloat16_speedup`), at this shape.
     """
-    from skcifar.utils.backend import import_tensorflow
+    from skcifar.architectures import convolution_seconds
 
-    tf = import_tensorflow()
     rng = np.random.RandomState(0)
-    x = tf.constant(rng.standard_normal((batch, size, size, channels_in)).astype("f4"))
-    kernel = tf.constant(rng.standard_normal((3, 3, channels_in, channels_out)).astype("f4"))
-    seconds = _conv_seconds(tf, x, kernel, tf.as_dtype(dtype), repeats)
+    x = rng.standard_normal((batch, size, size, channels_in)).astype("f4")
+    kernel = rng.standard_normal((3, 3, channels_in, channels_out)).astype("f4")
+    seconds = convolution_seconds(x, kernel, dtype, repeats)
     return 2 * batch * size * size * channels_in * channels_out * 9 / seconds / 1e9
 
 

@@ -284,13 +284,13 @@ def test_bfloat16_speedup_is_measured_once_and_only_with_the_instructions(monkey
     _precision.bfloat16_speedup.cache_clear()
     timed = []
 
-    def fake_seconds(tf, x, kernel, dtype, repeats):
-        timed.append(dtype.name)
-        return {"float32": 3.0, "bfloat16": 2.0}[dtype.name]
+    def fake_seconds(x, kernel, dtype, repeats):
+        timed.append(dtype)
+        return {"float32": 3.0, "bfloat16": 2.0}[dtype]
 
     monkeypatch.setattr(_precision, "_cpu_has_bf16", lambda: True)
     monkeypatch.setattr(_precision, "bfloat16_runs", lambda: True)
-    monkeypatch.setattr(_precision, "_conv_seconds", fake_seconds)
+    monkeypatch.setattr(_precision, "convolution_seconds", fake_seconds)
     assert _precision.bfloat16_speedup() == pytest.approx(1.5)
     assert _precision.bfloat16_speedup() == pytest.approx(1.5)
     assert timed == ["float32", "bfloat16"]  # cached after the first call

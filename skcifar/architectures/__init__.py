@@ -16,6 +16,7 @@ from ._precision import (
     PRECISIONS,
     bfloat16_runs,
     bfloat16_speedup,
+    convolution_seconds,
     float32_network,
     resolve_precision,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "build_ann",
     "build_cnn",
     "build_resnet",
+    "convolution_seconds",
     "float32_network",
     "make_optimizer",
     "patch_whitening",

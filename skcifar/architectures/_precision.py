@@ -26,8 +26,31 @@ def _cpu_has_bf16():
     return " amx_bf16" in flags or " avx512_bf16" in flags
 
 
-def _conv_seconds(tf, x, kernel, dtype, repeats):
-    """The best of ``repeats`` timings of one 3x3 convolution in ``dtype``."""
+def convolution_seconds(x, kernel, dtype, repeats=10):
+    """The best of ``repeats`` timings of one 3x3 convolution of ``x`` by ``kernel``.
+
+    Both are cast to ``dtype``; the convolution is traced and run once before
+    the timed runs. :func:`bfloat16_speedup` compares float32 and bfloat16 with it.
+
+    Parameters
+    ----------
+    x : tensor of shape (batch, height, width, channels_in)
+        The input.
+    kernel : tensor of shape (3, 3, channels_in, channels_out)
+        The filters.
+    dtype : str or tf.DType
+        The precision, e.g. ``"float32"`` or ``"bfloat16"``.
+    repeats : int, default=10
+        Timed runs.
+
+    Returns
+    -------
+    seconds : float
+        The fastest run.
+    """
+    from ..utils.backend import import_tensorflow
+
+    tf = import_tensorflow()
     x, kernel = tf.cast(x, dtype), tf.cast(kernel, dtype)
     conv = tf.function(lambda x, kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
     conv(x, kernel).numpy()  # trace and warm up
@@ -101,8 +124,8 @@ def bfloat16_speedup(repeats=5):
     x = tf.constant(rng.standard_normal((64, 16, 16, 64)).astype(np.float32))
     kernel = tf.constant(rng.standard_normal((3, 3, 64, 128)).astype(np.float32))
     with quiet():
-        float32 = _conv_seconds(tf, x, kernel, tf.float32, repeats)
-        bfloat16 = _conv_seconds(tf, x, kernel, tf.bfloat16, repeats)
+        float32 = convolution_seconds(x, kernel, "float32", repeats)
+        bfloat16 = convolution_seconds(x, kernel, "bfloat16", repeats)
     return float32 / bfloat16
 
 

@@ -2,10 +2,11 @@
 
 * :func:`build_ann`, :func:`build_cnn`: the reference notebook's dense and
   convolutional networks (its exact networks by default);
-* :func:`build_resnet`: a fast residual network with batch norm, in-graph
+* :func:`build_resnet`: the fast ResNet-style network with batch norm, in-graph
   augmentation, a warm-up then decay of the learning rate, label smoothing and
   weight decay - the accurate one for a CPU budget; its defaults are
-  :class:`skcifar.ResNetClassifier`'s recipe.
+  :class:`skcifar.ResNetClassifier`'s recipe, a plain convolutional network
+  (``residual=True`` adds skip connections).
 
 Every builder returns a compiled Keras model (unless ``compile=False``) that
 outputs class probabilities and trains on integer labels.

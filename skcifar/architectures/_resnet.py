@@ -1,4 +1,4 @@
-"""A fast residual network for small images on a CPU budget."""
+"""The fast ResNet-style network for small images on a CPU budget (plain by default)."""
 
 from __future__ import annotations
 

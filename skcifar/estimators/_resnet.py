@@ -1,4 +1,4 @@
-"""The fast residual network as a scikit-learn classifier."""
+"""The fast ResNet-style network (plain by default) as a scikit-learn classifier."""
 
 from __future__ import annotations
 

@@ -96,6 +96,6 @@ def test_a_budget_plans_from_the_timed_step_and_tells_every_plugin(monkeypatch):
     )  # fmt: skip
     budget = Budget(0.13)
     limit = budget.step_limit(fit, done=0)
-    assert budget.per_step == 0.01
-    assert limit.limit == 13 == plugin.plans[-1]  # 0.13 s of 0.01 s steps
-    assert limit.max_steps == math.ceil(13 * _budget.MAX_GROWTH)
+    assert budget.per_step == 0.01 and budget.deadline == 100.13
+    assert limit.limit == 13 and plugin.plans == [13]  # 0.13 s of 0.01 s steps
+    assert limit.max_steps == budget.max_steps == math.ceil(13 * _budget.MAX_GROWTH)

@@ -329,13 +329,13 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             rows, validation_rows = self._training_rows(y, weights, partial, seed)
             if not continuing:  # a fresh network, seeded
                 self._build(len(rows), seed, **self._data_build_args(X, rows))
+            initial_epoch = self.current_epoch if continuing else 0
             kept = {k: v for k, v in vars(self).items() if k in ("history_", "n_iter_")}
             if not continuing or not hasattr(self, "history_"):  # (after initialize)
                 self.history_ = {}
             fit = Fit(self, X, y, weights, rows, validation_rows, seed, epochs,
                       n_steps=math.ceil(len(rows) / self.batch_size), continuing=continuing,
-                      partial=partial, started=started,
-                      initial_epoch=self.current_epoch if continuing else 0)  # fmt: skip
+                      partial=partial, started=started, initial_epoch=initial_epoch)  # fmt: skip
             fit.plugins = self._plugins(fit)
             done = sum(plugin.resume(fit) for plugin in fit.plugins)
             fit.initial_epoch += done // fit.n_steps

@@ -99,7 +99,7 @@ def _pinned_clock():
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(_base, "time", _FrozenClock))
         stack.enter_context(mock.patch.object(_budget, "time", _FrozenClock))
-        stack.enter_context(mock.patch.object(_budget, "REPLAN_TOLERANCE", float("inf")))
+        stack.enter_context(mock.patch.object(_budget, "TIME_BUDGET_TOLERANCE", float("inf")))
         stack.enter_context(
             mock.patch.object(_budget._StepClock, "seconds_per_step", lambda self: STEP_SECONDS)
         )

@@ -12,7 +12,8 @@ from _synthetic import make_images
 from skcifar import CNNClassifier
 from skcifar.estimators import _budget
 from skcifar.estimators._budget import Budget, StepLimit
-from skcifar.estimators._plugins import TrainingPlugin
+from skcifar.estimators._plugins import EarlyStopping, TrainingPlugin, UserCallbacks
+from skcifar.estimators._resume import Resume
 from skcifar.utils.backend import import_keras
 
 keras = import_keras()
@@ -96,6 +97,60 @@ def test_a_budget_plans_from_the_timed_step_and_tells_every_plugin(monkeypatch):
     )  # fmt: skip
     budget = Budget(0.13)
     limit = budget.step_limit(fit, done=0)
-    assert budget.per_step == 0.01
-    assert limit.limit == 13 == plugin.plans[-1]  # 0.13 s of 0.01 s steps
-    assert limit.max_steps == math.ceil(13 * _budget.MAX_GROWTH)
+    assert budget.per_step == 0.01 and budget.deadline == 100.13
+    assert limit.limit == 13 and plugin.plans == [13]  # 0.13 s of 0.01 s steps
+    assert limit.max_steps == budget.max_steps == math.ceil(13 * _budget.MAX_GROWTH)
+
+
+def _spying_on_resume(exact_only=None, **params):
+    """A classifier whose Resume plug-in records the steps it resumed from."""
+
+    class Spied(Resume):
+        def resume(self, fit):
+            self.done = super().resume(fit)
+            return self.done
+
+    class WithSpy(CNNClassifier):
+        def _plugins(self, fit):
+            plugins = super()._plugins(fit)
+            self.resume_plugin = next(p for p in plugins if isinstance(p, Resume))
+            index = plugins.index(self.resume_plugin)
+            only = self.resume_plugin.exact_only if exact_only is None else exact_only
+            plugins[index] = self.resume_plugin = Spied(only)
+            return plugins
+
+    return WithSpy(**{**TINY, **params})
+
+
+def test_resume_returns_the_steps_of_the_longest_usable_checkpoint(tmp_path):
+    first = _spying_on_resume(epochs=2, memory=tmp_path).fit(X, y)
+    assert first.resume_plugin.done == 0  # nothing cached yet; stored at 10 steps
+    longer = _spying_on_resume(epochs=3, memory=tmp_path).fit(X, y)
+    assert longer.resume_plugin.done == 10 and longer.n_iter_ == 3
+    # Exact only: the 15-step run may not continue the 10-step one, but is cached itself.
+    exact = _spying_on_resume(exact_only=True, epochs=2.6, memory=tmp_path).fit(X, y)
+    assert exact.resume_plugin.done == 0 and exact.n_iter_ == pytest.approx(13 / 5)
+    repeat = _spying_on_resume(exact_only=True, epochs=2.6, memory=tmp_path).fit(X, y)
+    assert repeat.resume_plugin.done == 13  # the very run: nothing left to train
+    assert repeat.history_ == exact.history_ and repeat.n_iter_ == exact.n_iter_
+
+
+def test_resume_never_resumes_a_continued_fit(tmp_path):
+    clf = _spying_on_resume(epochs=1, memory=tmp_path).fit(X, y)
+    clf.partial_fit(X, y)
+    assert clf.resume_plugin.done == 0 and clf.current_epoch == 2
+
+
+def test_user_callbacks_are_checked_and_early_stopping_keeps_the_best_weights():
+    fit = SimpleNamespace(estimator=SimpleNamespace(callbacks=[keras.callbacks.History(), "x"]))
+    with pytest.raises(TypeError, match="'callbacks' parameter must be a list of keras"):
+        UserCallbacks().callbacks(fit)
+    fit.estimator.callbacks = None
+    assert UserCallbacks().callbacks(fit) == []
+    (stopping,) = EarlyStopping(3).callbacks(fit)
+    assert isinstance(stopping, keras.callbacks.EarlyStopping)
+    assert (stopping.monitor, stopping.patience, stopping.restore_best_weights) == (
+        "val_loss",
+        3,
+        True,
+    )

@@ -11,12 +11,11 @@ from sklearn.base import clone
 
 import skcifar
 from skcifar import PixelScaler, ResNetClassifier
-from skcifar.architectures import build_resnet, patch_whitening
+from skcifar.architectures import build_resnet, patch_whitening, schedule_steps
 from skcifar.architectures._training import MuonSGD, ScaledSGD, WarmupDecay, orthogonalised
-from skcifar.estimators._recipe import AlternatingFlip, Lookahead, Recipe
+from skcifar.estimators._recipe import AlternatingFlip, Lookahead, Recipe, WhiteningBiasFreeze
 from skcifar.utils.backend import import_keras, import_tensorflow
 from skcifar.utils.input_pipeline import batches
-from skcifar.utils.keras_internals import learning_rate_schedule
 
 # Float results here depend on the CPU: make test-isa runs them again under other settings.
 pytestmark = pytest.mark.cpu_numerics
@@ -172,20 +171,36 @@ def test_lookahead_spans_the_schedule_as_planned(data):
     lookahead.set_model(clf.model_)
     lookahead.set_params({"steps": 5, "epochs": 9})
     lookahead.on_train_begin()
-    assert lookahead.schedule is learning_rate_schedule(clf.model_.optimizer)
-    assert lookahead._total() == float(lookahead.schedule.total_steps.numpy())
+    assert lookahead._total() == schedule_steps(clf.model_) == 2  # 2 epochs of one batch
     recipe.plan(fit, 123)  # a time budget planned again
-    assert lookahead._total() == 123
-    lookahead.schedule = None  # a network without a schedule
+    assert lookahead._total() == 123 == schedule_steps(clf.model_)
+    lookahead.total_steps = lambda: None  # a network without a schedule
     assert lookahead._total() == 5 * 9  # no schedule: the fit's own length
+
+
+def test_the_recipe_plugin_gives_the_pieces_asked_for(fitted, data):
+    X, _ = data
+    fit = SimpleNamespace(estimator=fitted, X=X, seed=3)
+    full = Recipe(alternating_flip=True, whiten_bias_epochs=2, lookahead=True)
+    flip = full.batches(fit)["flip"]
+    assert isinstance(flip, AlternatingFlip) and len(flip.rows) == len(X)
+    # Exact: both draw the same seeded booleans.
+    np.testing.assert_array_equal(flip.rows, AlternatingFlip(len(X), seed=3).rows)
+    freeze, lookahead = full.callbacks(fit)
+    assert isinstance(freeze, WhiteningBiasFreeze) and freeze.epochs == 2
+    assert isinstance(lookahead, Lookahead) and lookahead.total_steps() == schedule_steps(
+        fitted.model_
+    )
+    bare = Recipe(alternating_flip=False, whiten_bias_epochs=None, lookahead=False)
+    assert bare.batches(fit) == {} and bare.callbacks(fit) == []
 
 
 _LOOKAHEAD_INIT = Lookahead.__init__
 
 
 def _lookahead_with(**kwargs):
-    def init(self, **ignored):
-        _LOOKAHEAD_INIT(self, **kwargs)
+    def init(self, total_steps=None, **ignored):
+        _LOOKAHEAD_INIT(self, total_steps=total_steps, **kwargs)
 
     return init
 

@@ -8,7 +8,7 @@ import pytest
 from sklearn.base import clone
 
 from skcifar import ANNClassifier, CNNClassifier, ResNetClassifier
-from skcifar.architectures import SCHEDULES
+from skcifar.architectures import SCHEDULES, schedule_steps
 from skcifar.cli import main
 from skcifar.cli._common import duration
 from skcifar.estimators import _base, _budget
@@ -39,7 +39,7 @@ def test_epochs_n_iter_repeats_the_budgeted_run(clf, data, monkeypatch):
     X, y = data
     # Tiny networks' step times vary by far more than the re-planning
     # tolerance; the repeat is exact as long as the plan is kept.
-    monkeypatch.setattr(_budget, "REPLAN_TOLERANCE", float("inf"))
+    monkeypatch.setattr(_budget, "TIME_BUDGET_TOLERANCE", float("inf"))
     budgeted = clone(clf).fit(X, y)
     assert budgeted.n_iter_ > 0 and len(budgeted.history_["loss"]) == math.ceil(budgeted.n_iter_)
     again = clone(clf).set_params(time_budget=None, epochs=budgeted.n_iter_).fit(X, y)
@@ -73,7 +73,7 @@ def test_epochs_fill_the_budget_to_the_batch(
     X, y = data
     monkeypatch.setattr(_base, "time", _FrozenClock)
     monkeypatch.setattr(_budget, "time", _FrozenClock)
-    monkeypatch.setattr(_budget, "REPLAN_TOLERANCE", float("inf"))  # no time passes
+    monkeypatch.setattr(_budget, "TIME_BUDGET_TOLERANCE", float("inf"))  # no time passes
     monkeypatch.setattr(_budget._StepClock, "seconds_per_step", lambda self: 0.01)
     counter = _CountSteps()
     clf = ResNetClassifier(widths=(4,), stem_filters=4, batch_size=40, time_budget=budget,
@@ -83,8 +83,7 @@ def test_epochs_fill_the_budget_to_the_batch(
     assert counter.steps == expected_steps
     assert clf.n_iter_ == pytest.approx(expected_steps / n_steps)
     assert len(clf.history_["loss"]) == math.ceil(expected_steps / n_steps)
-    schedule = clf.model_.optimizer._learning_rate
-    assert float(schedule.total_steps.numpy()) == expected_steps
+    assert schedule_steps(clf.model_) == expected_steps
     assert float(clf.model_.optimizer.learning_rate) == pytest.approx(_schedule_end(clf))
 
 
@@ -111,7 +110,7 @@ def test_fractional_epochs_train_that_share_of_the_last_epoch(data, epochs, step
 def test_resnet_schedule_spans_a_fractional_run(data):
     X, y = data
     clf = ResNetClassifier(widths=(4,), stem_filters=4, batch_size=40, epochs=1.5).fit(X, y)
-    assert float(clf.model_.optimizer._learning_rate.total_steps.numpy()) == 9
+    assert schedule_steps(clf.model_) == 9
     assert float(clf.model_.optimizer.learning_rate) == pytest.approx(_schedule_end(clf))
 
 
@@ -180,16 +179,28 @@ def test_a_budget_run_is_planned_again_when_the_machine_changes_speed(monkeypatc
     # Planned: 100 steps of 0.01 s in epochs of 10, each followed by a 0.01 s
     # validation pass: 1.1 s, the whole budget.
     plans = []
-    limit = _budget.StepLimit(100, 10, deadline=1.1, tolerance=0.022, max_steps=125,
-                              per_validation=0.01, replan=plans.append)  # fmt: skip
+    budget = _budget.Budget(1.1)
+    limit = budget.start(1.1, 1.1, n_steps=10, per_step=0.01, per_validation=0.01,
+                         tell=plans.append)  # fmt: skip
+    assert (limit.limit, budget.max_steps, plans) == (100, 125, [100])
     end = _drive(limit, clock, lambda step: 0.01 if step < 20 else 0.01 * speed, 0.01)
-    assert end <= 1.1 + 0.022 + 0.02  # on time, within the tolerance and a step
+    assert end <= 1.1 + 0.022 + 0.02  # on time, within the tolerance (2% of 1.1 s) and a step
     if expect == "kept":
-        assert (limit.steps, limit.replanned, plans) == (100, 0, [])
+        assert (limit.steps, budget.replanned, plans) == (100, 0, [100])
     elif expect == "shorter":
-        assert 55 <= limit.steps < 100 and plans[-1] == limit.steps
+        assert 55 <= limit.steps < 100 and plans[-1] == limit.steps and budget.replanned
     else:
-        assert limit.steps == 125 and plans[-1] == 125
+        assert limit.steps == 125 and plans[-1] == 125 and budget.replanned
+
+
+def test_a_step_limit_counts_the_steps_done_before_and_stops_at_its_limit():
+    limit = _budget.StepLimit(12, 5, done=10)  # resumed after two whole epochs
+    limit.set_model(types.SimpleNamespace(stop_training=False))
+    assert limit.epochs() == 2 and type(limit.epochs()) is int
+    limit.on_train_batch_end(0)
+    assert not limit.model.stop_training and limit.epochs() == pytest.approx(11 / 5)
+    limit.on_train_batch_end(1)
+    assert limit.model.stop_training and limit.steps == 12 == limit.max_steps
 
 
 class _CountSteps(keras.callbacks.Callback):

@@ -21,7 +21,14 @@ from ._precision import (
     float32_network,
     resolve_precision,
 )
-from ._resnet import CONV_OPTIMIZERS, SCHEDULES, build_resnet, patch_whitening, set_schedule_steps
+from ._resnet import (
+    CONV_OPTIMIZERS,
+    SCHEDULES,
+    build_resnet,
+    patch_whitening,
+    schedule_steps,
+    set_schedule_steps,
+)
 from ._shared import MIN_AUGMENTED_SIZE, OPTIMIZERS, make_optimizer
 
 
@@ -53,5 +60,6 @@ __all__ = [
     "patch_whitening",
     "register_keras_objects",
     "resolve_precision",
+    "schedule_steps",
     "set_schedule_steps",
 ]

@@ -103,6 +103,31 @@ def set_schedule_steps(model, schedule_steps):
     return True
 
 
+def schedule_steps(model):
+    """The optimiser steps a compiled network's warm-up and decay schedule is laid out over.
+
+    What :func:`build_resnet`'s ``schedule_steps`` or the last
+    :func:`set_schedule_steps` gave it; None when the network has no such
+    schedule.
+
+    Examples
+    --------
+    >>> from skcifar.architectures import build_resnet, schedule_steps, set_schedule_steps
+    >>> model = build_resnet(widths=(8,), precision="float32", schedule_steps=10)
+    >>> schedule_steps(model)
+    10
+    >>> _ = set_schedule_steps(model, 20)
+    >>> schedule_steps(model)
+    20
+    """
+    from ._training import WarmupDecay
+
+    schedule = learning_rate_schedule(model.optimizer)
+    if not isinstance(schedule, WarmupDecay):
+        return None
+    return int(schedule.total_steps.numpy())
+
+
 #: How :func:`build_resnet` can train its convolution filters.
 CONV_OPTIMIZERS = ("sgd", "muon")
 

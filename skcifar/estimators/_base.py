@@ -11,6 +11,7 @@ here or in a module it names (the inputs, weights and row split:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -310,20 +311,15 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
 
     # -- the fit path -----------------------------------------------------------
     def _train(self, X, y, sample_weight, *, epochs, continuing, partial=False, classes=None):
-        """validate -> encode -> build (seeded) -> plug-ins -> feed -> train -> record history.
+        """validate -> encode -> build (seeded) -> plug-ins -> feed -> train -> finish.
 
         ``continuing`` trains the existing network (warm start, partial_fit);
         ``partial`` trains one epoch on all of ``X``, with no validation split
         or early stopping. Everything else a fit does comes from its plug-ins
         (:meth:`_plugins`; :mod:`skcifar.estimators._plugins`): steps already
         trained, options of the batches, the step limit, callbacks, and what
-        happens once training ends. Interrupted (Ctrl-C) after at least one
-        completed epoch, the estimator stays fitted with the weights it had
-        and ``history_`` lists the completed epochs; a fresh fit interrupted
-        before its first epoch ends leaves the estimator unfitted.
-        KeyboardInterrupt is re-raised either way. Training that turns
-        non-finite raises NonFiniteTrainingError (see ``_nonfinite``): a
-        fresh fit is forgotten, a continued one is left as it was.
+        happens once training ends. An interrupted or diverging fit leaves
+        the estimator as :meth:`_on_failure` says.
         """
         started = time.perf_counter()
         with quiet():
@@ -343,35 +339,15 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             fit.plugins = self._plugins(fit)
             done = sum(plugin.resume(fit) for plugin in fit.plugins)
             fit.initial_epoch += done // fit.n_steps
-            # feed: batches gathered from X's own memory, each epoch's order from its number
-            options = {k: v for plugin in fit.plugins for k, v in plugin.batches(fit).items()}
-            train = batches(X, y, weights, batch_size=self.batch_size, indices=rows, shuffle=True,
-                            seed=seed, first_epoch=fit.initial_epoch, **options)  # fmt: skip
-            validation = None
-            if validation_rows is not None:
-                validation = batches(
-                    X, y, weights, batch_size=self._inference_batch(), indices=validation_rows
-                )
+            train, validation = self._feed(fit)
             limit = self._step_limit(fit, done)
             if limit.steps >= limit.limit:  # the cache held this very run: nothing to train
                 return
             self.n_iter_ = 0
-            guard = NonFiniteGuard(type(self).__name__, restore=continuing)
             callbacks = [c for plugin in fit.plugins for c in plugin.callbacks(fit)]
-            try:
+            guard = NonFiniteGuard(type(self).__name__, restore=continuing)
+            with self._on_failure(continuing, kept):
                 self._fit_network(fit, train, validation, [*callbacks, limit, guard], limit)
-            except KeyboardInterrupt:
-                if not continuing and not self.history_.get("loss"):
-                    self._forget_fit()
-                raise
-            except NonFiniteTrainingError:  # the guard put a continued fit's weights back
-                if not continuing:
-                    self._forget_fit()
-                else:  # ... and history_ and n_iter_ are put back here
-                    for name in ("history_", "n_iter_"):
-                        vars(self).pop(name, None)
-                    vars(self).update(kept)
-                raise
             for plugin in fit.plugins:
                 plugin.finish(fit, limit)
 
@@ -395,6 +371,54 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             if limit is not None:
                 return limit
         return StepLimit(training_steps(fit.epochs, fit.n_steps), fit.n_steps, done=done)
+
+    def _feed(self, fit):
+        """The training batches and the validation batches (None without validation rows).
+
+        The training batches are gathered from ``X``'s own memory, each
+        epoch's order from its number, with the plug-ins' options.
+        """
+        options = {k: v for plugin in fit.plugins for k, v in plugin.batches(fit).items()}
+        train = batches(fit.X, fit.y, fit.weights, batch_size=self.batch_size, indices=fit.rows,
+                        shuffle=True, seed=fit.seed, first_epoch=fit.initial_epoch,
+                        **options)  # fmt: skip
+        if fit.validation_rows is None:
+            return train, None
+        validation = batches(
+            fit.X,
+            fit.y,
+            fit.weights,
+            batch_size=self._inference_batch(),
+            indices=fit.validation_rows,
+        )
+        return train, validation
+
+    @contextlib.contextmanager
+    def _on_failure(self, continuing, kept):
+        """What training that fails leaves: ``kept`` is ``history_``/``n_iter_`` before the fit.
+
+        Interrupted (Ctrl-C) after at least one completed epoch, the estimator
+        stays fitted with the weights it had and ``history_`` lists the
+        completed epochs; a fresh fit interrupted before its first epoch ends
+        leaves the estimator unfitted. KeyboardInterrupt is re-raised either
+        way. Training that turns non-finite raises NonFiniteTrainingError
+        (see ``_nonfinite``): a fresh fit is forgotten, a continued one is
+        left as it was (its guard puts the weights back, this the history).
+        """
+        try:
+            yield
+        except KeyboardInterrupt:
+            if not continuing and not self.history_.get("loss"):
+                self._forget_fit()
+            raise
+        except NonFiniteTrainingError:
+            if not continuing:
+                self._forget_fit()
+            else:
+                for name in ("history_", "n_iter_"):
+                    vars(self).pop(name, None)
+                vars(self).update(kept)
+            raise
 
     def _prepare(self):
         """Checks beyond the parameter constraints, thread limits; returns the seed."""

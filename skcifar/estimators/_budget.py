@@ -1,4 +1,12 @@
-"""How long a fit trains: epochs (the last may be a fraction), and the ``time_budget`` plug-in."""
+"""How long a fit trains: :class:`StepLimit`, and the ``time_budget`` plug-in :class:`Budget`.
+
+A fit trains ``epochs`` epochs, the last of which may be a fraction
+(:func:`training_steps`): a :class:`StepLimit` counts its steps and ends it.
+With ``time_budget``, :class:`Budget` plans the steps instead - from timed
+steps at the start, and again while training when the machine changes speed
+- and tells the fit's plug-ins each plan (the recipe lays its schedule out
+over it).
+"""
 
 from __future__ import annotations
 
@@ -18,10 +26,13 @@ TIMED_STEPS = 5
 VALIDATION_STEP_COST = 1 / 3
 # A time_budget fit checks its plan after each such share of its steps, from
 # the median of the last REPLAN_WINDOW step times, and plans again when it would
-# end more than REPLAN_TOLERANCE of the budget late (or twice that early).
+# end more than TIME_BUDGET_TOLERANCE of the budget late (or twice that early).
 REPLAN_SHARE = 0.02
 REPLAN_WINDOW = 20
-REPLAN_TOLERANCE = 0.02
+#: Share of ``time_budget`` by which a fit may end late before it plans its steps
+#: again (or twice that share early): a budgeted fit ends within
+#: ``(1 + TIME_BUDGET_TOLERANCE) * time_budget``, barring a single slow step.
+TIME_BUDGET_TOLERANCE = 0.02
 # ... and may grow by up to this factor when the machine turns out faster.
 MAX_GROWTH = 1.25
 
@@ -66,8 +77,40 @@ def steps_within(seconds, done, n_steps, per_step, per_validation):
     return low
 
 
+class StepLimit(import_keras().callbacks.Callback):
+    """Counts the training steps of a fit and ends it after ``limit`` of them.
+
+    ``done`` steps were trained before this fit (it resumes a cached run):
+    they count towards ``limit`` and :meth:`epochs`.
+    """
+
+    def __init__(self, limit, n_steps, done=0):
+        super().__init__()
+        self.limit = int(limit)
+        self.n_steps = int(n_steps)
+        self.steps = int(done)
+
+    @property
+    def max_steps(self):
+        """The most steps the fit may take (``model.fit`` is given epochs for them)."""
+        return self.limit
+
+    def epochs(self):
+        """The epochs trained so far (see :func:`as_epochs`)."""
+        return as_epochs(self.steps, self.n_steps)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self._after_step()
+        if self.steps >= self.limit:
+            self.model.stop_training = True
+
+    def _after_step(self):
+        """What a subclass does after each step is counted, before the limit is checked."""
+
+
 class Budget(TrainingPlugin):
-    """``time_budget``: the plug-in that plans a fit's steps to end by the deadline.
+    """``time_budget``: the plug-in that plans a fit's steps and keeps to the plan.
 
     Before training it runs ``TIMED_STEPS + 1`` training steps on the network
     itself with the first training batches (a fresh, unshuffled dataset: the
@@ -77,20 +120,40 @@ class Budget(TrainingPlugin):
     ``epochs=n_iter_`` gives. The training step traced here is the one the fit
     then uses. From the step time it plans the steps that fill what is left
     of the budget (a validation pass following every epoch, the last, partial
-    one included; at least one step), tells the fit's plug-ins the plan
+    one included; at least one step), and tells the fit's plug-ins
     (:meth:`Fit.replan <skcifar.estimators._plugins.Fit.replan>`: the recipe
-    lays its schedule out over it) and returns the :class:`StepLimit` that
-    keeps to it and plans again while training.
+    lays its schedule out over the plan). While training, every
+    ``REPLAN_SHARE`` of the steps, it compares the plan with the recent step
+    and validation times (:meth:`check`) and plans again, telling the
+    plug-ins, when the fit would end more than ``TIME_BUDGET_TOLERANCE`` of
+    the budget late (the machine slowed down) or twice that early (it sped
+    up; the plan then grows by at most ``MAX_GROWTH``).
 
     Parameters
     ----------
     seconds : float
         The budget: the whole ``fit`` call ends within it.
+
+    Attributes
+    ----------
+    deadline : float
+        The ``time.perf_counter()`` value the fit is to end by.
+    per_step, per_validation : float
+        Seconds of a training step (timed) and of a validation pass
+        (estimated, then measured).
+    max_steps : int
+        The most steps a later plan may have.
+    replanned : int
+        How often the plan changed while training.
     """
 
     def __init__(self, seconds):
         self.seconds = float(seconds)
-        self.per_step = None
+        self.deadline = None
+        self.per_step = self.per_validation = None
+        self.max_steps = None
+        self.replanned = 0
+        self._tell = None
 
     def step_limit(self, fit, done):
         estimator = fit.estimator
@@ -103,19 +166,46 @@ class Budget(TrainingPlugin):
         data = batches(fit.X, fit.y, fit.weights, batch_size=estimator.batch_size, indices=fit.rows)
         deadline = fit.started + self.seconds
         seconds_left = deadline - time.perf_counter()  # the timed steps are the fit's own
-        self.per_step = self._time_steps(estimator.model_, data)
-        per_validation = VALIDATION_STEP_COST * n_validation_steps * self.per_step
-        steps = max(steps_within(seconds_left, 0, fit.n_steps, self.per_step, per_validation), 1)
-        fit.replan(steps)
-        return StepLimit(
-            steps,
-            fit.n_steps,
-            deadline=deadline,
-            tolerance=REPLAN_TOLERANCE * self.seconds,
-            max_steps=math.ceil(steps * MAX_GROWTH),
-            per_validation=per_validation,
-            replan=fit.replan,
-        )
+        per_step = self._time_steps(estimator.model_, data)
+        per_validation = VALIDATION_STEP_COST * n_validation_steps * per_step
+        return self.start(deadline, seconds_left, fit.n_steps, per_step, per_validation, fit.replan)
+
+    def start(self, deadline, seconds_left, n_steps, per_step, per_validation, tell):
+        """Plan the steps that fill ``seconds_left``; return the :class:`StepLimit` keeping to it.
+
+        Parameters
+        ----------
+        deadline : float
+            The ``time.perf_counter()`` value the fit is to end by.
+        seconds_left : float
+            Seconds the training steps and validation passes may take.
+        n_steps : int
+            Training steps per epoch.
+        per_step, per_validation : float
+            Seconds of a training step and of a validation pass.
+        tell : callable
+            Called with each plan's step count (the first one and every change).
+        """
+        self.deadline, self.per_step, self.per_validation = deadline, per_step, per_validation
+        self._tell = tell
+        steps = max(steps_within(seconds_left, 0, n_steps, per_step, per_validation), 1)
+        self.max_steps = math.ceil(steps * MAX_GROWTH)
+        tell(steps)
+        return _OnTime(self, steps, n_steps)
+
+    def check(self, limit, now, per_step):
+        """Plan ``limit`` again at ``now`` if it would miss the deadline (see the class)."""
+        tolerance = TIME_BUDGET_TOLERANCE * self.seconds
+        times = (limit.n_steps, per_step, self.per_validation)
+        late = now + seconds_for(limit.steps, limit.limit - limit.steps, *times) - self.deadline
+        if -2 * tolerance <= late <= tolerance:
+            return
+        more = steps_within(self.deadline - now, limit.steps, *times)
+        steps = max(min(limit.steps + more, self.max_steps), limit.steps, 1)
+        if steps != limit.limit:
+            limit.limit = steps
+            self.replanned += 1
+            self._tell(steps)
 
     @staticmethod
     def _time_steps(model, data):
@@ -148,72 +238,38 @@ class _StepClock(import_keras().callbacks.Callback):
         return float(np.median(np.diff(self.times)))
 
 
-class StepLimit(import_keras().callbacks.Callback):
-    """Counts the training steps of a fit and ends it after ``limit`` of them.
+class _OnTime(StepLimit):
+    """A :class:`Budget`'s step limit: it times the steps and validation passes for the budget.
 
-    With a ``deadline`` (a ``time.perf_counter()`` value), the plan is checked
-    every ``REPLAN_SHARE`` of the steps against the recent step and
-    validation times: when the fit would end more than ``tolerance`` seconds
-    after the deadline (the machine slowed down) or ``2 * tolerance`` before
-    it (it sped up), the limit is planned again to end at the deadline (at
-    most ``max_steps``) and ``replan(steps)`` is called with it (the fit's
-    plug-ins hear of it: the recipe lays its schedule out over it).
-    ``replanned`` counts those changes. ``done`` steps were trained before
-    this fit (it resumes a cached run): they count towards ``limit`` and
-    :meth:`epochs`.
+    Validation and epoch ends are timed apart from the steps; every
+    ``REPLAN_SHARE`` of the first plan's steps, the budget checks the plan
+    against the median of the last ``REPLAN_WINDOW`` step times.
     """
 
-    def __init__(self, limit, n_steps, *, deadline=None, tolerance=0.0, max_steps=None,
-                 per_validation=0.0, replan=None, done=0):  # fmt: skip
-        super().__init__()
-        self.limit = int(limit)
-        self.n_steps = int(n_steps)
-        self.steps = int(done)
-        self.deadline = deadline
-        self.tolerance = tolerance
-        self.max_steps = max_steps or self.limit
-        self.per_validation = per_validation
-        self.replan = replan
-        self.replanned = 0
+    def __init__(self, budget, limit, n_steps):
+        super().__init__(limit, n_steps)
+        self.budget = budget
         self.check_every = max(1, int(self.limit * REPLAN_SHARE))
         self._step_seconds = deque(maxlen=REPLAN_WINDOW)
         self._last = None
         self._test_started = None
 
-    def epochs(self):
-        """The epochs trained so far (see :func:`as_epochs`)."""
-        return as_epochs(self.steps, self.n_steps)
+    @property
+    def max_steps(self):
+        return self.budget.max_steps
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._last = time.perf_counter()  # validation and epoch ends are timed apart
+        self._last = time.perf_counter()
 
     def on_test_begin(self, logs=None):
         self._test_started = time.perf_counter()
 
     def on_test_end(self, logs=None):
-        self.per_validation = time.perf_counter() - self._test_started
+        self.budget.per_validation = time.perf_counter() - self._test_started
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if self.deadline is not None:  # only a time budget needs the clock
-            now = time.perf_counter()
-            self._step_seconds.append(now - self._last)
-            self._last = now
-            if self.steps % self.check_every == 0:
-                self._check_plan(now)
-        if self.steps >= self.limit:
-            self.model.stop_training = True
-
-    def _check_plan(self, now):
-        per_step = max(float(np.median(self._step_seconds)), 1e-9)
-        times = (self.n_steps, per_step, self.per_validation)
-        late = now + seconds_for(self.steps, self.limit - self.steps, *times) - self.deadline
-        if -2 * self.tolerance <= late <= self.tolerance:
-            return
-        more = steps_within(self.deadline - now, self.steps, *times)
-        limit = max(min(self.steps + more, self.max_steps), self.steps, 1)
-        if limit != self.limit:
-            self.limit = limit
-            self.replanned += 1
-            if self.replan is not None:
-                self.replan(limit)
+    def _after_step(self):
+        now = time.perf_counter()
+        self._step_seconds.append(now - self._last)
+        self._last = now
+        if self.steps % self.check_every == 0:
+            self.budget.check(self, now, max(float(np.median(self._step_seconds)), 1e-9))

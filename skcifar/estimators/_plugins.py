@@ -8,7 +8,8 @@ own state:
 * :class:`skcifar.estimators._resume.Resume` - ``memory``: resume from the
   cached checkpoint of a shorter run, store this one's;
 * :class:`skcifar.estimators._budget.Budget` - ``time_budget``: time the
-  first steps, plan the fit's steps, keep to the plan;
+  first steps, plan the fit's steps, plan again when the machine changes
+  speed, and tell the other plug-ins each plan;
 * :class:`skcifar.estimators._recipe.Recipe` - the ResNet's recipe:
   alternating flips, the whitening layer's bias freeze, lookahead, and the
   schedule laid out over the planned steps;

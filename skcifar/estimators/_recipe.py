@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..architectures import set_schedule_steps
+from ..architectures import schedule_steps, set_schedule_steps
 from ..utils.backend import import_keras
-from ..utils.keras_internals import learning_rate_schedule
 from ._plugins import TrainingPlugin
 
 keras = import_keras()
@@ -70,16 +69,17 @@ class Lookahead(keras.callbacks.Callback):
     towards the weights by ``1 - rho`` and the weights are set to it, with
     ``rho = decay ** every * (step / total_steps) ** power``: little
     averaging early, strong averaging at the end. Batch-norm statistics are
-    averaged too. ``total_steps`` is the length of ``schedule`` (the
-    network's learning-rate schedule, set by :class:`Recipe`; a time budget
-    may change it), else the fit's own steps.
+    averaged too. ``total_steps`` is what ``total_steps()`` gives, read at
+    each averaging (a time budget may plan again; :class:`Recipe` passes the
+    length of the network's learning-rate schedule), else, where it is None
+    or gives None, the fit's own steps.
     """
 
-    def __init__(self, start_epoch=3, every=5, decay=0.95, power=3.0):
+    def __init__(self, start_epoch=3, every=5, decay=0.95, power=3.0, total_steps=None):
         super().__init__()
         self.start_epoch, self.every = int(start_epoch), int(every)
         self.decay, self.power = float(decay), float(power)
-        self.schedule = None
+        self.total_steps = total_steps
 
     def on_train_begin(self, logs=None):
         self.step, self.average, self.epoch = 0, None, 0
@@ -104,9 +104,9 @@ class Lookahead(keras.callbacks.Callback):
             variable.assign(average)
 
     def _total(self):
-        """The fit's steps: its schedule's length when it has one (a time budget may change it)."""
-        total = getattr(self.schedule, "total_steps", None)
-        return self._planned if total is None else max(float(total.numpy()), 1.0)
+        """The fit's steps: ``total_steps()`` where it gives them, else the fit's own."""
+        total = None if self.total_steps is None else self.total_steps()
+        return self._planned if total is None else max(float(total), 1.0)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.average is not None:  # the averaged weights, also for validation
@@ -143,8 +143,7 @@ class Recipe(TrainingPlugin):
         callbacks = []
         if self.whiten_bias_epochs is not None:  # acts on a whitening layer, if there is one
             callbacks.append(WhiteningBiasFreeze(self.whiten_bias_epochs))
-        if self.lookahead:
-            lookahead = Lookahead()
-            lookahead.schedule = learning_rate_schedule(fit.estimator.model_.optimizer)
-            callbacks.append(lookahead)
+        if self.lookahead:  # averages over the schedule's length, as planned
+            model = fit.estimator.model_
+            callbacks.append(Lookahead(total_steps=lambda: schedule_steps(model)))
         return callbacks

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from .utils.versions import __version__ as __version__
 
 _LAZY = {
     "load_data": "skcifar.datasets",

@@ -28,9 +28,9 @@ from __future__ import annotations
 import warnings
 from numbers import Integral
 
-from .. import __version__
 from ..checkpoints import CheckpointCache
-from ..utils.backend import import_keras, import_tensorflow
+from ..utils.backend import import_tensorflow
+from ..utils.versions import library_versions
 from ._budget import training_steps
 from ._plugins import TrainingPlugin
 
@@ -138,11 +138,8 @@ def _why_not_cached(estimator):
 
 
 def _versions():
-    return {
-        "skcifar": __version__,
-        "keras": import_keras().__version__,
-        "tensorflow": import_tensorflow().__version__,
-    }
+    # TensorFlow as imported: its distribution may be named tensorflow-cpu, tf-nightly, ...
+    return {**library_versions("keras"), "tensorflow": import_tensorflow().__version__}
 
 
 def _variables(model):

@@ -25,16 +25,15 @@ graph, read without skcifar (and without pickle) by ONNX Runtime or TensorFlow.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import warnings
-from importlib import metadata
 
 from ..checkpoints import CheckpointCache
 from ..utils.atomic import cleanup_on_sigterm
 from ..utils.file_limits import check_keras_file
 from ..utils.keras_internals import safe_mode_scope
 from ..utils.targets import check_directory
+from ..utils.versions import library_versions
 from ._archive import (
     ARCHIVE_ERRORS,
     FORMAT,
@@ -53,15 +52,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointCache", "export", "load", "sav
 
 
 def _versions():
-    from .. import __version__
-
-    versions = {"skcifar": __version__, "python": sys.version.split()[0]}
-    for name, dist in (("keras", "keras"), ("scikit-learn", "scikit-learn"), ("numpy", "numpy")):
-        try:
-            versions[name] = metadata.version(dist)
-        except metadata.PackageNotFoundError:  # pragma: no cover - always installed
-            versions[name] = None
-    return versions
+    return library_versions("python", "keras", "scikit-learn", "numpy")
 
 
 def save(estimator, path):

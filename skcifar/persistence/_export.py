@@ -16,11 +16,11 @@ import io
 import json
 import logging
 import os
-from importlib import metadata
 
 import numpy as np
 
 from ..utils.atomic import atomic_directory, atomic_output
+from ..utils.versions import library_versions
 from ._targets import SAVEDMODEL_METADATA, check_export_target
 
 FORMATS = ("onnx", "savedmodel")
@@ -197,14 +197,11 @@ def _pixel_table(scaler):
 
 
 def _metadata(classifier, steps, input_shape, dtype, format):
-    from .. import __version__
     from ..datasets import display_names
 
     classes = [c.item() if hasattr(c, "item") else c for c in classifier.classes_]
-    versions = {"skcifar": __version__}
-    for dist in ("keras", "tensorflow", "tf2onnx") if format == "onnx" else ("keras",):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[dist] = metadata.version(dist)
+    names = ("keras", "tensorflow", "tf2onnx") if format == "onnx" else ("keras",)
+    versions = {k: v for k, v in library_versions(*names).items() if v is not None}
     return {
         "format": format,
         "classes": classes,

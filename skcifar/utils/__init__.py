@@ -10,7 +10,8 @@
 * :mod:`skcifar.utils.codec` - values <-> JSON without pickle (parameters, fitted attributes);
 * :mod:`skcifar.utils.file_limits` - what a file may declare, checked before it is read;
 * :mod:`skcifar.utils.targets` - what a writer may replace: only what skcifar wrote;
-* :mod:`skcifar.utils.estimator_checks` - scikit-learn's estimator checks for skcifar.
+* :mod:`skcifar.utils.estimator_checks` - scikit-learn's estimator checks for skcifar;
+* :mod:`skcifar.utils.versions` - skcifar's version and the libraries' versions.
 
 Importing this package imports none of them (nor TensorFlow).
 """

@@ -3,11 +3,11 @@
 Every ``import`` and ``from ... import`` statement counts, at module level or
 inside a function, relative imports resolved. ``from package import name``
 is an edge to ``package.name`` when that is a module, otherwise to
-``package``. A module cycle makes the import order of its modules matter; a
-cycle between skcifar's packages (``skcifar.estimators``,
-``skcifar.persistence``, ...; a top-level module such as
-``skcifar.preprocessing`` counts as one) means the layers of
-``docs/design.md`` are not layers.
+``package``. A module cycle makes the import order of its modules matter.
+skcifar's packages (``skcifar.estimators``, ``skcifar.persistence``, ...; a
+top-level module such as ``skcifar.preprocessing`` counts as one, and so does
+the top-level ``skcifar`` itself) form the layers of ``docs/design.md``:
+each imports packages of lower layers only.
 """
 
 import ast
@@ -17,10 +17,19 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "skcifar"
 
-#: Package-level edges allowed although they point up, each with its reason.
-#: ``skcifar`` itself (the top-level ``__init__``) re-exports every layer and
-#: sits above them all; it is no package of the graph.
-ALLOWED_PACKAGE_EDGES = {}
+#: skcifar's packages bottom up; a package imports packages of lower layers only.
+#: ``skcifar`` is the top-level ``__init__``: it re-exports the public names of the
+#: layers below it, which the command line imports from there.
+LAYERS = (
+    ("utils",),
+    ("datasets", "preprocessing"),
+    ("architectures", "checkpoints"),
+    ("estimators",),
+    ("evaluation", "persistence", "distributed"),
+    ("skcifar",),
+    ("cli",),
+    ("__main__",),
+)
 
 
 def _module_files(root=PACKAGE):
@@ -68,22 +77,30 @@ def _existing(target, files):
 
 
 def package_of(module):
-    """The package of the layer graph a module belongs to (None: the top-level ``__init__``)."""
+    """The package a module belongs to (the top-level name for the top-level ``__init__``)."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 else None
+    return parts[1] if len(parts) > 1 else parts[0]
 
 
 def package_graph(graph):
     packages = {}
     for module, targets in graph.items():
         source = package_of(module)
-        if source is None:
-            continue
-        edges = packages.setdefault(source, set())
-        for target in map(package_of, targets):
-            if target not in (None, source) and (source, target) not in ALLOWED_PACKAGE_EDGES:
-                edges.add(target)
+        packages.setdefault(source, set()).update(set(map(package_of, targets)) - {source})
     return packages
+
+
+def layer_violations(packages, layers=LAYERS):
+    """``"package (layer i) -> package (layer j)"`` for each edge that does not point down."""
+    level = {name: i for i, names in enumerate(layers) for name in names}
+    unlisted = sorted(set(packages).union(*packages.values()) - set(level))
+    assert not unlisted, f"packages missing from the layers table: {unlisted}"
+    return [
+        f"{source} (layer {level[source]}) -> {target} (layer {level[target]})"
+        for source, targets in sorted(packages.items())
+        for target in sorted(targets)
+        if level[target] >= level[source]
+    ]
 
 
 def cycles(graph):
@@ -147,6 +164,13 @@ def test_the_packages_import_each_other_in_one_direction():
     assert not found, f"import cycles between skcifar's packages:\n{_described(found)}"
 
 
+def test_the_packages_import_lower_layers_only():
+    packages = package_graph(import_graph())
+    assert set(packages) == {name for names in LAYERS for name in names}
+    found = layer_violations(packages)
+    assert not found, "package imports that do not point down:\n" + "\n".join(found)
+
+
 @pytest.fixture
 def tree(tmp_path):
     """A small package ``pkg`` written to ``tmp_path`` from ``{relative path: source}``."""
@@ -194,6 +218,27 @@ def test_a_layered_tree_has_no_cycle(tree):
     graph = import_graph(root)
     assert graph["pkg.low._impl"] == {"pkg.low._more"}  # a submodule, not the package
     assert cycles(graph) == [] and cycles(package_graph(graph)) == []
+
+
+def test_the_layer_check_names_each_edge_that_does_not_point_down(tree):
+    root = tree(
+        {
+            "__init__.py": "from .high import serve\n",
+            "low/__init__.py": "from ._impl import thing\n",
+            "low/_impl.py": "def thing():\n    from .. import serve\n",
+            "side/__init__.py": "import pkg.low\n",
+            "high/__init__.py": "from ..low import thing as serve\nfrom pkg import side\n",
+        }
+    )
+    packages = package_graph(import_graph(root))
+    assert packages == {"pkg": {"high"}, "low": {"pkg"}, "side": {"low"}, "high": {"low", "side"}}
+    layers = (("low", "side"), ("high",), ("pkg",))
+    assert layer_violations(packages, layers) == [
+        "low (layer 0) -> pkg (layer 2)",  # the top-level package, from below
+        "side (layer 0) -> low (layer 0)",  # within one layer
+    ]
+    with pytest.raises(AssertionError, match=r"missing from the layers table: \['side'\]"):
+        layer_violations(packages, (("low",), ("high",), ("pkg",)))
 
 
 # -- benchmarks/ ------------------------------------------------------------------------

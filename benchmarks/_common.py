@@ -30,8 +30,8 @@ import numpy as np
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-# The committed results: the report keeps the previous (fixed-epoch) recipe's
-# curves, read from here when the results being rendered lack them.
+# The committed results: the report keeps the baseline's fixed-epoch curves,
+# read from here when the results being rendered lack them.
 COMMITTED_RESULTS = RESULTS_DIR / "latest.json"
 
 # The notebook's script. Lines marked "benchmark:" are not the notebook's: they only

@@ -8,11 +8,11 @@ memory, distributed search and searching epochs with ``memory``.
 from __future__ import annotations
 
 import wrapper_overhead
-from _text import _label
+from _text import run_label
 
 
-def extras(results, scripts=None, previous=None):
-    """Further measurements: a list of (measure, value); ``previous``: see previous_recipe."""
+def extras(results, scripts=None, baseline=None):
+    """Further measurements: a list of (measure, value); ``baseline``: see baseline_runs."""
     rows = []
     acc = results.get("accuracy_budget", {})
     nb = acc.get("notebook", {})
@@ -37,10 +37,10 @@ def extras(results, scripts=None, previous=None):
             continue
         for fit in run["fits"]:
             rows += _fit_rows(name, run, fit, acc)
-    for name, run in (previous or {}).get("runs", {}).items():
+    for name, run in (baseline or {}).get("runs", {}).items():
         rows.append(
             (
-                f"previous recipe ({previous.get('date')}), {name}: `{_label(run)}`, "
+                f"baseline ({baseline.get('date')}), {name}: `{run_label(run)}`, "
                 f"{run.get('epochs') or run['params'].get('epochs')} epochs, no time_budget",
                 f"fit {run['fit_seconds']:.1f} s, test accuracy {run['test_accuracy']:.4f}, "
                 f"log-loss {run['test_log_loss']:.3f}",

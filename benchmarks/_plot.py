@@ -1,7 +1,7 @@
 """The benchmark report's plot: test accuracy against fit wall time.
 
-The notebook CNN's per-epoch curve, the new recipe's budgeted fits as points,
-and the previous recipe's fixed-epoch curves (from the committed results);
+The notebook CNN's per-epoch curve, the recipe's budgeted fits as points, and
+the baseline's fixed-epoch curves (from the committed results);
 ``_report.render`` draws it beside the tables.
 """
 
@@ -16,20 +16,20 @@ from _targets import (
     ACCURACY_12X,
     DEFAULT_FIT_MAX,
 )
-from _text import _label, _s
+from _text import format_seconds, run_label
 
 
-def previous_recipe(report, path=_common.COMMITTED_RESULTS):
-    """The previous recipe's fixed-epoch runs: ``{"date", "runs": {name: run}}`` or None.
+def baseline_runs(report, path=_common.COMMITTED_RESULTS):
+    """The baseline's fixed-epoch runs: ``{"date", "runs": {name: run}}`` or None.
 
     From the report itself (kept there by ``_report.render``), else from the
     results at ``path`` (the committed ones).
     """
-    found = report.get("previous_recipe")
+    found = report.get("baseline")
     if found or path is None or not Path(path).is_file():
         return found
     try:
-        return _common.read_json(path).get("previous_recipe")
+        return _common.read_json(path).get("baseline")
     except (OSError, ValueError):
         return None
 
@@ -37,11 +37,11 @@ def previous_recipe(report, path=_common.COMMITTED_RESULTS):
 _MARKERS = {"1x": "o", "6x": "s", "12x": "D", "default": "^"}
 
 
-def plot(results, path, title="", previous=None):
+def plot(results, path, title="", baseline=None):
     """Test accuracy against fit wall time; returns the path, or None if there is no data.
 
-    The notebook CNN's per-epoch curve, the new recipe's budgeted runs as points
-    (one a fit), and ``previous`` (:func:`previous_recipe`): its curves and final
+    The notebook CNN's per-epoch curve, the recipe's budgeted runs as points
+    (one a fit), and ``baseline`` (:func:`baseline_runs`): its curves and final
     ``predict_proba``.
     """
     acc = results.get("accuracy_budget", {})
@@ -52,7 +52,7 @@ def plot(results, path, title="", previous=None):
         if "fits" in run
     }
     runs = {name: fits for name, fits in runs.items() if fits}
-    old = (previous or {}).get("runs", {})
+    old = (baseline or {}).get("runs", {})
     if not (nb.get("curve") or runs or old):
         return None
     import matplotlib
@@ -78,8 +78,7 @@ def plot(results, path, title="", previous=None):
             ".--",
             color=color,
             linewidth=1,
-            label=f"previous recipe ({previous.get('date')}): {_label(run)}; star: final "
-            "predict_proba",
+            label=f"baseline ({baseline.get('date')}): {run_label(run)}; star: final predict_proba",
         )
         ax.plot(
             [run["fit_seconds"]],
@@ -115,7 +114,7 @@ def plot(results, path, title="", previous=None):
         for factor in sorted(factors):
             ax.axvline(factor * unit, color="gray", linestyle="--", linewidth=1)
             ax.annotate(
-                f"{factor:g}x notebook CNN ({_s(factor * unit)} s)",
+                f"{factor:g}x notebook CNN ({format_seconds(factor * unit)} s)",
                 xy=(factor * unit, 0.02),
                 xycoords=("data", "axes fraction"),
                 xytext=(-2, 0),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import _common
 import wrapper_overhead
 from _extras import extras
-from _plot import plot, previous_recipe
+from _plot import baseline_runs, plot
 from _targets import (
     ACCURACY_1X,
     ACCURACY_6X,
@@ -28,7 +28,7 @@ from _targets import (
     UTILISATION_NETWORK,
     within_budget,
 )
-from _text import _get, _s, _tuple
+from _text import format_seconds, format_value, lookup
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -42,8 +42,8 @@ def _row(metric, target, value=None, met=None, why="not run"):
 
 
 def _fits(acc, name):
-    """``(run, fits)`` of a new-layout run, or ``(None, why)`` when it has no results."""
-    run = _get(acc, "runs", name)
+    """``(run, fits)`` of accuracy run ``name``, or ``(None, why)`` when it has no results."""
+    run = lookup(acc, "runs", name)
     if not isinstance(run, dict) or ("fits" not in run and "error" not in run):
         full_only = acc and name not in acc.get("bench_runs", (name,))
         return None, "not run (make bench-full)" if full_only else "not run"
@@ -120,12 +120,12 @@ def accuracy_rows(acc):
     run, fits = _fits(acc, "default")
     metric = "`ResNetClassifier()` defaults: test accuracy; fit time / notebook CNN's"
     target = f">= {ACCURACY_DEFAULT:.2f}, fit <= {DEFAULT_FIT_MAX:g}x"
-    unit = acc.get("budget_unit_seconds") or _get(acc, "notebook", "fit_seconds")
+    unit = acc.get("budget_unit_seconds") or lookup(acc, "notebook", "fit_seconds")
     if run is None:
         rows.append(_row(metric, target, why=fits))
     else:
         fit = fits[0]
-        value = f"{fit['test_accuracy']:.4f}; fit {_s(fit['fit_seconds'])} s"
+        value = f"{fit['test_accuracy']:.4f}; fit {format_seconds(fit['fit_seconds'])} s"
         ok = fit["test_accuracy"] >= ACCURACY_DEFAULT
         if unit:
             ratio = fit["fit_seconds"] / unit
@@ -160,7 +160,8 @@ def tta_row(acc):
             p = fit["params"]
             value = (
                 f"{fit['predict_seconds']:.1f} s ({fit['n_test']} images, {name} run, "
-                f"widths={_tuple(p['widths'])}, tta={p['tta']}, tta_shift={p.get('tta_shift')})"
+                f"widths={format_value(p['widths'])}, tta={p['tta']}, "
+                f"tta_shift={p.get('tta_shift')})"
             )
             return _row(metric, target, value, fit["predict_seconds"] <= TTA_PREDICT_MAX)
     return _row(metric, target)
@@ -298,25 +299,24 @@ def markdown(report):
     return "\n".join(lines) + "\n"
 
 
-def render(report, out_dir, plot_path, previous_path=_common.COMMITTED_RESULTS):
+def render(report, out_dir, plot_path, baseline_path=_common.COMMITTED_RESULTS):
     """Add the tables to ``report``; write latest.json/latest.md and the plot.
 
-    The previous recipe's results (:func:`previous_recipe`, read from
-    ``previous_path`` when the report lacks them) are kept in the report.
+    The baseline's fixed-epoch runs (:func:`baseline_runs`, read from
+    ``baseline_path`` when the report lacks them) are kept in the report.
     """
-
-    previous = previous_recipe(report, previous_path)
-    if previous:
-        report["previous_recipe"] = previous
+    baseline = baseline_runs(report, baseline_path)
+    if baseline:
+        report["baseline"] = baseline
     report["table"] = headline(report["results"])
-    report["extras"] = extras(report["results"], report.get("scripts"), previous)
+    report["extras"] = extras(report["results"], report.get("scripts"), baseline)
     text = markdown(report)
     out_dir.mkdir(parents=True, exist_ok=True)
     m = report["machine"]
     title = f"CIFAR-10 on {m['cores']} cores ({m['cpu_model']}), {report['date'][:10]}"
     if report.get("quick"):
         title += " - QUICK RUN"
-    written = plot(report["results"], plot_path, title, previous)
+    written = plot(report["results"], plot_path, title, baseline)
     report["plot"] = str(written) if written else None
     _common.write_json(out_dir / "latest.json", report)
     (out_dir / "latest.md").write_text(text)

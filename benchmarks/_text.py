@@ -6,7 +6,8 @@ A leaf module (it imports nothing from ``benchmarks/``).
 from __future__ import annotations
 
 
-def _get(results, *keys):
+def lookup(results, *keys):
+    """``results[key][key]...``, or None where a key is missing."""
     value = results
     for key in keys:
         if not isinstance(value, dict) or key not in value:
@@ -15,22 +16,21 @@ def _get(results, *keys):
     return value
 
 
-def _s(seconds):
+def format_seconds(seconds):
     return f"{seconds:.1f}" if seconds < 100 else f"{seconds:.0f}"
 
 
-def _config(config):
-    return "ResNetClassifier(" + ", ".join(f"{k}={_tuple(v)}" for k, v in config.items()) + ")"
-
-
-def _label(run):
+def run_label(run):
     """``ResNetClassifier(...)`` as configured, with the defaults' values when none are set."""
-    label = _config(run.get("config", {}))
+    config = run.get("config", {})
+    label = "ResNetClassifier(" + ", ".join(f"{k}={format_value(v)}" for k, v in config.items())
+    label += ")"
     params = run.get("params", {})
-    if not run.get("config") and params:
-        label += f" (widths={_tuple(params['widths'])}, epochs={params['epochs']})"
+    if not config and params:
+        label += f" (widths={format_value(params['widths'])}, epochs={params['epochs']})"
     return label
 
 
-def _tuple(value):
+def format_value(value):
+    """``repr(value)``, a list written as a tuple (as the parameter was given)."""
     return repr(tuple(value)) if isinstance(value, list) else repr(value)

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import _common
-from _configs import BENCH_RUNS, RECIPE, RUNS, run_params
+from _configs import BENCH_RUNS, RUNS, run_params
 from _targets import within_budget
 
 # --- the notebook run, the ECE bins, --quick's sizes (edit here; the runs: _configs) ---
@@ -168,7 +168,6 @@ def run(quick, names=BENCH_RUNS):
         "n_test": n_test or 10000,
         "runs_requested": list(names),
         "bench_runs": list(BENCH_RUNS),
-        "recipe": RECIPE,
         "ece_bins": ECE_BINS,
     }
     with tempfile.TemporaryDirectory(prefix="skcifar-bench-") as tmp:

@@ -9,7 +9,7 @@ temperature with the lowest validation log-loss is the choice. Validation
 accuracy is reported too: a temperature never changes a prediction.
 
     python benchmarks/choose_temperature.py                 # 16 epochs, default network: ~25 min
-    python benchmarks/choose_temperature.py --config fast   # the previous 1x run: ~3 min
+    python benchmarks/choose_temperature.py --config fast   # the 1x widths, 4 epochs: ~3 min
     python benchmarks/choose_temperature.py --config 12x --budget 1980   # accuracy_budget's 12x
     python benchmarks/choose_temperature.py --quick         # smoke run: tiny data and network
 """
@@ -24,7 +24,7 @@ import numpy as np
 from _configs import RUNS, run_params
 
 CONFIGS = {
-    # the previous recipe's fixed-epoch runs (make bench of 2026-11-25)
+    # fixed epochs, no time_budget: the default network, and the 1x widths
     "full": dict(epochs=16),
     "fast": dict(widths=(32, 64, 128), epochs=4),
     # accuracy_budget.py's runs; --budget gives the budgeted ones their time_budget

@@ -21,14 +21,14 @@ import time
 
 import _common
 import numpy as np
-from _configs import PREVIOUS_DEFAULTS
+from _configs import BASELINE
 
 # The recipe as first ported (GELU, SGD for every parameter, 6 test-time views);
 # the defaults differ from it by ReLU, Muon and the flip-only views.
 GELU_SGD = dict(activation="gelu", conv_optimizer="sgd", tta_shift=1)
 
 CONFIGS = {
-    "baseline": dict(widths=(32, 64, 128), **PREVIOUS_DEFAULTS),
+    "baseline": dict(widths=(32, 64, 128), **BASELINE),
     "recipe": dict(widths=(32, 64, 128), **GELU_SGD),
     "recipe-64-128": dict(widths=(64, 128, 128), **GELU_SGD),
     "recipe-64-256": dict(widths=(64, 256, 256), **GELU_SGD),

@@ -12,8 +12,8 @@ and the extra measurements, and writes
 * ``benchmarks/results/latest.md``: the tables as markdown;
 * ``benchmarks/results/latest.log``: everything the scripts printed;
 * ``docs/_static/accuracy_vs_time.png``: test accuracy against fit seconds: the
-  notebook CNN's per-epoch curve, the new recipe's budgeted runs (one point a
-  fit) and the previous fixed-epoch recipe (from the committed results).
+  notebook CNN's per-epoch curve, the recipe's budgeted runs (one point a
+  fit) and the baseline's fixed-epoch runs (from the committed results).
 
 With ``--quick`` every script gets ``--quick`` (a smoke run: the numbers mean
 nothing) and the outputs go to ``benchmarks/results/quick/`` instead.

@@ -17,8 +17,8 @@
 Utilisation is training GFLOP/s over the peak of the precision the network
 computes in (``precision="auto"``: :func:`skcifar.architectures.resolve_precision`)
 and, for the record, over the bfloat16 peak. ``make bench`` measures the network
-of its 6x and 12x runs only (``--networks recipe``: ``_configs.RECIPE`` at
-the default widths).
+of its 6x and 12x runs only (``--networks recipe``: ``ResNetClassifier``'s
+defaults).
 
 ``--threads`` instead compares TensorFlow thread settings (intra-op,
 inter-op; 0 is TensorFlow's default), each in a fresh process.
@@ -40,18 +40,18 @@ import time
 import _common
 import numpy as np
 from _common import forward_flops
-from _configs import PREVIOUS_DEFAULTS, RECIPE
+from _configs import BASELINE
 
 REPEATS = 10
 WARMUP_STEPS = 3
 TIMED_STEPS = 12
 # name -> ResNetClassifier parameters of the networks measured.
 CONFIGS = {
-    "recipe": RECIPE,  # accuracy_budget's 6x and 12x network: the defaults
-    "recipe-32-64-128": dict(RECIPE, widths=(32, 64, 128)),  # its 1x network
-    "previous-default": PREVIOUS_DEFAULTS,  # the defaults before the recipe
-    "previous-64-128-128": dict(PREVIOUS_DEFAULTS, widths=(64, 128, 128)),
-    "previous-32-64-128": dict(PREVIOUS_DEFAULTS, widths=(32, 64, 128)),
+    "recipe": {},  # accuracy_budget's 6x and 12x network: the defaults
+    "recipe-32-64-128": dict(widths=(32, 64, 128)),  # its 1x network
+    "baseline": BASELINE,  # what the recipe is compared with
+    "baseline-64-128-128": dict(BASELINE, widths=(64, 128, 128)),
+    "baseline-32-64-128": dict(BASELINE, widths=(32, 64, 128)),
 }
 PEAK_SHAPE = dict(batch=256, size=15, channels_in=64, channels_out=256)
 

@@ -216,7 +216,7 @@ def _fake_results(budget=100.0, full=False):
 
 
 def _committed_results():
-    """Committed results holding the previous recipe: fixed-epoch runs, each a curve."""
+    """Committed results holding the baseline: fixed-epoch runs, each a curve."""
 
     def resnet(config, seconds, acc):
         return {
@@ -230,7 +230,7 @@ def _committed_results():
 
     return {
         "date": "2026-01-01T00:00:00+00:00",
-        "previous_recipe": {
+        "baseline": {
             "date": "2025-11-25",
             "runs": {
                 "fast": resnet({"widths": [32, 64, 128], "epochs": 4}, 143.0, 0.8153),
@@ -255,10 +255,10 @@ def _report(results):
 
 def test_report_rendering(bench, tmp_path):
     _, run_all = bench
-    previous = tmp_path / "previous.json"
-    previous.write_text(json.dumps(_committed_results()))
+    committed = tmp_path / "committed.json"
+    committed.write_text(json.dumps(_committed_results()))
     report = _report(_fake_results())
-    text = run_all.render(report, tmp_path, tmp_path / "plot.png", previous)
+    text = run_all.render(report, tmp_path, tmp_path / "plot.png", committed)
     table = report["table"]
     assert len(table) == 11
     assert [row["met"] for row in table] == [
@@ -292,16 +292,16 @@ def test_report_rendering(bench, tmp_path):
     assert extras[key] == "101.5 s (budget 1x = 100.0 s, fit / budget 1.015), 5.500 epochs"
     # 3 x 40 MFLOP x 5.5 epochs x 50,000 images in 99 s
     assert any(v.startswith("333 (float32") for v in extras.values())
-    # the previous recipe, from the committed results, is kept in the report
-    assert report["previous_recipe"]["date"] == "2025-11-25"
-    assert set(report["previous_recipe"]["runs"]) == {"fast", "full"}
-    assert any(k.startswith("previous recipe (2025-11-25), fast:") for k in extras)
+    # the baseline, from the committed results, is kept in the report
+    assert report["baseline"]["date"] == "2025-11-25"
+    assert set(report["baseline"]["runs"]) == {"fast", "full"}
+    assert any(k.startswith("baseline (2025-11-25), fast:") for k in extras)
     assert (tmp_path / "plot.png").stat().st_size > 10_000
     saved = json.loads((tmp_path / "latest.json").read_text())
     assert saved["table"] == report["table"]
-    assert saved["previous_recipe"] == report["previous_recipe"]
+    assert saved["baseline"] == report["baseline"]
     assert (tmp_path / "latest.md").read_text() == text
-    # re-rendered without the committed file: the previous recipe comes from the report
+    # re-rendered without the committed file: the baseline comes from the report
     again = run_all.render(saved, tmp_path / "again", tmp_path / "again.png", None)
     assert again == text
 
@@ -322,21 +322,19 @@ def test_report_rendering_full_level(bench, tmp_path):
     # a failed seed: the 1x rows say so
     results["accuracy_budget"]["runs"]["1x"]["fits"][2] = {"error": "exit status 1"}
     assert [row["value"] for row in report.headline(results)[:5:4]] == ["failed", "failed"]
-    # without results: nothing but "not run", and a plot of the previous recipe's curves
+    # without results: nothing but "not run", and a plot of the baseline's curves
     committed = _committed_results()
     assert {row["value"] for row in report.headline({})[:7]} == {"not run"}
     plot = importlib.import_module("_plot")
-    previous = plot.previous_recipe(committed, None)
-    assert previous["date"] == "2025-11-25" and set(previous["runs"]) == {"fast", "full"}
-    assert plot.plot({}, tmp_path / "previous.png", previous=previous).exists()
+    baseline = plot.baseline_runs(committed, None)
+    assert baseline["date"] == "2025-11-25" and set(baseline["runs"]) == {"fast", "full"}
+    assert plot.plot({}, tmp_path / "baseline.png", baseline=baseline).exists()
 
 
 def test_accuracy_budget_runs(bench):
     configs = importlib.import_module("_configs")
     accuracy_budget = importlib.import_module("accuracy_budget")
 
-    recipe = configs.RECIPE
-    assert recipe == {}  # the recipe is ResNetClassifier's defaults
     runs = configs.RUNS
     assert {name: (run["factor"], run["seeds"]) for name, run in runs.items()} == {
         "1x": (1, (0, 1, 2)),
@@ -345,8 +343,8 @@ def test_accuracy_budget_runs(bench):
         "default": (None, (0,)),
     }
     one_x = {"widths": (32, 64, 128), "batch_size": 512, "learning_rate": 0.75}
-    assert configs.run_params("1x", False) == {**recipe, **one_x}
-    assert configs.run_params("6x", False) == recipe
+    assert configs.run_params("1x", False) == one_x
+    assert configs.run_params("6x", False) == {}  # the recipe: ResNetClassifier's defaults
     assert configs.run_params("default", False) == {}
     assert accuracy_budget.describe("1x") == (
         "ResNetClassifier(widths=(32, 64, 128), batch_size=512, learning_rate=0.75)"

@@ -60,7 +60,7 @@ def _within(run, fit):
 def _fit_text(run, fits):
     """``fit 165.2 s <= budget 165.0 s, 5.61 epochs`` (ranges over seeds).
 
-    ``<=``: every fit within its budget, give or take BUDGET_TOLERANCE.
+    ``<=``: every fit within its budget, give or take ``TIME_BUDGET_TOLERANCE``.
     """
     seconds = [f["fit_seconds"] for f in fits]
     epochs = [f["n_iter"] for f in fits]

@@ -23,7 +23,7 @@ import _common
 import numpy as np
 from _configs import BASELINE
 
-# The recipe as first ported (GELU, SGD for every parameter, 6 test-time views);
+# The published recipe (GELU, SGD for every parameter, 6 test-time views);
 # the defaults differ from it by ReLU, Muon and the flip-only views.
 GELU_SGD = dict(activation="gelu", conv_optimizer="sgd", tta_shift=1)
 

@@ -24,12 +24,7 @@ SEARCH_RATIO_MAX = 1.0
 
 
 def within_budget(seconds, budget):
-    """Whether a fit of ``seconds`` kept to ``budget``, up to the estimators' own tolerance.
-
-    ``TIME_BUDGET_TOLERANCE`` is imported here, not at the top: importing
-    ``skcifar.estimators`` imports TensorFlow, which the runner's process does
-    not need until it renders the report.
-    """
-    from skcifar.estimators import TIME_BUDGET_TOLERANCE
+    """Whether a fit of ``seconds`` kept to ``budget``, up to the estimators' own tolerance."""
+    from skcifar.estimators import TIME_BUDGET_TOLERANCE  # imports TensorFlow: not at the top
 
     return budget is not None and seconds <= budget * (1 + TIME_BUDGET_TOLERANCE)

@@ -113,9 +113,8 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             what = "Negative values in data" if low < 0 else "Values above 255 in data"
             raise ValueError(
                 f"{what} passed to {type(self).__name__}: pixel values must lie in [0, 255]; "
-                f"got values in "
-                f"[{low}, {high}]. Pass raw pixels (uint8 or 0-255 floats), not data that "
-                "is already scaled or centred."
+                f"got values in [{low}, {high}]. Pass raw pixels (uint8 or 0-255 floats), not "
+                "data that is already scaled or centred."
             )
         return X
 

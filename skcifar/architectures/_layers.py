@@ -48,7 +48,6 @@ class RandomShiftFlip(keras.layers.Layer):
         self.padding = str(padding)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = False
 
     def call(self, inputs, training=False):
         if not training:

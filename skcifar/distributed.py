@@ -42,22 +42,15 @@ def _require_distributed():
     return distributed
 
 
-def _cpu_count():
-    try:  # respects cgroup quotas and CPU affinity
-        from dask.system import CPU_COUNT
-
-        return CPU_COUNT
-    except ImportError:  # pragma: no cover - dask always ships dask.system
-        return os.cpu_count() or 1
-
-
 def _limit_threads_here(n_threads, slots_on_host, dask_worker=None):
     """Runs inside a worker: set the budget, apply it, report (wanted, in effect)."""
+    from dask.system import CPU_COUNT  # respects cgroup quotas and CPU affinity
+
     from skcifar.utils import backend as _backend
 
     if n_threads is None:
         share = slots_on_host.get(dask_worker.address, dask_worker.state.nthreads)
-        n_threads = max(1, _cpu_count() // share)
+        n_threads = max(1, CPU_COUNT // share)
     os.environ["SKCIFAR_NUM_THREADS"] = str(n_threads)
     # configure_threads() acts once per process: if a fit already ran here (or
     # something else started TensorFlow's runtime), the old setting stays, and

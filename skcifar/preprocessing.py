@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .utils.input_pipeline import aligned_empty
@@ -14,31 +15,21 @@ _MAX_PIXEL = 255.0
 _CHUNK = 512  # rows processed at a time: temporaries of 6 MB for 32x32 RGB images
 
 
-class _flat_input_only:  # noqa: N801 - used as a method decorator
-    """Make a method exist only before fit and for estimators fitted on flat rows.
+def _fitted_on_flat_rows(scaler):
+    """True before fit and after a fit on flat rows; else an AttributeError saying why.
 
-    scikit-learn's pandas/polars output (``set_output``,
-    ``set_config(transform_output=...)``) wraps a transformer's output only
-    when it has ``get_feature_names_out``; images have no columns, so for
-    them the method is absent (``hasattr`` is False) and asking for it raises
-    an ``AttributeError`` that says why.
+    scikit-learn's pandas/polars output (``set_output``) wraps a transformer's
+    output only when it has ``get_feature_names_out``; images have no columns,
+    so for them the method is absent (``available_if``).
     """
-
-    def __init__(self, method):
-        self.method = method
-        self.__doc__ = method.__doc__
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self.method
-        shape = getattr(obj, "input_shape_", None)
-        if shape is not None and len(shape) != 1:
-            raise AttributeError(
-                "Feature names are defined for flat (n_samples, n_features) input only; this "
-                f"{type(obj).__name__} was fitted on images of shape {shape}, which have no "
-                "columns (its transform returns arrays even under pandas output)."
-            )
-        return self.method.__get__(obj, owner)
+    shape = getattr(scaler, "input_shape_", None)
+    if shape is not None and len(shape) != 1:
+        raise AttributeError(
+            "Feature names are defined for flat (n_samples, n_features) input only; this "
+            f"{type(scaler).__name__} was fitted on images of shape {shape}, which have no "
+            "columns (its transform returns arrays even under pandas output)."
+        )
+    return True
 
 
 class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -122,9 +113,8 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             what = "Negative values in data" if low < 0 else "Values above 255 in data"
             raise ValueError(
                 f"{what} passed to {type(self).__name__}: pixel values must lie in [0, 255]; "
-                f"got values in "
-                f"[{low}, {high}]. Pass raw pixels (uint8 or 0-255 floats), not data that "
-                "is already scaled or centred."
+                f"got values in [{low}, {high}]. Pass raw pixels (uint8 or 0-255 floats), not "
+                "data that is already scaled or centred."
             )
         return X
 
@@ -216,7 +206,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = validate_pixels(self, X, reset=False)
         return self._apply(X, forward=False)
 
-    @_flat_input_only
+    @available_if(_fitted_on_flat_rows)
     def get_feature_names_out(self, input_features=None):
         """Output feature names: the input's, one to one (flat input only).
 

@@ -185,7 +185,7 @@ ESTIMATOR_CASES = {
     "scaler feature names of images": (
         lambda: PixelScaler().fit(IMAGES).get_feature_names_out(),
         AttributeError,
-        "flat",
+        "get_feature_names_out",
     ),
     # the loader's lookup
     "fetch subset unknown": (lambda: fetch_cifar10(subset="validation"), ValueError, "subset"),

@@ -70,8 +70,9 @@ def test_inverse_transform_round_trips(images, standardize):
 def test_feature_names_for_flat_input_only(images):
     flat = PixelScaler().fit(images.reshape(len(images), -1)[:, :12])
     assert list(flat.get_feature_names_out()) == [f"x{i}" for i in range(12)]
-    with pytest.raises(AttributeError, match="flat"):
+    with pytest.raises(AttributeError, match="no attribute 'get_feature_names_out'") as raised:
         PixelScaler().fit(images).get_feature_names_out()
+    assert "flat (n_samples, n_features) input only" in str(raised.value.__cause__)
     assert not hasattr(PixelScaler().fit(images), "get_feature_names_out")
 
 

@@ -162,20 +162,25 @@ def test_lookahead_without_averaging_changes_nothing(data, monkeypatch):
     assert not np.allclose(averaged, plain, atol=1e-4)
 
 
-def test_lookahead_spans_the_schedule_as_planned(data):
+def test_lookahead_averages_by_the_schedule_as_planned(data):
     X, y = data
     clf = ResNetClassifier(**{**TINY, "epochs": 2}).fit(X, y)
     recipe = Recipe(alternating_flip=False, whiten_bias_epochs=None, lookahead=True)
     fit = SimpleNamespace(estimator=clf, X=X, seed=0)  # what the plug-in reads of a fit
-    (lookahead,) = recipe.callbacks(fit)
+    lookahead = Lookahead(start_epoch=0, every=1, decay=1.0, power=1.0)  # rho = step / total
     lookahead.set_model(clf.model_)
-    lookahead.set_params({"steps": 5, "epochs": 9})
     lookahead.on_train_begin()
-    assert lookahead._total() == schedule_steps(clf.model_) == 2  # 2 epochs of one batch
-    recipe.plan(fit, 123)  # a time budget planned again
-    assert lookahead._total() == 123 == schedule_steps(clf.model_)
-    lookahead.total_steps = lambda: None  # a network without a schedule
-    assert lookahead._total() == 5 * 9  # no schedule: the fit's own length
+    lookahead.on_train_batch_end(0)  # step 1: the average starts from the weights
+    variable, start = lookahead.variables[0], lookahead.variables[0].numpy()
+    for total, step in [(10, 2), (123, 3)]:  # a time budget plans 123 steps after step 2
+        recipe.plan(fit, total)
+        assert schedule_steps(clf.model_) == total
+        average = variable.numpy()
+        variable.assign(average + 1.0)
+        lookahead.on_train_batch_end(step - 1)
+        rho = step / total
+        np.testing.assert_allclose(variable.numpy(), average + (1 - rho), rtol=1e-6)
+    assert not np.allclose(variable.numpy(), start)
 
 
 def test_the_recipe_plugin_gives_the_pieces_asked_for(fitted, data):
@@ -188,9 +193,7 @@ def test_the_recipe_plugin_gives_the_pieces_asked_for(fitted, data):
     np.testing.assert_array_equal(flip.rows, AlternatingFlip(len(X), seed=3).rows)
     freeze, lookahead = full.callbacks(fit)
     assert isinstance(freeze, WhiteningBiasFreeze) and freeze.epochs == 2
-    assert isinstance(lookahead, Lookahead) and lookahead.total_steps() == schedule_steps(
-        fitted.model_
-    )
+    assert isinstance(lookahead, Lookahead)
     bare = Recipe(alternating_flip=False, whiten_bias_epochs=None, lookahead=False)
     assert bare.batches(fit) == {} and bare.callbacks(fit) == []
 
@@ -199,8 +202,8 @@ _LOOKAHEAD_INIT = Lookahead.__init__
 
 
 def _lookahead_with(**kwargs):
-    def init(self, total_steps=None, **ignored):
-        _LOOKAHEAD_INIT(self, total_steps=total_steps, **kwargs)
+    def init(self, **ignored):
+        _LOOKAHEAD_INIT(self, **kwargs)
 
     return init
 

@@ -1,10 +1,10 @@
-"""Custom Keras layers of the residual network, registered for safe loading.
+"""Custom Keras layers of :func:`~skcifar.architectures.build_resnet`'s network.
 
-They are registered under the ``skcifar`` package name, so a saved network
-loads with ``keras.saving.load_model(..., safe_mode=True)`` once this module
-is imported. :func:`~skcifar.architectures.build_resnet`, importing
-:mod:`skcifar.estimators` and :func:`skcifar.load` import it; importing
-:mod:`skcifar.architectures` alone does not (it stays free of TensorFlow).
+That network is ResNet-style and plain by default (``residual=False``;
+``residual=True`` adds skip connections). The layers are registered under the
+``skcifar`` package name, so a saved network loads with
+``keras.saving.load_model(..., safe_mode=True)`` once this module is imported
+(:func:`~skcifar.architectures.register_keras_objects` imports it).
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ class RandomShiftFlip(keras.layers.Layer):
         self.padding = str(padding)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.supports_masking = False
 
     def call(self, inputs, training=False):
         if not training:

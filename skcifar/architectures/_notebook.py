@@ -78,14 +78,6 @@ def build_ann(
     return compile_model(model, make_optimizer(optimizer, learning_rate)) if compile else model
 
 
-def _augmentation(layers, seeds):
-    """Random horizontal flips and shifts of up to 1/8 of the size (training only)."""
-    return [
-        layers.RandomFlip("horizontal", seed=seeds.next()),
-        layers.RandomTranslation(0.125, 0.125, fill_mode="constant", seed=seeds.next()),
-    ]
-
-
 def build_cnn(
     input_shape=(32, 32, 3),
     n_classes=10,
@@ -157,9 +149,9 @@ def build_cnn(
     seeds = Seeds(seed)
     model = keras.Sequential(name="cnn")
     model.add(keras.Input(shape=tuple(input_shape)))
-    if augment and min(height, width) >= MIN_AUGMENTED_SIZE:
-        for layer in _augmentation(layers, seeds):
-            model.add(layer)
+    if augment and min(height, width) >= MIN_AUGMENTED_SIZE:  # flips, shifts up to 1/8
+        model.add(layers.RandomFlip("horizontal", seed=seeds.next()))
+        model.add(layers.RandomTranslation(0.125, 0.125, fill_mode="constant", seed=seeds.next()))
     for n_filters in check_sizes("filters", filters):
         fits = height >= kernel[0] and width >= kernel[1]
         padding = "valid" if fits else "same"

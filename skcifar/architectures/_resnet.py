@@ -17,15 +17,6 @@ SCHEDULES = {
 }
 
 
-def _schedule(learning_rate, schedule_steps, warmup_fraction, schedule):
-    """The learning rate: warm-up then decay over ``schedule_steps`` (constant without steps)."""
-    if not schedule_steps:
-        return float(learning_rate)
-    from ._training import WarmupDecay
-
-    return WarmupDecay(learning_rate, schedule_steps, warmup_fraction, **SCHEDULES[schedule])
-
-
 def patch_whitening(images, kernel_size=2, eps=5e-4, chunk=500):
     """The frozen first layer's weights: whitened ``k x k`` patches of ``images``.
 
@@ -94,13 +85,10 @@ def set_schedule_steps(model, schedule_steps):
     >>> set_schedule_steps(model, 20)
     True
     """
-    from ._training import WarmupDecay
-
-    schedule = learning_rate_schedule(model.optimizer)
-    if not isinstance(schedule, WarmupDecay):
-        return False
-    schedule.set_total_steps(schedule_steps)
-    return True
+    schedule = _warmup_decay(model)
+    if schedule is not None:
+        schedule.set_total_steps(schedule_steps)
+    return schedule is not None
 
 
 def schedule_steps(model):
@@ -120,12 +108,16 @@ def schedule_steps(model):
     >>> schedule_steps(model)
     20
     """
+    schedule = _warmup_decay(model)
+    return None if schedule is None else int(schedule.total_steps.numpy())
+
+
+def _warmup_decay(model):
+    """The network's :class:`WarmupDecay` schedule, or None."""
     from ._training import WarmupDecay
 
     schedule = learning_rate_schedule(model.optimizer)
-    if not isinstance(schedule, WarmupDecay):
-        return None
-    return int(schedule.total_steps.numpy())
+    return schedule if isinstance(schedule, WarmupDecay) else None
 
 
 #: How :func:`build_resnet` can train its convolution filters.
@@ -276,7 +268,7 @@ def build_resnet(
     """
     keras = import_keras()
     from ._layers import PatchWhitening, RandomShiftFlip
-    from ._training import MuonSGD, ScaledSGD, SmoothedSparseCrossentropy
+    from ._training import MuonSGD, ScaledSGD, SmoothedSparseCrossentropy, WarmupDecay
 
     layers = keras.layers
     policy = resolve_precision(precision)
@@ -349,10 +341,13 @@ def build_resnet(
         if conv_optimizer == "muon"
         else {}
     )
+    rate = float(learning_rate)  # constant without schedule_steps
+    if schedule_steps:
+        rate = WarmupDecay(rate, schedule_steps, warmup_fraction, **SCHEDULES[schedule])
     optimizer = (MuonSGD if muon else ScaledSGD)(
         **muon,
         bias_lr_scale=bias_lr_scale,
-        learning_rate=_schedule(learning_rate, schedule_steps, warmup_fraction, schedule),
+        learning_rate=rate,
         momentum=float(momentum),
         nesterov=True,
         weight_decay=float(weight_decay) or None,

@@ -67,11 +67,7 @@ def make_optimizer(optimizer, learning_rate=None):
 
 def compile_model(model, optimizer, loss="sparse_categorical_crossentropy"):
     """Compile with ``optimizer`` (an instance), ``loss`` and accuracy."""
-    model.compile(
-        optimizer=optimizer,
-        loss=loss,
-        metrics=["accuracy"],
-    )
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     # Create the optimizer's slot variables now, eagerly. Created lazily inside
     # the first traced train step, TensorFlow keeps their initialisation graphs
     # alive for the life of the process: ~8 MB leaked per fit in a grid search.

@@ -1,7 +1,9 @@
-"""Custom Keras training pieces of the residual network: loss, schedule, optimizer.
+"""Custom Keras loss, schedule and optimizers of :func:`~skcifar.architectures.build_resnet`.
 
-Registered under the ``skcifar`` package name for safe loading, like the
-layers of :mod:`skcifar.architectures._layers`.
+That network is ResNet-style and plain by default (``residual=False``;
+``residual=True`` adds skip connections). Registered under the ``skcifar``
+package name for safe loading, like the layers of
+:mod:`skcifar.architectures._layers`.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""The residual network's recipe: the plug-in :class:`Recipe` and its pieces.
+"""The ResNet recipe's training pieces: the plug-in :class:`Recipe` and what it adds.
 
-``ResNetClassifier`` adds :class:`Recipe` to its fits' plug-ins
-(:mod:`skcifar.estimators._plugins`). Its pieces act between epochs or steps:
+``ResNetClassifier`` (a ResNet-style network, plain by default;
+``residual=True`` adds skip connections) adds :class:`Recipe` to its fits'
+plug-ins (:mod:`skcifar.estimators._plugins`). Its pieces act between epochs
+or steps:
 
-* :class:`AlternatingFlip` - every image is mirrored on alternate epochs (a
-  random half of them on even epochs, the other half on odd ones), instead
-  of a coin toss per image and epoch: the input pipeline mirrors the images
-  as it gathers them, from the epoch's number;
+* :class:`AlternatingFlip` - the input pipeline mirrors a seeded half of the
+  images on even epochs and the other half on odd ones, so every image is
+  mirrored on every other epoch (instead of a coin toss per image and epoch);
 
 and the others are Keras callbacks:
 
@@ -28,18 +29,20 @@ keras = import_keras()
 
 
 class AlternatingFlip:
-    """Mirror each image on alternate epochs; which half starts is seeded.
+    """Which images each epoch mirrors: a seeded half on even epochs, the rest on odd ones.
 
-    The ``flip`` of :func:`skcifar.utils.input_pipeline.batches`, which
-    mirrors a row where ``rows`` differs from "the epoch is odd": a function
-    of the epoch's number, so a resumed fit flips as a fit from scratch.
+    Every image is mirrored on every other epoch. ``rows`` flags the images
+    mirrored on even epochs; :func:`skcifar.utils.input_pipeline.batches`
+    (its ``flip``) mirrors row ``i`` in epoch ``e`` when ``rows[i]`` differs
+    from "``e`` is odd". The choice depends on the epoch's number only, so a
+    resumed fit flips as a fit from scratch.
 
     Parameters
     ----------
     n_rows : int
         Rows of the training array (the flags cover all of them).
     seed : int or None
-        Seed of the random half that is mirrored on even epochs.
+        Seed of the half that is mirrored on even epochs.
     """
 
     def __init__(self, n_rows, seed):
@@ -67,23 +70,20 @@ class Lookahead(keras.callbacks.Callback):
 
     From epoch ``start_epoch`` on, every ``every`` steps the average moves
     towards the weights by ``1 - rho`` and the weights are set to it, with
-    ``rho = decay ** every * (step / total_steps) ** power``: little
-    averaging early, strong averaging at the end. Batch-norm statistics are
-    averaged too. ``total_steps`` is what ``total_steps()`` gives, read at
-    each averaging (a time budget may plan again; :class:`Recipe` passes the
-    length of the network's learning-rate schedule), else, where it is None
-    or gives None, the fit's own steps.
+    ``rho = decay ** every * (step / total) ** power``: little averaging
+    early, strong averaging at the end. ``total`` is the length of the
+    network's learning-rate schedule (:func:`skcifar.architectures.schedule_steps`),
+    read at each averaging, since a time budget may plan the fit again.
+    Batch-norm statistics are averaged too.
     """
 
-    def __init__(self, start_epoch=3, every=5, decay=0.95, power=3.0, total_steps=None):
+    def __init__(self, start_epoch=3, every=5, decay=0.95, power=3.0):
         super().__init__()
         self.start_epoch, self.every = int(start_epoch), int(every)
         self.decay, self.power = float(decay), float(power)
-        self.total_steps = total_steps
 
     def on_train_begin(self, logs=None):
         self.step, self.average, self.epoch = 0, None, 0
-        self._planned = max(int(self.params.get("steps") or 1) * int(self.params["epochs"]), 1)
         moving = [v for v in self.model.non_trainable_variables if "moving_" in v.path]
         self.variables = list(self.model.trainable_variables) + moving
 
@@ -97,16 +97,11 @@ class Lookahead(keras.callbacks.Callback):
         if self.average is None:
             self.average = [v.numpy() for v in self.variables]
             return
-        rho = self.decay**self.every * (self.step / self._total()) ** self.power
+        rho = self.decay**self.every * (self.step / schedule_steps(self.model)) ** self.power
         for variable, average in zip(self.variables, self.average, strict=True):
             average *= rho
             average += (1 - rho) * variable.numpy()
             variable.assign(average)
-
-    def _total(self):
-        """The fit's steps: ``total_steps()`` where it gives them, else the fit's own."""
-        total = None if self.total_steps is None else self.total_steps()
-        return self._planned if total is None else max(float(total), 1.0)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.average is not None:  # the averaged weights, also for validation
@@ -143,7 +138,6 @@ class Recipe(TrainingPlugin):
         callbacks = []
         if self.whiten_bias_epochs is not None:  # acts on a whitening layer, if there is one
             callbacks.append(WhiteningBiasFreeze(self.whiten_bias_epochs))
-        if self.lookahead:  # averages over the schedule's length, as planned
-            model = fit.estimator.model_
-            callbacks.append(Lookahead(total_steps=lambda: schedule_steps(model)))
+        if self.lookahead:
+            callbacks.append(Lookahead())
         return callbacks

@@ -302,7 +302,9 @@ class ResNetClassifier(KerasImageClassifier):
             momentum=self.momentum,
             weight_decay=self.weight_decay,
             label_smoothing=self.label_smoothing,
-            schedule_steps=self._schedule_steps(self.epochs, n_train),
+            schedule_steps=training_steps(
+                self.epochs, math.ceil(max(n_train, 1) / self.batch_size)
+            ),
             warmup_fraction=self.warmup_fraction,
             precision=self.precision,
             seed=seed,
@@ -341,9 +343,6 @@ class ResNetClassifier(KerasImageClassifier):
                 lookahead=self.lookahead,
             )
         ]
-
-    def _schedule_steps(self, epochs, n_train):
-        return training_steps(epochs, math.ceil(max(n_train, 1) / self.batch_size))
 
     def _tta_shift(self):
         """The shift of the test-time views, or None without test-time augmentation."""

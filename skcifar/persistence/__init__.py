@@ -51,10 +51,6 @@ from ._targets import MODEL_FILE, check_save_target
 __all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointCache", "export", "load", "save"]
 
 
-def _versions():
-    return library_versions("python", "keras", "scikit-learn", "numpy")
-
-
 def save(estimator, path):
     """Save an estimator to a single ``.skcifar`` file, without pickle.
 
@@ -115,7 +111,7 @@ def save(estimator, path):
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "versions": _versions(),
+        "versions": library_versions("python", "keras", "scikit-learn", "numpy"),
         "estimator": tree,
     }
     write_atomically(path, manifest, members)
@@ -220,16 +216,14 @@ def _load_network(archive, member, tmpdir, path, where):
     # Safe mode even if keras.config.enable_unsafe_deserialization() was called.
     with safe_mode_scope():
         check_keras_file(filename, where)
-    try:
-        with safe_mode_scope():
-            network = keras.saving.load_model(filename, safe_mode=True)
-    except Exception as exc:
-        raise ValueError(
-            f"the Keras network of {where} could not be loaded in Keras' safe mode "
-            f"({type(exc).__name__}: {exc}) skcifar.load always uses safe mode and refuses "
-            "networks that would run code from the file (e.g. Lambda layers)."
-        ) from exc
-    return network
+        try:
+            return keras.saving.load_model(filename, safe_mode=True)
+        except Exception as exc:
+            raise ValueError(
+                f"the Keras network of {where} could not be loaded in Keras' safe mode "
+                f"({type(exc).__name__}: {exc}) skcifar.load always uses safe mode and refuses "
+                "networks that would run code from the file (e.g. Lambda layers)."
+            ) from exc
 
 
 def _computable(network):

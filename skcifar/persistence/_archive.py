@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from contextlib import contextmanager
+from contextlib import suppress
 
 from ..utils.atomic import atomic_output
 from ..utils.codec import array_to_npy
@@ -60,7 +60,7 @@ def write_atomically(path, manifest, members):
             for name, model in members.models.items():
                 _write_model(archive, name, model)
     directory = os.path.dirname(path)
-    with _ignoring(OSError):  # make the rename durable where the OS allows it
+    with suppress(OSError):  # make the rename durable where the OS allows it
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -74,14 +74,6 @@ def _write_model(archive, name, model):
         filename = os.path.join(tmpdir, "model.keras")
         model.save(filename)
         archive.write(filename, name, compress_type=zipfile.ZIP_STORED)
-
-
-@contextmanager
-def _ignoring(*errors):
-    try:
-        yield
-    except errors:
-        pass
 
 
 def is_model_file(path):

@@ -34,9 +34,7 @@ def _shape(*lengths):
     expected = " or ".join(str(n) for n in lengths)
 
     def check(value):
-        if not (isinstance(value, tuple) and len(value) in lengths):
-            raise ValueError(f"expected a tuple of {expected} positive ints")
-        if not all(_is_size(size) for size in value):
+        if not (isinstance(value, tuple) and len(value) in lengths and all(map(_is_size, value))):
             raise ValueError(f"expected a tuple of {expected} positive ints")
 
     return check
@@ -122,23 +120,11 @@ OPTIONAL = ("feature_names_in_",)  # set only by a fit on a DataFrame
 
 
 def check_attributes(name, values, image_shape=None):
-    """Check the fitted attributes of a class ``name`` read from a file.
+    """Check the fitted attributes ``values`` of a class ``name`` read from a file.
 
-    Parameters
-    ----------
-    name : str
-        The class, a key of :data:`ATTRIBUTES`.
-    values : dict
-        The decoded attributes, by name.
-    image_shape : tuple of int or None, default=None
-        The estimator's ``image_shape`` parameter (how ``PixelScaler`` reads
-        flat rows as images).
-
-    Raises
-    ------
-    ValueError
-        If an attribute is unknown, missing, of the wrong type or range, or
-        inconsistent with another; the message names it.
+    ``image_shape`` is the estimator's parameter (how ``PixelScaler`` reads
+    flat rows as images). Raises ValueError naming an attribute that is
+    unknown, missing, of the wrong type or range, or inconsistent with another.
     """
     expected = ATTRIBUTES[name]
     unknown = sorted(set(values) - set(expected))

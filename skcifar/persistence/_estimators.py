@@ -30,12 +30,7 @@ _MAX_DEPTH = 16
 # Parameters that name a file or directory, per class. They are never stored, and a
 # path in a file is never used: a re-fit of a Pipeline with memory=DIR unpickles the
 # joblib cache entries found in DIR, so a file could name a directory holding a pickle.
-_PATH_PARAMS = {
-    "Pipeline": ("memory",),
-    "ANNClassifier": ("memory",),
-    "CNNClassifier": ("memory",),
-    "ResNetClassifier": ("memory",),
-}
+_PATH_PARAMS = dict.fromkeys(["Pipeline", *sorted(_CLASSIFIERS)], ("memory",))
 # Parameters that hold objects (Keras callbacks): a file may leave them empty only.
 _OBJECT_PARAMS = ("callbacks",)
 SUPPORTED = (
@@ -88,23 +83,10 @@ def _encode_param(key, value, name, where):
 
 
 def capture(obj, add_array, add_model, where=None):
-    """Describe ``obj`` as a JSON-ready manifest node.
+    """``obj`` as a JSON-ready manifest node: class name, parameters, fitted state, members.
 
-    Parameters
-    ----------
-    obj : estimator
-        A supported estimator or Pipeline.
-    add_array : callable
-        ``add_array(ndarray) -> member name``: stores an array in the archive.
-    add_model : callable
-        ``add_model(keras_model) -> member name``: stores a Keras network.
-    where : str
-        Location of ``obj`` in the saved object, for error messages.
-
-    Returns
-    -------
-    dict
-        The node: class name, parameters, fitted state and members.
+    ``add_array(ndarray)`` and ``add_model(network)`` store a member and
+    return its name; ``where`` locates ``obj`` for error messages.
     """
     name = _short_name(obj)
     where = where or ("the pipeline" if name == "Pipeline" else "the estimator")
@@ -208,14 +190,8 @@ def _restore_steps(steps, read_member, load_model, notes, where, depth):
             raise ValueError(f"Malformed pipeline step in {where}.")
         estimator = step.get("estimator")
         if estimator is not None and estimator != "passthrough":
-            estimator = restore(
-                estimator,
-                read_member,
-                load_model,
-                notes,
-                f"step {step['name']!r} of {where}",
-                depth + 1,
-            )
+            place = f"step {step['name']!r} of {where}"
+            estimator = restore(estimator, read_member, load_model, notes, place, depth + 1)
         restored.append((step["name"], estimator))
     return restored
 

@@ -1,10 +1,9 @@
-"""Export a fitted classifier (or pipeline) as one graph for serving: ONNX or SavedModel.
+"""Export a fitted skcifar classifier (or a Pipeline ending in one) as ONNX or a SavedModel.
 
 The graph takes what the estimator takes (uint8 images when a
 :class:`~skcifar.PixelScaler` leads) and returns what ``predict_proba``
-returns: the scaling, the network and the ResNet's test-time augmentation and
-temperature, traced from the classifier's
-:meth:`~skcifar.estimators.KerasImageClassifier.inference_function` for its
+returns: the scaling, then the classifier's public ``inference_function()``
+(the network, and any test-time augmentation and temperature), traced for its
 current parameter values.
 """
 
@@ -30,22 +29,23 @@ _UNFITTED = "{} (%(name)s) is not fitted yet: fit it before exporting it."
 
 
 def export(estimator, path, format="onnx", *, opset=None):
-    """Export a fitted classifier or pipeline as an ONNX file or a TensorFlow SavedModel.
+    """Export a fitted skcifar classifier (or a Pipeline ending in one) as ONNX or a SavedModel.
 
     The exported graph holds every step: the pipeline's
-    :class:`~skcifar.PixelScaler` (so it takes the raw pixels, uint8), the
-    network, and for :class:`~skcifar.ResNetClassifier` the test-time
-    augmentation (``tta``, ``tta_shift``) and ``temperature`` as they are set
-    now. Its output ``"probabilities"`` equals the estimator's
-    ``predict_proba`` (within 1e-4 in float32). Loading it needs neither
-    skcifar nor pickle: ONNX Runtime reads the ``.onnx`` file and
-    ``tf.saved_model.load`` the SavedModel directory.
+    :class:`~skcifar.PixelScaler` (so it takes the raw pixels, uint8), then
+    what the classifier's ``inference_function()`` computes: the network,
+    and for :class:`~skcifar.ResNetClassifier` the test-time augmentation
+    (``tta``, ``tta_shift``) and ``temperature`` as they are set now. Its
+    output ``"probabilities"`` equals the estimator's ``predict_proba``
+    (within 1e-4 in float32). Loading it needs neither skcifar nor pickle:
+    ONNX Runtime reads the ``.onnx`` file and ``tf.saved_model.load`` the
+    SavedModel directory.
 
     Parameters
     ----------
-    estimator : ANNClassifier, CNNClassifier, ResNetClassifier or Pipeline
-        Fitted. A Pipeline may hold PixelScaler and ``"passthrough"`` steps
-        before the classifier, which must be its last step.
+    estimator : skcifar classifier or Pipeline
+        A fitted skcifar classifier, or a Pipeline ending in one; before it,
+        the Pipeline may hold one PixelScaler and ``"passthrough"`` steps.
     path : str or os.PathLike
         For ``"onnx"`` a file (conventionally ``.onnx``), for
         ``"savedmodel"`` a directory. Its parent directory must exist. An
@@ -151,17 +151,17 @@ def _exported_steps(estimator):
     from sklearn.pipeline import Pipeline
     from sklearn.utils.validation import check_is_fitted
 
-    from ..estimators import ANNClassifier, CNNClassifier, ResNetClassifier
     from ..preprocessing import PixelScaler
 
     in_pipeline = isinstance(estimator, Pipeline)
     steps = list(estimator.steps) if in_pipeline else [(type(estimator).__name__, estimator)]
     *front, (name, classifier) = steps
-    if not isinstance(classifier, (ANNClassifier, CNNClassifier, ResNetClassifier)):
+    if not callable(getattr(classifier, "inference_function", None)):
         where = f"the last pipeline step {name!r}" if in_pipeline else "the estimator"
         raise TypeError(
             f"Cannot export {where} ({type(classifier).__name__}): the exported graph ends in "
-            "a skcifar classifier (ANNClassifier, CNNClassifier or ResNetClassifier)."
+            "a skcifar classifier (one with an inference_function method, such as "
+            "CNNClassifier)."
         )
     scaler = None
     for step_name, step in front:

@@ -45,6 +45,7 @@ from .utils import npy
 from .utils.atomic import atomic_output
 from .utils.codec import encode
 from .utils.file_limits import ARCHIVE_ERRORS, check_methods
+from .utils.stacklevel import user_stacklevel
 
 DIRECTORY = "skcifar-checkpoints"
 FORMAT = "skcifar-checkpoint"
@@ -240,7 +241,7 @@ class CheckpointCache:
                 f"memory: discarded the damaged checkpoint {path!r} ({reason}); the fit "
                 "trains its steps again.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         with contextlib.suppress(OSError):
             os.remove(path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from ..utils.backend import import_keras
+from ._plugins import state_variables
 
 keras = import_keras()
 
@@ -54,14 +55,6 @@ class NonFiniteTrainingError(ValueError, FloatingPointError):
     CNNClassifier's training diverged: the loss became n
     """
 
-    def __init__(self, message):
-        super().__init__(message)
-
-
-def _variables(model):
-    """The variables of a run's state: the network's, then the optimizer's."""
-    return list(model.variables) + list(model.optimizer.variables)
-
 
 class NonFiniteGuard(keras.callbacks.Callback):
     """Raise :class:`NonFiniteTrainingError` as soon as training turns non-finite.
@@ -83,7 +76,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.restore:
-            self._saved = [variable.numpy() for variable in _variables(self.model)]
+            self._saved = [variable.numpy() for variable in state_variables(self.model)]
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -96,7 +89,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
             )
 
     def on_train_end(self, logs=None):
-        for variable in _variables(self.model):
+        for variable in state_variables(self.model):
             if keras.backend.is_float_dtype(variable.dtype) and not bool(
                 keras.ops.all(keras.ops.isfinite(variable))
             ):
@@ -104,7 +97,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def _fail(self, what):
         if self._saved is not None:
-            for variable, value in zip(_variables(self.model), self._saved, strict=True):
+            for variable, value in zip(state_variables(self.model), self._saved, strict=True):
                 variable.assign(value)
         self._saved = None
         after = (

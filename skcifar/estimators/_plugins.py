@@ -7,21 +7,14 @@ own state:
 
 * :class:`skcifar.estimators._resume.Resume` - ``memory``: resume from the
   cached checkpoint of a shorter run, store this one's;
-* :class:`skcifar.estimators._budget.Budget` - ``time_budget``: time the
-  first steps, plan the fit's steps, plan again when the machine changes
-  speed, and tell the other plug-ins each plan;
-* :class:`skcifar.estimators._recipe.Recipe` - the ResNet's recipe:
-  alternating flips, the whitening layer's bias freeze, lookahead, and the
-  schedule laid out over the planned steps;
+* :class:`skcifar.estimators._budget.Budget` - ``time_budget``: plan the
+  fit's steps from timed ones, again when the machine changes speed;
+* :class:`skcifar.estimators._recipe.Recipe` - the ResNet's recipe;
 * :class:`UserCallbacks` and :class:`EarlyStopping` (here).
 
-The loop asks every plug-in in order: :meth:`~TrainingPlugin.resume` (steps
-already trained), :meth:`~TrainingPlugin.batches` (options of the training
-batches), :meth:`~TrainingPlugin.step_limit` (the first one given counts),
-:meth:`~TrainingPlugin.callbacks` (Keras callbacks, in the plug-ins' order)
-and, once training ends, :meth:`~TrainingPlugin.finish`. A plan of the fit's
-steps (a budget's, at the start and whenever it re-plans) reaches every
-plug-in's :meth:`~TrainingPlugin.plan`.
+The loop asks every plug-in in order, each hook once: ``resume``,
+``batches``, ``step_limit``, ``callbacks`` and, once training ends,
+``finish``; every plan of the fit's steps reaches each plug-in's ``plan``.
 """
 
 from __future__ import annotations
@@ -49,7 +42,7 @@ class Fit:
         The fit's seed.
     epochs : float
         The epochs asked for.
-    n_steps : int
+    steps_per_epoch : int
         Training steps (batches) per epoch.
     continuing : bool
         The fit trains the estimator's existing network (``warm_start``,
@@ -59,7 +52,8 @@ class Fit:
     started : float
         ``time.perf_counter()`` when the call began.
     initial_epoch : int
-        The epoch number training starts at.
+        The epoch number training starts at; final only once every plug-in's
+        ``resume`` ran (the steps they resumed count).
     plugins : list of TrainingPlugin
         The fit's plug-ins, in order.
     """
@@ -72,7 +66,7 @@ class Fit:
     validation_rows: np.ndarray | None
     seed: int | None
     epochs: float
-    n_steps: int
+    steps_per_epoch: int
     continuing: bool
     partial: bool
     started: float
@@ -83,6 +77,25 @@ class Fit:
         """Tell every plug-in the fit's planned training steps (see :meth:`TrainingPlugin.plan`)."""
         for plugin in self.plugins:
             plugin.plan(self, steps)
+
+    def batch_options(self):
+        """The plug-ins' options of the training batches; two setting one is a RuntimeError."""
+        options, givers = {}, {}
+        for plugin in self.plugins:
+            for name, value in plugin.batches(self).items():
+                if name in options:
+                    raise RuntimeError(
+                        f"The plug-ins {type(givers[name]).__name__} and "
+                        f"{type(plugin).__name__} both set the batches' option {name!r}: "
+                        "only one plug-in of a fit may set an option."
+                    )
+                options[name], givers[name] = value, plugin
+        return options
+
+
+def state_variables(model):
+    """The variables a run's state is in: the network's, then its optimizer's."""
+    return [*model.variables, *model.optimizer.variables]
 
 
 class TrainingPlugin:
@@ -97,9 +110,11 @@ class TrainingPlugin:
         return {}
 
     def step_limit(self, fit, done):
-        """The fit's :class:`~skcifar.estimators._budget.StepLimit`, or None to leave it to others.
+        """The fit's :class:`~skcifar.estimators._steps.StepLimit`, or None to leave it to others.
 
-        ``done`` steps were trained before (see :meth:`resume`).
+        The first plug-in returning a limit wins (none: ``epochs`` epochs).
+        ``done`` is the steps the plug-ins' :meth:`resume` loaded: the limit
+        counts them as trained.
         """
         return None
 
@@ -111,7 +126,7 @@ class TrainingPlugin:
         return []
 
     def finish(self, fit, limit):
-        """Training ended normally after ``limit.steps`` steps (``limit``: the step limit)."""
+        """Training ended normally after ``limit.trained`` steps (``limit``: the step limit)."""
 
 
 class UserCallbacks(TrainingPlugin):

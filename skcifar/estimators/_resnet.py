@@ -19,9 +19,9 @@ from ..architectures import (
 )
 from ..utils.sizes import check_sizes
 from ._base import KerasImageClassifier
-from ._budget import training_steps
 from ._docstrings import training_parameters
 from ._recipe import Recipe
+from ._steps import training_steps
 from ._tta import augmented, sharpened
 
 register_keras_objects()  # so that pickled ResNet classifiers unpickle
@@ -332,7 +332,7 @@ class ResNetClassifier(KerasImageClassifier):
         sample = np.sort(rows[:: max(len(rows) // _WHITENING_SAMPLE, 1)][:_WHITENING_SAMPLE])
         return {"whitening": patch_whitening(X[sample])}
 
-    def _recipe(self, fit):
+    def _extra_plugins(self, fit):
         alternating = self.augment and self._is_image() and self.flip == "alternating"
         return [
             Recipe(

@@ -59,7 +59,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     * ``_extra_plugins(fit)`` - plug-ins of the network's own training recipe;
     * ``_inference_batch()`` - rows per batch of prediction and the validation loss;
     * ``_schedule_spans_the_fit`` - True where a longer fit is no continuation of a shorter one;
-    * :meth:`inference_function` - what ``predict_proba`` computes (wrap this one).
+    * ``_wrap_inference(probabilities)`` - :meth:`inference_function` around the network's.
 
     ``ClassifierMixin`` comes first in the bases, as scikit-learn requires.
     """
@@ -85,6 +85,10 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     # A learning-rate schedule laid out over the whole fit: memory reuses exact repeats only.
     _schedule_spans_the_fit = False
 
+    def _set_params_from(self, arguments):
+        """Store ``__init__``'s ``arguments`` (its ``locals()``) unchanged, as scikit-learn asks."""
+        vars(self).update((name, value) for name, value in arguments.items() if name != "self")
+
     # -- hooks for subclasses ------------------------------------------------
     def _build_network(self, input_shape, n_classes, n_train, seed, **build_args):
         raise NotImplementedError  # pragma: no cover
@@ -97,6 +101,9 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
 
     def _extra_plugins(self, fit):
         return []
+
+    def _wrap_inference(self, probabilities):
+        return probabilities
 
     def _inference_batch(self):
         # Small training batches would make prediction several times slower.
@@ -160,14 +167,9 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             When the loss or the weights become NaN or infinite: the
             estimator is left as it was before the call.
         """
+        continuing = self.initialized_
         self._train(
-            X,
-            y,
-            sample_weight,
-            epochs=1,
-            continuing=self.initialized_,
-            partial=True,
-            classes=classes,
+            X, y, sample_weight, epochs=1, continuing=continuing, partial=True, classes=classes
         )
         return self
 
@@ -216,8 +218,9 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
 
         :meth:`predict_proba` runs it, compiled, over ``X`` in batches, and
         :func:`skcifar.export` traces it into the exported graph: the one
-        definition of what a classifier predicts, with the
-        :class:`ResNetClassifier`'s test-time augmentation and temperature.
+        definition of what a classifier predicts. A :class:`ResNetClassifier`
+        averages the network's outputs over the test-time views (``tta``,
+        ``tta_shift``) and sharpens them by ``temperature``.
 
         Parameters
         ----------
@@ -257,7 +260,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         def probabilities(images):
             return network(images, training=False)
 
-        return probabilities
+        return self._wrap_inference(probabilities)
 
     def predict_proba(self, X):
         """Class probabilities for ``X``.
@@ -368,12 +371,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
 
     @contextlib.contextmanager
     def _on_failure(self, continuing, kept):
-        """What failed training leaves; ``kept``: ``history_`` and ``n_iter_`` before the fit.
-
-        Ctrl-C keeps the completed epochs (a fresh fit with none is
-        forgotten); a non-finite fit is forgotten, or a continued one left as
-        it was (its guard puts the weights back, this the history).
-        """
+        """Ctrl-C keeps the epochs ended; a non-finite fit is forgotten, or put back to ``kept``."""
         try:
             yield
         except KeyboardInterrupt:
@@ -390,26 +388,22 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             raise
 
     def _set_up(self, X, y, sample_weight, continuing, partial=False, classes=None):
-        """validate -> encode -> split -> build (unless ``continuing``).
+        """check -> validate -> encode -> split -> build (unless ``continuing``).
 
-        Returns the seed, the network input, the class indices, the weights
-        and the rows to train and to validate on.
+        Returns the seed, the network input, the class indices, the weights and
+        the rows to train and to validate on (none for ``partial_fit``).
         """
-        seed = self._prepare()
+        self._check_architecture()  # the checks beyond the constraints, before X is read
+        fraction = validation_fraction(self.validation_fraction, self.early_stopping)
+        check_image_shape(self.image_shape)
+        configure_threads()
+        seed = seed_from(self.random_state)
         X, y, weights = self._validate(X, y, sample_weight, reset=not continuing)
         y = self._encode(y, reset=not continuing, classes=classes)
-        rows, validation_rows = self._training_rows(y, weights, partial, seed)
+        rows, validation_rows = split_rows(y, weights, 0.0 if partial else fraction, seed)
         if not continuing:  # a fresh network, seeded
             self._build(len(rows), seed, **self._data_build_args(X, rows))
         return seed, X, y, weights, rows, validation_rows
-
-    def _prepare(self):
-        """Checks beyond the parameter constraints, thread limits; returns the seed."""
-        self._check_architecture()
-        self._held_out()  # raises early on an impossible early-stopping setting
-        check_image_shape(self.image_shape)
-        configure_threads()
-        return seed_from(self.random_state)
 
     def _validate(self, X, y, sample_weight, reset):
         """Validated network input, 1-D labels and per-sample weights (or None)."""
@@ -430,15 +424,6 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = fit_classes(y, classes)
             self.n_classes_ = len(self.classes_)
         return encode_labels(self.classes_, y)
-
-    def _training_rows(self, y, weights, partial, seed):
-        """Rows to train and to validate on; ``partial_fit`` validates on none."""
-        fraction = 0.0 if partial else self._held_out()
-        return split_rows(y, weights, fraction, seed)
-
-    def _held_out(self):
-        """The share of rows held out for validation (checks early_stopping needs one)."""
-        return validation_fraction(self.validation_fraction, self.early_stopping)
 
     def _build(self, n_train, seed, **build_args):
         """A fresh compiled network for ``image_shape_`` and ``n_classes_``."""
@@ -490,9 +475,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     @property
     def current_epoch(self):
         """Epochs trained so far: the length of ``history_["loss"]`` (0 before any)."""
-        if not hasattr(self, "history_"):
-            return 0
-        return len(self.history_["loss"])
+        return len(self.history_["loss"]) if hasattr(self, "history_") else 0
 
     def __getstate__(self):
         """The state to pickle: ``model_`` as the bytes of its ``.keras`` archive."""

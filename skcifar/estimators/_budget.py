@@ -38,9 +38,8 @@ MAX_GROWTH = 1.25
 def seconds_for(done, steps, steps_per_epoch, per_step, per_validation):
     """Seconds to train ``steps`` more steps after ``done``, validation included.
 
-    A validation pass (``per_validation`` seconds) follows every epoch end
-    reached, the partial last epoch's too, and one still owed when ``done``
-    ends an epoch.
+    A validation pass follows every epoch end reached, the partial last
+    epoch's too, and one is still owed when ``done`` ends an epoch.
     """
     end = done + steps
     passes = end // steps_per_epoch - done // steps_per_epoch + (end % steps_per_epoch > 0)
@@ -72,37 +71,22 @@ class Budget(TrainingPlugin):
     Every ``REPLAN_SHARE`` of the steps it plans again (:meth:`check`) when
     the fit would end more than ``TIME_BUDGET_TOLERANCE`` of the budget late,
     or twice that early (growing by at most ``MAX_GROWTH``).
-
-    Attributes
-    ----------
-    deadline : float
-        The ``time.perf_counter()`` value the fit is to end by.
-    per_step, per_validation : float
-        Seconds of a training step (timed) and of a validation pass
-        (estimated, then measured).
-    max_steps : int
-        The most steps a later plan may have.
-    replanned : int
-        How often the plan changed while training.
     """
 
     def __init__(self, seconds):
         self.seconds = float(seconds)
-        self.deadline = None
-        self.per_step = self.per_validation = None
-        self.max_steps = None
-        self.replanned = 0
+        self.deadline = None  # the time.perf_counter() value the fit is to end by
+        self.per_step = self.per_validation = None  # seconds: timed, estimated then measured
+        self.max_steps = None  # the most steps a later plan may have
+        self.replanned = 0  # how often the plan changed while training
         self._tell = None
 
     def step_limit(self, fit, done):
         # done is 0: a time_budget fit never resumes (see _resume.why_not_cached).
         estimator = fit.estimator
-        n_validation_steps = (
-            0
-            if fit.validation_rows is None
-            # (in training batches: the estimate is a share of a training step)
-            else math.ceil(len(fit.validation_rows) / estimator.batch_size)
-        )
+        n_validation = 0 if fit.validation_rows is None else len(fit.validation_rows)
+        # In training batches: the estimate is a share of a training step.
+        n_validation_steps = math.ceil(n_validation / estimator.batch_size)
         data = batches(fit.X, fit.y, fit.weights, batch_size=estimator.batch_size, indices=fit.rows)
         deadline = fit.started + self.seconds
         seconds_left = deadline - time.perf_counter()  # the timed steps are the fit's own

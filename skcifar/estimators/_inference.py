@@ -18,11 +18,7 @@ _ATTRIBUTE = "_skcifar_inference"
 
 
 class _Compiled:
-    """A compiled inference function and the parameter values it was made for.
-
-    A plain object, not a TensorFlow trackable: Keras' and TensorFlow's
-    saving code never sees it on the network.
-    """
+    """A compiled inference function and its parameter values (untracked by Keras' saving)."""
 
     def __init__(self, parameters, function):
         self.parameters = parameters

@@ -1,12 +1,7 @@
-"""Training that turns non-finite is an error, not a model.
+"""Training that turns non-finite is an error, not a model: :class:`NonFiniteGuard`.
 
-:class:`NonFiniteGuard` is the last Keras callback of every fit. It ends
-training at the first batch whose loss is NaN or infinite and, when training
-ends, checks the network's and the optimizer's variables themselves (the last
-step's update is in no loss). Either way it raises
-:class:`NonFiniteTrainingError`; for a continued fit it first puts back the
-variables the network had when training began. The estimator then forgets a
-fresh fit, so a network that predicts NaN is never returned.
+The guard is the last Keras callback of every fit: it also checks the
+variables when training ends (the last step's update is in no loss).
 """
 
 from __future__ import annotations
@@ -59,13 +54,8 @@ class NonFiniteTrainingError(ValueError, FloatingPointError):
 class NonFiniteGuard(keras.callbacks.Callback):
     """Raise :class:`NonFiniteTrainingError` as soon as training turns non-finite.
 
-    Parameters
-    ----------
-    name : str
-        The estimator's name, for the message.
-    restore : bool
-        Keep the variables the network and its optimizer have when training
-        begins, and put them back before raising (a continued fit).
+    ``name`` is the estimator's, for the message; with ``restore`` (a
+    continued fit) the variables of the start of training are put back first.
     """
 
     def __init__(self, name, restore):
@@ -100,11 +90,9 @@ class NonFiniteGuard(keras.callbacks.Callback):
             for variable, value in zip(state_variables(self.model), self._saved, strict=True):
                 variable.assign(value)
         self._saved = None
-        after = (
-            "The estimator keeps the weights it had before this call."
-            if self.restore
-            else "The estimator is not fitted."
-        )
+        after = "The estimator is not fitted."
+        if self.restore:
+            after = "The estimator keeps the weights it had before this call."
         raise NonFiniteTrainingError(
             f"{self.name}'s training diverged: {what}. {_CAUSES.format(rate=self._rate())} {after}"
         )

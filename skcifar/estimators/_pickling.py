@@ -20,18 +20,7 @@ from ..utils.keras_internals import safe_mode_scope
 
 
 def network_to_bytes(network):
-    """The ``.keras`` archive of ``network``, as bytes.
-
-    Parameters
-    ----------
-    network : keras.Model
-        A built network, compiled or not.
-
-    Returns
-    -------
-    bytes
-        What ``keras.saving.save_model`` writes to a ``.keras`` file.
-    """
+    """The ``.keras`` archive of ``network`` (built, compiled or not), as bytes."""
     keras = import_keras()
     with quiet(), tempfile.TemporaryDirectory(prefix="skcifar-pickle-") as tmpdir:
         filename = os.path.join(tmpdir, "network.keras")
@@ -41,25 +30,11 @@ def network_to_bytes(network):
 
 
 def network_from_bytes(data):
-    """The network that :func:`network_to_bytes` wrote, compiled as it was.
+    """The network of the ``.keras`` archive ``data``, compiled as it was, read in safe mode.
 
-    Parameters
-    ----------
-    data : bytes
-        A ``.keras`` archive.
-
-    Returns
-    -------
-    keras.Model
-        The network, with its weights and, when it was compiled, its loss,
-        metrics and optimizer state.
-
-    Raises
-    ------
-    ValueError
-        If Keras' safe mode refuses the network (it would run code from the
-        bytes, e.g. a ``Lambda`` layer), even after
-        ``keras.config.enable_unsafe_deserialization()``.
+    A network that safe mode refuses (it would run code from the bytes, e.g.
+    a ``Lambda`` layer) raises ValueError, even after
+    ``keras.config.enable_unsafe_deserialization()``.
     """
     from ..architectures import register_keras_objects
 
@@ -74,10 +49,7 @@ def network_from_bytes(data):
                 return keras.saving.load_model(filename, compile=True, safe_mode=True)
         except Exception as exc:
             raise ValueError(
-                f"The pickled network could not be loaded in Keras' safe mode "
+                "The pickled network could not be loaded in Keras' safe mode "
                 f"({type(exc).__name__}: {exc}). Unpickling refuses networks that would run "
                 "code from the pickle (e.g. Lambda layers)."
             ) from exc
-
-
-__all__ = ["network_from_bytes", "network_to_bytes"]

@@ -28,50 +28,23 @@ from ..utils.backend import import_keras
 
 @dataclass
 class Fit:
-    """One call of ``fit`` or ``partial_fit``: what its plug-ins may read.
+    """One call of ``fit`` or ``partial_fit``: what its plug-ins may read."""
 
-    Attributes
-    ----------
-    estimator : KerasImageClassifier
-        The classifier, built (``model_``, ``classes_`` set).
-    X, y, weights : ndarray or None
-        The network input, class indices and per-sample weights.
-    rows, validation_rows : ndarray or None
-        The rows trained on and those of the validation loss.
-    seed : int or None
-        The fit's seed.
-    epochs : float
-        The epochs asked for.
-    steps_per_epoch : int
-        Training steps (batches) per epoch.
-    continuing : bool
-        The fit trains the estimator's existing network (``warm_start``,
-        ``partial_fit`` on a fitted estimator).
-    partial : bool
-        A ``partial_fit`` call: one epoch on all rows.
-    started : float
-        ``time.perf_counter()`` when the call began.
-    initial_epoch : int
-        The epoch number training starts at; final only once every plug-in's
-        ``resume`` ran (the steps they resumed count).
-    plugins : list of TrainingPlugin
-        The fit's plug-ins, in order.
-    """
-
-    estimator: object
-    X: np.ndarray
-    y: np.ndarray
-    weights: np.ndarray | None
-    rows: np.ndarray
-    validation_rows: np.ndarray | None
+    estimator: object  # the classifier, built (model_, classes_ set)
+    X: np.ndarray  # the network input
+    y: np.ndarray  # class indices
+    weights: np.ndarray | None  # per-sample weights
+    rows: np.ndarray  # the rows trained on
+    validation_rows: np.ndarray | None  # the rows of the validation loss
     seed: int | None
-    epochs: float
-    steps_per_epoch: int
-    continuing: bool
-    partial: bool
-    started: float
+    epochs: float  # the epochs asked for
+    steps_per_epoch: int  # training steps (batches) per epoch
+    continuing: bool  # it trains the existing network (warm_start, partial_fit)
+    partial: bool  # a partial_fit call: one epoch on all rows
+    started: float  # time.perf_counter() when the call began
+    # The epoch training starts at: final only once every plug-in's resume ran.
     initial_epoch: int = 0
-    plugins: list = field(default_factory=list)
+    plugins: list = field(default_factory=list)  # the fit's plug-ins, in order
 
     def replan(self, steps):
         """Tell every plug-in the fit's planned training steps (see :meth:`TrainingPlugin.plan`)."""
@@ -145,12 +118,9 @@ class UserCallbacks(TrainingPlugin):
 
 
 class EarlyStopping(TrainingPlugin):
-    """``early_stopping``: stop when the validation loss stops improving, keep the best weights.
+    """``early_stopping``: stop after ``patience`` epochs without a better validation loss.
 
-    Parameters
-    ----------
-    patience : int
-        Epochs without improvement before training stops (``n_iter_no_change``).
+    The best epoch's weights are kept.
     """
 
     def __init__(self, patience):

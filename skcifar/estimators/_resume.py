@@ -1,26 +1,15 @@
 """``memory``: a fit resumes from the cached checkpoint of a shorter run of itself.
 
-A fit with ``memory`` set and an integer ``random_state`` describes its run:
-every parameter but ``epochs`` (and ``memory``, ``verbose``, ``callbacks``),
-the classes, digests of the training images, labels and weights, the network's
-dtype policy and the versions of skcifar, Keras and TensorFlow. It then looks
-in the cache (:class:`skcifar.persistence.CheckpointCache`) for the longest
-checkpoint of that run at or below its own step count, loads the network's
-and the optimizer's variables and the history from it, trains only the steps
-that are left, and stores a checkpoint at its own step count. Each epoch's
-shuffling and augmentation depend on the seed and the epoch's number only
-(:func:`skcifar.utils.input_pipeline.batches`, the random layers' seed states
-are variables), so the result is the fit from scratch, bit for bit.
-
-A run resumes only from checkpoints that end on an epoch boundary, or from
-one of exactly its own step count (which is then the result, with nothing
-left to train). Only the exact one is used where a longer run is not a
-continuation of a shorter one: a learning-rate schedule laid out over the
-whole fit (``ResNetClassifier``) and ``early_stopping`` (whose run ends on the
-best epoch's weights). Fits that cannot be described, or not repeated,
-do not use the cache at all: ``random_state`` not an int, user
-``callbacks``, a parameter without a JSON form (an optimizer instance),
-``time_budget``, ``warm_start``, ``partial_fit``.
+A run's key (:class:`skcifar.checkpoints.CheckpointCache`) is every parameter
+but those of ``_NOT_IN_KEY``, the classes, digests of the training data, the
+network's dtype policy and the versions of skcifar, Keras and TensorFlow.
+A fit loads the longest checkpoint of its run at or below its own step count
+that ends an epoch (or has exactly its step count; only that one where a
+longer run is no continuation of a shorter one), trains the steps left and
+stores a checkpoint at its own step count. Each epoch's shuffling and
+augmentation depend on the seed and the epoch's number only, so the result
+is the fit from scratch, bit for bit. The rules, and the fits that cannot
+use the cache: the user guide page "Searching epochs".
 """
 
 from __future__ import annotations
@@ -98,11 +87,7 @@ class Resume(TrainingPlugin):
         return self._load_longest(estimator, steps, fit.steps_per_epoch)
 
     def _load_longest(self, estimator, steps, steps_per_epoch):
-        """Load the longest usable checkpoint of at most ``steps``; return its steps (0: none).
-
-        It sets the network's and optimizer's variables and ``history_`` (and
-        ``n_iter_`` for a checkpoint of exactly ``steps``).
-        """
+        """Load the longest usable checkpoint of at most ``steps``; return its steps (0: none)."""
         for done in self.cache.steps(self.key):
             exact = done == steps
             if done > steps or not exact and (self.exact_only or done % steps_per_epoch):
@@ -127,10 +112,7 @@ class Resume(TrainingPlugin):
         return 0
 
     def finish(self, fit, limit):
-        """Store the run's state as the checkpoint of the steps it was asked for.
-
-        A failure to write warns and leaves the fit as it is.
-        """
+        """Store the run's state as the checkpoint of the steps it was asked for (or warn)."""
         if self.key is None:
             return
         meta = {

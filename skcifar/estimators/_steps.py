@@ -1,9 +1,6 @@
 """How many steps a fit trains, and :class:`StepLimit`, the callback that counts and ends them.
 
-A fit trains ``epochs`` epochs, the last of which may be a fraction
-(:func:`training_steps`); its :class:`StepLimit` counts the steps and ends
-the fit at the last one. A ``time_budget`` fit's limit is planned instead
-(:mod:`skcifar.estimators._budget`).
+(A ``time_budget`` fit's limit is planned instead: :mod:`skcifar.estimators._budget`.)
 """
 
 from __future__ import annotations
@@ -51,4 +48,4 @@ class StepLimit(import_keras().callbacks.Callback):
             self.model.stop_training = True
 
     def _after_step(self):
-        """What a subclass does after each step is counted, before the limit is checked."""
+        pass  # a subclass's work after each step is counted, before the limit is checked

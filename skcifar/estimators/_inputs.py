@@ -55,11 +55,8 @@ def combined_weights(X, y, sample_weight, class_weight):
     if class_weight is not None:
         _check_class_weight(class_weight)
         class_weights = compute_sample_weight(class_weight, y)
-        if weights is not None:
-            weights = weights * class_weights
-            _check_weight_range(weights, "sample_weight times class_weight")
-        else:
-            weights = class_weights
+        weights = class_weights if weights is None else weights * class_weights
+        _check_weight_range(weights, "sample_weight times class_weight")
     if weights is None:
         return None
     if not np.any(weights):

@@ -1,20 +1,13 @@
 """What a fit is made of beyond validate, build, feed and ``model.fit``: plug-ins.
 
 The training loop (:meth:`KerasImageClassifier._train`) knows the features
-of a fit only through :class:`TrainingPlugin`'s hooks. A classifier lists
-its plug-ins in ``_plugins``; each lives in a module of its own, with its
-own state:
-
-* :class:`skcifar.estimators._resume.Resume` - ``memory``: resume from the
-  cached checkpoint of a shorter run, store this one's;
-* :class:`skcifar.estimators._budget.Budget` - ``time_budget``: plan the
-  fit's steps from timed ones, again when the machine changes speed;
-* :class:`skcifar.estimators._recipe.Recipe` - the ResNet's recipe;
-* :class:`UserCallbacks` and :class:`EarlyStopping` (here).
-
-The loop asks every plug-in in order, each hook once: ``resume``,
-``batches``, ``step_limit``, ``callbacks`` and, once training ends,
-``finish``; every plan of the fit's steps reaches each plug-in's ``plan``.
+of a fit only through :class:`TrainingPlugin`'s hooks. It asks every
+plug-in in order, each hook once: ``resume``, ``batches``, ``step_limit``,
+``callbacks`` and, once training ends, ``finish``; each plan of the fit's
+steps reaches every plug-in's ``plan``. A classifier lists its plug-ins in
+``_plugins``: ``Resume`` (``memory``, ``_resume.py``), ``Budget``
+(``time_budget``, ``_budget.py``), the ResNet's ``Recipe`` (``_recipe.py``),
+:class:`UserCallbacks` and :class:`EarlyStopping` (here).
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ class Budget(TrainingPlugin):
         self._tell = None
 
     def step_limit(self, fit, done):
-        # done is 0: a time_budget fit never resumes (see _resume.why_not_cached).
+        # done is 0: memory never resumes a time_budget fit (_resume._why_not_cached).
         estimator = fit.estimator
         n_validation = 0 if fit.validation_rows is None else len(fit.validation_rows)
         # In training batches: the estimate is a share of a training step.

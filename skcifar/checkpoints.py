@@ -1,30 +1,14 @@
 """Epoch checkpoints on disk, without pickle: the cache behind the classifiers' ``memory``.
 
-Layout (``<location>`` is the ``memory`` directory, or a ``joblib.Memory``'s
-location)::
-
-    <location>/skcifar-checkpoints/
-        <run key>/              one run: every input of a fit but its epochs
-            run.json            what the key was computed from (for people; never read back)
-            steps-<n>.npz       the state after n optimiser steps
-
-A checkpoint is one ``.npz`` file (NumPy's zip of ``.npy`` arrays), read with
-``allow_pickle=False``: the variables of the network and of its optimizer, in
-order (weights, batch-norm statistics, optimizer slots and step count, the
-random layers' seed states), and ``meta``, a JSON text (the history, the
-epochs trained, whether early stopping ended the run). Every file is written
-under a temporary name beside its place and renamed into it, so a reader sees
-a whole file or none, and two processes storing the same checkpoint cannot
-corrupt it. Each member is read with :func:`skcifar.utils.npy.read_array`,
-which checks its header against the member's size before allocating; a file
-that is not a well-formed checkpoint (truncated, garbled, a malformed ``meta``,
-a member missing) is discarded with a UserWarning naming it, and the next fit
-that reaches its step count writes it again.
-
-The directory is as trusted as the code: a well-formed checkpoint found there
-is loaded as the result of a fit. skcifar creates its directories private
-(``0o700``), and :meth:`CheckpointCache.untrusted_reason` says when other
-users could plant files in them.
+``<location>/skcifar-checkpoints/<run key>/steps-<n>.npz`` holds the state
+after n optimiser steps: the variables of the network and its optimizer, in
+order, and ``meta``, a JSON text; ``run.json`` beside it, what the key was
+computed from, is for people only. Members are read with
+:func:`skcifar.utils.npy.read_array` (headers checked before allocating),
+never with pickle. Every file is written under a temporary name and renamed
+into place; a file that is not a well-formed checkpoint is discarded with a
+UserWarning naming it. The layout, the rules and the trust model: the user
+guide page "Searching epochs".
 """
 
 from __future__ import annotations
@@ -45,6 +29,7 @@ from .utils import npy
 from .utils.atomic import atomic_output
 from .utils.codec import encode
 from .utils.file_limits import ARCHIVE_ERRORS, check_methods
+from .utils.stacklevel import user_stacklevel
 
 DIRECTORY = "skcifar-checkpoints"
 FORMAT = "skcifar-checkpoint"
@@ -183,8 +168,7 @@ class CheckpointCache:
             If a value has no deterministic JSON form (an optimizer instance,
             a random generator): such a run cannot be cached.
         """
-        text = self._json(description)
-        return hashlib.sha256(text.encode()).hexdigest()
+        return hashlib.sha256(self._json(description).encode()).hexdigest()
 
     def steps(self, key):
         """The step counts of the checkpoints stored for run ``key``, longest first."""
@@ -240,7 +224,7 @@ class CheckpointCache:
                 f"memory: discarded the damaged checkpoint {path!r} ({reason}); the fit "
                 "trains its steps again.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         with contextlib.suppress(OSError):
             os.remove(path)

@@ -110,6 +110,24 @@ def test_a_restored_classifier_continues_its_training_as_the_original_does(kind)
     )
 
 
+def test_an_unpickled_network_is_loaded_in_keras_safe_mode():
+    clf = CLASSIFIERS["ann"]().fit(X, y)
+    clf.model_ = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Lambda(lambda x: x * 2)])
+    data = pickle.dumps(clf)
+    with pytest.raises(ValueError, match="safe mode .*Lambda layers"):
+        pickle.loads(data)
+    # Keras' global opt-out (enable_unsafe_deserialization) does not weaken unpickling.
+    from keras.src.backend.common import global_state
+
+    previous = global_state.get_global_attribute("safe_mode_saving")
+    keras.config.enable_unsafe_deserialization()
+    try:
+        with pytest.raises(ValueError, match="safe mode"):
+            pickle.loads(data)
+    finally:
+        global_state.set_global_attribute("safe_mode_saving", previous)
+
+
 def test_clone_of_a_fitted_pipeline_is_unfitted_and_a_pickled_one_predicts_the_same():
     pipe = make_pipeline(PixelScaler(), CLASSIFIERS["cnn"]()).fit(X, y)
     assert clone(pipe)[-1].initialized_ is False

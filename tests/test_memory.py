@@ -24,6 +24,7 @@ from sklearn.model_selection import (
     GridSearchCV,
     HalvingGridSearchCV,
     RandomizedSearchCV,
+    cross_val_score,
     validation_curve,
 )
 from sklearn.pipeline import make_pipeline
@@ -60,14 +61,14 @@ def data():
 def resumed(monkeypatch):
     """The step counts that this process's fits resumed from (0: from scratch), in order."""
     seen = []
-    original = _resume.CachedRun.resume
+    original = _resume.Resume._load_longest
 
-    def spy(self, estimator, steps, n_steps):
-        done = original(self, estimator, steps, n_steps)
+    def spy(self, estimator, steps, steps_per_epoch):
+        done = original(self, estimator, steps, steps_per_epoch)
         seen.append(done)
         return done
 
-    monkeypatch.setattr(_resume.CachedRun, "resume", spy)
+    monkeypatch.setattr(_resume.Resume, "_load_longest", spy)
     return seen
 
 
@@ -210,6 +211,22 @@ def test_fits_the_cache_cannot_repeat_warn_and_leave_it_alone(params, data, tmp_
     assert _checkpoints(tmp_path) == 0
 
 
+@pytest.mark.parametrize("call", ["fit", "pipeline", "cross_val_score"])
+def test_memory_warnings_point_at_the_users_call(call, data, tmp_path):
+    X, y = data
+    clf = SMALL["ann"][0](**SMALL["ann"][1], epochs=1, memory=tmp_path)  # no seed: not cached
+    calls = {
+        "fit": lambda: clf.fit(X, y),
+        "pipeline": lambda: make_pipeline(clf).fit(X, y),
+        "cross_val_score": lambda: cross_val_score(clf, X, y, cv=2),
+    }
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        calls[call]()
+    caught = [w for w in record if "memory is set" in str(w.message)]
+    assert caught and {w.filename for w in caught} == {__file__}
+
+
 def test_partial_fit_does_not_use_the_cache(data, tmp_path):
     X, y = data
     cls, small = SMALL["ann"]
@@ -333,6 +350,7 @@ def test_damaged_checkpoints_are_ignored_and_rewritten(how, data, tmp_path, resu
     messages = [str(w.message) for w in record if w.category is UserWarning]
     for steps in (N_STEPS, 2 * N_STEPS):  # each damaged checkpoint is named, and discarded
         assert any(f"steps-{steps:09d}.npz" in m and "discarded" in m for m in messages), messages
+    assert {w.filename for w in record if "discarded" in str(w.message)} == {__file__}
     assert not [w for w in record if issubclass(w.category, ResourceWarning)]
     assert resumed == [0, N_STEPS, 0]  # neither damaged checkpoint was used
     _same_fit(_fit("ann", X, y, epochs=2), refit, X)

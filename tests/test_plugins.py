@@ -11,9 +11,10 @@ from _synthetic import make_images
 
 from skcifar import CNNClassifier
 from skcifar.estimators import _budget
-from skcifar.estimators._budget import Budget, StepLimit
+from skcifar.estimators._budget import Budget
 from skcifar.estimators._plugins import EarlyStopping, TrainingPlugin, UserCallbacks
 from skcifar.estimators._resume import Resume
+from skcifar.estimators._steps import StepLimit
 from skcifar.utils.backend import import_keras
 
 keras = import_keras()
@@ -38,7 +39,7 @@ class Recording(TrainingPlugin):
 
     def step_limit(self, fit, done):
         self.calls.append("step_limit")
-        return None if self.steps is None else StepLimit(self.steps, fit.n_steps, done=done)
+        return None if self.steps is None else StepLimit(self.steps, fit.steps_per_epoch, done=done)
 
     def plan(self, fit, steps):
         self.plans.append(steps)
@@ -54,13 +55,13 @@ class Recording(TrainingPlugin):
         return [Count()]
 
     def finish(self, fit, limit):
-        self.calls.append(f"finish after {limit.steps}")
+        self.calls.append(f"finish after {limit.trained}")
 
 
-def _with(plugin, **params):
+def _with(*plugins, **params):
     class WithPlugin(CNNClassifier):
-        def _recipe(self, fit):
-            return [plugin]
+        def _extra_plugins(self, fit):
+            return list(plugins)
 
     return WithPlugin(**{**TINY, **params})
 
@@ -80,6 +81,20 @@ def test_a_plugins_step_limit_ends_the_fit():
     assert len(clf.history_["loss"]) == 2  # one whole epoch and the 2 steps of the next
 
 
+class Flipping(TrainingPlugin):
+    """A plug-in that sets the batches' ``flip`` option."""
+
+    def batches(self, fit):
+        return {"flip": None}
+
+
+def test_two_plugins_setting_one_batch_option_is_an_error_naming_both():
+    with pytest.raises(RuntimeError, match="Flipping and Flipping both set .* option 'flip'"):
+        _with(Flipping(), Recording(), Flipping(), epochs=1).fit(X, y)
+    clf = _with(Flipping(), Recording(), epochs=1).fit(X, y)  # one is fine
+    assert clf.n_iter_ == 1
+
+
 def test_a_budget_plans_from_the_timed_step_and_tells_every_plugin(monkeypatch):
     class Frozen:  # no time passes: the plan depends on the pinned step time only
         @staticmethod
@@ -92,7 +107,7 @@ def test_a_budget_plans_from_the_timed_step_and_tells_every_plugin(monkeypatch):
     clf = _with(plugin).set_params(time_budget=0.13)
     fit = SimpleNamespace(
         estimator=clf.initialize(X, y), X=np.asarray(X, np.float32) / 255, y=np.arange(40) % 2,
-        weights=None, rows=np.arange(40), validation_rows=None, n_steps=5, started=100.0,
+        weights=None, rows=np.arange(40), validation_rows=None, steps_per_epoch=5, started=100.0,
         replan=lambda steps: plugin.plan(None, steps),
     )  # fmt: skip
     budget = Budget(0.13)

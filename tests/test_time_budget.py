@@ -12,6 +12,7 @@ from skcifar.architectures import SCHEDULES, schedule_steps
 from skcifar.cli import main
 from skcifar.cli._common import duration
 from skcifar.estimators import _base, _budget
+from skcifar.estimators._steps import StepLimit
 from skcifar.utils.backend import import_keras
 
 # Float results here depend on the CPU: make test-isa runs them again under other settings.
@@ -153,8 +154,8 @@ def _drive(limit, clock, step_seconds, validation_seconds):
     limit.set_model(types.SimpleNamespace(stop_training=False))
     while not limit.model.stop_training:
         limit.on_epoch_begin(0)
-        for _ in range(limit.n_steps):
-            clock.now += step_seconds(limit.steps)
+        for _ in range(limit.steps_per_epoch):
+            clock.now += step_seconds(limit.trained)
             limit.on_train_batch_end(0)
             if limit.model.stop_training:
                 break
@@ -180,27 +181,27 @@ def test_a_budget_run_is_planned_again_when_the_machine_changes_speed(monkeypatc
     # validation pass: 1.1 s, the whole budget.
     plans = []
     budget = _budget.Budget(1.1)
-    limit = budget.start(1.1, 1.1, n_steps=10, per_step=0.01, per_validation=0.01,
+    limit = budget.start(1.1, 1.1, steps_per_epoch=10, per_step=0.01, per_validation=0.01,
                          tell=plans.append)  # fmt: skip
     assert (limit.limit, budget.max_steps, plans) == (100, 125, [100])
     end = _drive(limit, clock, lambda step: 0.01 if step < 20 else 0.01 * speed, 0.01)
     assert end <= 1.1 + 0.022 + 0.02  # on time, within the tolerance (2% of 1.1 s) and a step
     if expect == "kept":
-        assert (limit.steps, budget.replanned, plans) == (100, 0, [100])
+        assert (limit.trained, budget.replanned, plans) == (100, 0, [100])
     elif expect == "shorter":
-        assert 55 <= limit.steps < 100 and plans[-1] == limit.steps and budget.replanned
+        assert 55 <= limit.trained < 100 and plans[-1] == limit.trained and budget.replanned
     else:
-        assert limit.steps == 125 and plans[-1] == 125 and budget.replanned
+        assert limit.trained == 125 and plans[-1] == 125 and budget.replanned
 
 
 def test_a_step_limit_counts_the_steps_done_before_and_stops_at_its_limit():
-    limit = _budget.StepLimit(12, 5, done=10)  # resumed after two whole epochs
+    limit = StepLimit(12, 5, done=10)  # resumed after two whole epochs
     limit.set_model(types.SimpleNamespace(stop_training=False))
     assert limit.epochs() == 2 and type(limit.epochs()) is int
     limit.on_train_batch_end(0)
     assert not limit.model.stop_training and limit.epochs() == pytest.approx(11 / 5)
     limit.on_train_batch_end(1)
-    assert limit.model.stop_training and limit.steps == 12 == limit.max_steps
+    assert limit.model.stop_training and limit.trained == 12 == limit.max_steps
 
 
 class _CountSteps(keras.callbacks.Callback):

@@ -3,10 +3,7 @@
 Read :meth:`KerasImageClassifier._train` top to bottom: validate -> encode ->
 build (seeded) -> plug-ins -> feed -> train -> record history. The features
 of a fit (``memory``, ``time_budget``, a recipe, callbacks, early stopping)
-are plug-ins (:mod:`skcifar.estimators._plugins`); the rest of the path is
-here or in a module it names (the inputs, weights and row split:
-:mod:`skcifar.estimators._inputs`; pickling:
-:mod:`skcifar.estimators._pickling`).
+are plug-ins (:mod:`skcifar.estimators._plugins`).
 """
 
 from __future__ import annotations
@@ -19,10 +16,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import NotFittedError
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_consistent_length
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from ..architectures import OPTIMIZERS
 from ..utils.backend import (
@@ -35,7 +31,7 @@ from ..utils.backend import (
 )
 from ..utils.input_pipeline import batches
 from ..utils.validation import check_image_shape, image_shape_for, validate_pixels
-from ._budget import Budget, StepLimit, training_steps
+from ._budget import Budget
 from ._inference import run_inference
 from ._inputs import combined_weights, network_input, split_rows, validation_fraction
 from ._labels import encode_labels, fit_classes
@@ -44,6 +40,7 @@ from ._pickling import network_from_bytes, network_to_bytes
 from ._plugins import EarlyStopping, Fit, UserCallbacks
 from ._resume import Resume
 from ._row_order import content_order
+from ._steps import StepLimit, training_steps
 
 #: Smallest batch of prediction and of the validation loss (``batch_size`` may be larger).
 MIN_INFERENCE_BATCH = 256
@@ -53,12 +50,18 @@ _OPTIMIZER_NAMES = {form for name in OPTIMIZERS for form in (name, name.upper(),
 class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     """Base class: the fit path of the image classifiers.
 
-    Subclasses define ``__init__`` (the hyperparameters),
-    ``_build_network(input_shape, n_classes, n_train, seed, **build_args)``
-    (``build_args`` from ``_data_build_args``) returning a
-    compiled Keras model, and optionally ``_check_architecture()`` and
-    :meth:`inference_function` (wrapping this one). ``ClassifierMixin`` comes
-    first in the bases, as scikit-learn requires.
+    Subclasses define ``__init__`` (the hyperparameters) and
+    ``_build_network``; they may override the other hooks:
+
+    * ``_build_network(input_shape, n_classes, n_train, seed, **build_args)`` - the network;
+    * ``_data_build_args(X, rows)`` - its ``build_args``, learned from the training images;
+    * ``_check_architecture()`` - checks the parameter constraints cannot express;
+    * ``_extra_plugins(fit)`` - plug-ins of the network's own training recipe;
+    * ``_inference_batch()`` - rows per batch of prediction and the validation loss;
+    * ``_schedule_spans_the_fit`` - True where a longer fit is no continuation of a shorter one;
+    * ``_wrap_inference(probabilities)`` - :meth:`inference_function` around the network's.
+
+    ``ClassifierMixin`` comes first in the bases, as scikit-learn requires.
     """
 
     _parameter_constraints: dict = {
@@ -79,33 +82,31 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
     }
-    # A learning-rate schedule laid out over the whole fit: a longer run is no
-    # continuation of a shorter one, so memory reuses exact repeats only.
+    # A learning-rate schedule laid out over the whole fit: memory reuses exact repeats only.
     _schedule_spans_the_fit = False
 
+    def _set_params_from(self, arguments):
+        """Store ``__init__``'s ``arguments`` (its ``locals()``) unchanged, as scikit-learn asks."""
+        vars(self).update((name, value) for name, value in arguments.items() if name != "self")
+
     # -- hooks for subclasses ------------------------------------------------
-    def _build_network(self, input_shape, n_classes, n_train, seed):  # pragma: no cover
-        raise NotImplementedError
+    def _build_network(self, input_shape, n_classes, n_train, seed, **build_args):
+        raise NotImplementedError  # pragma: no cover
 
     def _check_architecture(self):
-        """Validate architecture parameters that constraints cannot express."""
+        pass
 
     def _data_build_args(self, X, rows):
-        """Builder arguments learned from the training images (fresh fits; none here)."""
         return {}
 
-    def _recipe(self, fit):
-        """Plug-ins of the network's own training recipe (the ResNet's); none here."""
+    def _extra_plugins(self, fit):
         return []
 
-    def _inference_batch(self):
-        """Rows per batch when nothing is trained (prediction, validation loss).
+    def _wrap_inference(self, probabilities):
+        return probabilities
 
-        At least ``MIN_INFERENCE_BATCH``: small training batches make
-        prediction several times slower than it need be. (An image's output
-        can depend in its last bits on its batch; ``predict_proba`` fixes the
-        batches by the rows' contents.)
-        """
+    def _inference_batch(self):
+        # Small training batches would make prediction several times slower.
         return max(self.batch_size, MIN_INFERENCE_BATCH)
 
     # -- public API -------------------------------------------------------------
@@ -166,14 +167,9 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             When the loss or the weights become NaN or infinite: the
             estimator is left as it was before the call.
         """
+        continuing = self.initialized_
         self._train(
-            X,
-            y,
-            sample_weight,
-            epochs=1,
-            continuing=self.initialized_,
-            partial=True,
-            classes=classes,
+            X, y, sample_weight, epochs=1, continuing=continuing, partial=True, classes=classes
         )
         return self
 
@@ -198,11 +194,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             The initialised classifier.
         """
         with quiet():
-            seed = self._prepare()
-            X, y, weights = self._validate(X, y, None, reset=True)
-            y = self._encode(y, reset=True)
-            rows, _ = self._training_rows(y, weights, partial=False, seed=seed)
-            self._build(len(rows), seed, **self._data_build_args(X, rows))
+            self._set_up(X, y, None, continuing=False)
         return self
 
     def predict(self, X):
@@ -226,15 +218,16 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
 
         :meth:`predict_proba` runs it, compiled, over ``X`` in batches, and
         :func:`skcifar.export` traces it into the exported graph: the one
-        definition of what a classifier predicts, with the
-        :class:`ResNetClassifier`'s test-time augmentation and temperature.
+        definition of what a classifier predicts. A :class:`ResNetClassifier`
+        averages the network's outputs over the test-time views (``tta``,
+        ``tta_shift``) and sharpens them by ``temperature``.
 
         Parameters
         ----------
         network : keras.Model, default=None
             The network to run: ``model_`` (None), or a copy of it with the
-            same inputs and outputs (:func:`skcifar.export` passes a float32
-            copy of a bfloat16 network).
+            same inputs and outputs (:func:`skcifar.export` with
+            ``format="onnx"`` passes a float32 copy of a bfloat16 network).
 
         Returns
         -------
@@ -261,20 +254,13 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         >>> tuple(probabilities(X[:3]).shape)
         (3, 2)
         """
-        self._check_fitted()
+        check_is_fitted(self)
         network = self.model_ if network is None else network
 
         def probabilities(images):
             return network(images, training=False)
 
-        return probabilities
-
-    def _check_fitted(self):
-        if not self.initialized_:
-            raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
-                "appropriate arguments before using this estimator."
-            )
+        return self._wrap_inference(probabilities)
 
     def predict_proba(self, X):
         """Class probabilities for ``X``.
@@ -302,7 +288,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         products depend on a row's place in the batch (the user guide's
         "Reproducibility" section).
         """
-        self._check_fitted()
+        check_is_fitted(self)
         with quiet():
             X = network_input(validate_pixels(self, X, reset=False), self.image_shape_)
             rows, inverse = content_order(X)
@@ -315,33 +301,27 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
 
         ``continuing`` trains the existing network (warm start, partial_fit);
         ``partial`` trains one epoch on all of ``X``, with no validation split
-        or early stopping. Everything else a fit does comes from its plug-ins
-        (:meth:`_plugins`; :mod:`skcifar.estimators._plugins`): steps already
-        trained, options of the batches, the step limit, callbacks, and what
-        happens once training ends. An interrupted or diverging fit leaves
-        the estimator as :meth:`_on_failure` says.
+        or early stopping. The rest comes from the plug-ins (:meth:`_plugins`).
         """
         started = time.perf_counter()
         with quiet():
-            seed = self._prepare()
-            X, y, weights = self._validate(X, y, sample_weight, reset=not continuing)
-            y = self._encode(y, reset=not continuing, classes=classes)
-            rows, validation_rows = self._training_rows(y, weights, partial, seed)
-            if not continuing:  # a fresh network, seeded
-                self._build(len(rows), seed, **self._data_build_args(X, rows))
+            seed, X, y, weights, rows, validation_rows = self._set_up(
+                X, y, sample_weight, continuing, partial, classes
+            )
             initial_epoch = self.current_epoch if continuing else 0
             kept = {k: v for k, v in vars(self).items() if k in ("history_", "n_iter_")}
             if not continuing or not hasattr(self, "history_"):  # (after initialize)
                 self.history_ = {}
             fit = Fit(self, X, y, weights, rows, validation_rows, seed, epochs,
-                      n_steps=math.ceil(len(rows) / self.batch_size), continuing=continuing,
-                      partial=partial, started=started, initial_epoch=initial_epoch)  # fmt: skip
+                      steps_per_epoch=math.ceil(len(rows) / self.batch_size),
+                      continuing=continuing, partial=partial, started=started,
+                      initial_epoch=initial_epoch)  # fmt: skip
             fit.plugins = self._plugins(fit)
             done = sum(plugin.resume(fit) for plugin in fit.plugins)
-            fit.initial_epoch += done // fit.n_steps
+            fit.initial_epoch += done // fit.steps_per_epoch
             train, validation = self._feed(fit)
             limit = self._step_limit(fit, done)
-            if limit.steps >= limit.limit:  # the cache held this very run: nothing to train
+            if limit.trained >= limit.limit:  # the cache held this very run: nothing to train
                 return
             self.n_iter_ = 0
             callbacks = [c for plugin in fit.plugins for c in plugin.callbacks(fit)]
@@ -358,7 +338,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             plugins.append(Resume(exact_only=self.early_stopping or self._schedule_spans_the_fit))
         if self.time_budget is not None and not fit.partial:
             plugins.append(Budget(self.time_budget))
-        plugins += self._recipe(fit)
+        plugins += self._extra_plugins(fit)
         plugins.append(UserCallbacks())
         if self.early_stopping and not fit.partial:
             plugins.append(EarlyStopping(self.n_iter_no_change))
@@ -370,18 +350,14 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             limit = plugin.step_limit(fit, done)
             if limit is not None:
                 return limit
-        return StepLimit(training_steps(fit.epochs, fit.n_steps), fit.n_steps, done=done)
+        steps = training_steps(fit.epochs, fit.steps_per_epoch)
+        return StepLimit(steps, fit.steps_per_epoch, done=done)
 
     def _feed(self, fit):
-        """The training batches and the validation batches (None without validation rows).
-
-        The training batches are gathered from ``X``'s own memory, each
-        epoch's order from its number, with the plug-ins' options.
-        """
-        options = {k: v for plugin in fit.plugins for k, v in plugin.batches(fit).items()}
+        """The training batches (with the plug-ins' options) and the validation ones, or None."""
         train = batches(fit.X, fit.y, fit.weights, batch_size=self.batch_size, indices=fit.rows,
                         shuffle=True, seed=fit.seed, first_epoch=fit.initial_epoch,
-                        **options)  # fmt: skip
+                        **fit.batch_options())  # fmt: skip
         if fit.validation_rows is None:
             return train, None
         validation = batches(
@@ -395,16 +371,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
 
     @contextlib.contextmanager
     def _on_failure(self, continuing, kept):
-        """What training that fails leaves: ``kept`` is ``history_``/``n_iter_`` before the fit.
-
-        Interrupted (Ctrl-C) after at least one completed epoch, the estimator
-        stays fitted with the weights it had and ``history_`` lists the
-        completed epochs; a fresh fit interrupted before its first epoch ends
-        leaves the estimator unfitted. KeyboardInterrupt is re-raised either
-        way. Training that turns non-finite raises NonFiniteTrainingError
-        (see ``_nonfinite``): a fresh fit is forgotten, a continued one is
-        left as it was (its guard puts the weights back, this the history).
-        """
+        """Ctrl-C keeps the epochs ended; a non-finite fit is forgotten, or put back to ``kept``."""
         try:
             yield
         except KeyboardInterrupt:
@@ -420,13 +387,23 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
                 vars(self).update(kept)
             raise
 
-    def _prepare(self):
-        """Checks beyond the parameter constraints, thread limits; returns the seed."""
-        self._check_architecture()
-        self._held_out()  # raises early on an impossible early-stopping setting
+    def _set_up(self, X, y, sample_weight, continuing, partial=False, classes=None):
+        """check -> validate -> encode -> split -> build (unless ``continuing``).
+
+        Returns the seed, the network input, the class indices, the weights and
+        the rows to train and to validate on (none for ``partial_fit``).
+        """
+        self._check_architecture()  # the checks beyond the constraints, before X is read
+        fraction = validation_fraction(self.validation_fraction, self.early_stopping)
         check_image_shape(self.image_shape)
         configure_threads()
-        return seed_from(self.random_state)
+        seed = seed_from(self.random_state)
+        X, y, weights = self._validate(X, y, sample_weight, reset=not continuing)
+        y = self._encode(y, reset=not continuing, classes=classes)
+        rows, validation_rows = split_rows(y, weights, 0.0 if partial else fraction, seed)
+        if not continuing:  # a fresh network, seeded
+            self._build(len(rows), seed, **self._data_build_args(X, rows))
+        return seed, X, y, weights, rows, validation_rows
 
     def _validate(self, X, y, sample_weight, reset):
         """Validated network input, 1-D labels and per-sample weights (or None)."""
@@ -448,15 +425,6 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             self.n_classes_ = len(self.classes_)
         return encode_labels(self.classes_, y)
 
-    def _training_rows(self, y, weights, partial, seed):
-        """Rows to train and to validate on; ``partial_fit`` validates on none."""
-        fraction = 0.0 if partial else self._held_out()
-        return split_rows(y, weights, fraction, seed)
-
-    def _held_out(self):
-        """The share of rows held out for validation (checks early_stopping needs one)."""
-        return validation_fraction(self.validation_fraction, self.early_stopping)
-
     def _build(self, n_train, seed, **build_args):
         """A fresh compiled network for ``image_shape_`` and ``n_classes_``."""
         release_memory()  # free the networks of earlier fits first (grid searches)
@@ -466,13 +434,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _fit_network(self, fit, train, validation, callbacks, limit):
-        """Keras' ``model.fit``; every epoch it ends lands in ``history_``.
-
-        ``limit`` (a :class:`StepLimit`, among ``callbacks``) says how many
-        steps: it ends a fractional last epoch early and counts the steps
-        trained. The last callback, a :class:`NonFiniteGuard`, checks what the
-        others leave, early stopping's restored weights included.
-        """
+        """Keras' ``model.fit`` for ``limit``'s steps; every epoch it ends lands in ``history_``."""
         previous = getattr(self.model_, "history", None)
         history = {}
         try:
@@ -481,8 +443,8 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
                     train,
                     validation_data=validation,
                     epochs=fit.initial_epoch
-                    + math.ceil((limit.max_steps - limit.steps) / fit.n_steps),
-                    steps_per_epoch=fit.n_steps,  # the batches run on, epoch after epoch
+                    + math.ceil((limit.max_steps - limit.trained) / fit.steps_per_epoch),
+                    steps_per_epoch=fit.steps_per_epoch,  # the batches run on, epoch after epoch
                     initial_epoch=fit.initial_epoch,
                     verbose=int(self.verbose),
                     shuffle=False,  # the batches are shuffled already
@@ -513,9 +475,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     @property
     def current_epoch(self):
         """Epochs trained so far: the length of ``history_["loss"]`` (0 before any)."""
-        if not hasattr(self, "history_"):
-            return 0
-        return len(self.history_["loss"])
+        return len(self.history_["loss"]) if hasattr(self, "history_") else 0
 
     def __getstate__(self):
         """The state to pickle: ``model_`` as the bytes of its ``.keras`` archive."""

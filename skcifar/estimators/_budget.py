@@ -1,11 +1,8 @@
-"""How long a fit trains: :class:`StepLimit`, and the ``time_budget`` plug-in :class:`Budget`.
+"""``time_budget``: the plug-in :class:`Budget` plans a fit's steps and keeps to the plan.
 
-A fit trains ``epochs`` epochs, the last of which may be a fraction
-(:func:`training_steps`): a :class:`StepLimit` counts its steps and ends it.
-With ``time_budget``, :class:`Budget` plans the steps instead - from timed
-steps at the start, and again while training when the machine changes speed
-- and tells the fit's plug-ins each plan (the recipe lays its schedule out
-over it).
+It plans from timed steps at the start, and again while training when the
+machine changes speed, and tells the fit's plug-ins each plan (the recipe
+lays its schedule out over it).
 """
 
 from __future__ import annotations
@@ -18,7 +15,8 @@ import numpy as np
 
 from ..utils.backend import import_keras, released_gradient_registrations
 from ..utils.input_pipeline import batches
-from ._plugins import TrainingPlugin
+from ._plugins import TrainingPlugin, state_variables
+from ._steps import StepLimit
 
 # Training steps timed; the first (it traces the training step) is not counted.
 TIMED_STEPS = 5
@@ -37,171 +35,85 @@ TIME_BUDGET_TOLERANCE = 0.02
 MAX_GROWTH = 1.25
 
 
-def training_steps(epochs, n_steps):
-    """Optimiser steps in ``epochs`` epochs of ``n_steps`` batches; at least 1.
-
-    A fractional ``epochs`` trains that share of the last epoch's batches
-    (rounded to a whole batch).
-    """
-    return max(1, round(epochs * n_steps))
-
-
-def as_epochs(steps, n_steps):
-    """``steps`` in epochs: an int when whole, else a float (``training_steps`` inverts it)."""
-    whole, rest = divmod(int(steps), n_steps)
-    return whole if not rest else steps / n_steps
-
-
-def seconds_for(done, steps, n_steps, per_step, per_validation):
+def seconds_for(done, steps, steps_per_epoch, per_step, per_validation):
     """Seconds to train ``steps`` more steps after ``done``, validation included.
 
-    A validation pass (``per_validation`` seconds) follows every epoch end
-    reached, the partial last epoch's too, and one still owed when ``done``
-    ends an epoch.
+    A validation pass follows every epoch end reached, the partial last
+    epoch's too, and one is still owed when ``done`` ends an epoch.
     """
     end = done + steps
-    passes = end // n_steps - done // n_steps + (end % n_steps > 0)
-    passes += done > 0 and done % n_steps == 0
+    passes = end // steps_per_epoch - done // steps_per_epoch + (end % steps_per_epoch > 0)
+    passes += done > 0 and done % steps_per_epoch == 0
     return steps * per_step + passes * per_validation
 
 
-def steps_within(seconds, done, n_steps, per_step, per_validation):
+def steps_within(seconds, done, steps_per_epoch, per_step, per_validation):
     """The most steps after ``done`` that :func:`seconds_for` fits in ``seconds`` (maybe 0)."""
     low, high = 0, max(0, int(seconds / per_step)) + 1
     while low < high:  # seconds_for grows with steps: bisect
         middle = (low + high + 1) // 2
-        if seconds_for(done, middle, n_steps, per_step, per_validation) <= seconds + 1e-9:
+        if seconds_for(done, middle, steps_per_epoch, per_step, per_validation) <= seconds + 1e-9:
             low = middle
         else:
             high = middle - 1
     return low
 
 
-class StepLimit(import_keras().callbacks.Callback):
-    """Counts the training steps of a fit and ends it after ``limit`` of them.
-
-    ``done`` steps were trained before this fit (it resumes a cached run):
-    they count towards ``limit`` and :meth:`epochs`.
-    """
-
-    def __init__(self, limit, n_steps, done=0):
-        super().__init__()
-        self.limit = int(limit)
-        self.n_steps = int(n_steps)
-        self.steps = int(done)
-
-    @property
-    def max_steps(self):
-        """The most steps the fit may take (``model.fit`` is given epochs for them)."""
-        return self.limit
-
-    def epochs(self):
-        """The epochs trained so far (see :func:`as_epochs`)."""
-        return as_epochs(self.steps, self.n_steps)
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        self._after_step()
-        if self.steps >= self.limit:
-            self.model.stop_training = True
-
-    def _after_step(self):
-        """What a subclass does after each step is counted, before the limit is checked."""
-
-
 class Budget(TrainingPlugin):
     """``time_budget``: the plug-in that plans a fit's steps and keeps to the plan.
 
-    Before training it runs ``TIMED_STEPS + 1`` training steps on the network
-    itself with the first training batches (a fresh, unshuffled dataset: the
-    training dataset's shuffling stays untouched), times them, and undoes
-    them: every weight, batch-norm statistic, optimizer slot and
-    random-layer state is put back, so the run that follows is the run that
-    ``epochs=n_iter_`` gives. The training step traced here is the one the fit
-    then uses. From the step time it plans the steps that fill what is left
-    of the budget (a validation pass following every epoch, the last, partial
-    one included; at least one step), and tells the fit's plug-ins
-    (:meth:`Fit.replan <skcifar.estimators._plugins.Fit.replan>`: the recipe
-    lays its schedule out over the plan). While training, every
-    ``REPLAN_SHARE`` of the steps, it compares the plan with the recent step
-    and validation times (:meth:`check`) and plans again, telling the
-    plug-ins, when the fit would end more than ``TIME_BUDGET_TOLERANCE`` of
-    the budget late (the machine slowed down) or twice that early (it sped
-    up; the plan then grows by at most ``MAX_GROWTH``).
-
-    Parameters
-    ----------
-    seconds : float
-        The budget: the whole ``fit`` call ends within it.
-
-    Attributes
-    ----------
-    deadline : float
-        The ``time.perf_counter()`` value the fit is to end by.
-    per_step, per_validation : float
-        Seconds of a training step (timed) and of a validation pass
-        (estimated, then measured).
-    max_steps : int
-        The most steps a later plan may have.
-    replanned : int
-        How often the plan changed while training.
+    It times ``TIMED_STEPS + 1`` training steps on the network itself and
+    undoes them (every variable is put back, and a fresh, unshuffled dataset
+    leaves the training batches untouched), so the run that follows is the
+    one ``epochs=n_iter_`` gives. It plans the steps that fill the rest of
+    the budget, a validation pass following every epoch, and tells the
+    plug-ins (:meth:`Fit.replan <skcifar.estimators._plugins.Fit.replan>`).
+    Every ``REPLAN_SHARE`` of the steps it plans again (:meth:`check`) when
+    the fit would end more than ``TIME_BUDGET_TOLERANCE`` of the budget late,
+    or twice that early (growing by at most ``MAX_GROWTH``).
     """
 
     def __init__(self, seconds):
         self.seconds = float(seconds)
-        self.deadline = None
-        self.per_step = self.per_validation = None
-        self.max_steps = None
-        self.replanned = 0
+        self.deadline = None  # the time.perf_counter() value the fit is to end by
+        self.per_step = self.per_validation = None  # seconds: timed, estimated then measured
+        self.max_steps = None  # the most steps a later plan may have
+        self.replanned = 0  # how often the plan changed while training
         self._tell = None
 
     def step_limit(self, fit, done):
+        # done is 0: memory never resumes a time_budget fit (_resume._why_not_cached).
         estimator = fit.estimator
-        n_validation_steps = (
-            0
-            if fit.validation_rows is None
-            # (in training batches: the estimate is a share of a training step)
-            else math.ceil(len(fit.validation_rows) / estimator.batch_size)
-        )
+        n_validation = 0 if fit.validation_rows is None else len(fit.validation_rows)
+        # In training batches: the estimate is a share of a training step.
+        n_validation_steps = math.ceil(n_validation / estimator.batch_size)
         data = batches(fit.X, fit.y, fit.weights, batch_size=estimator.batch_size, indices=fit.rows)
         deadline = fit.started + self.seconds
         seconds_left = deadline - time.perf_counter()  # the timed steps are the fit's own
         per_step = self._time_steps(estimator.model_, data)
         per_validation = VALIDATION_STEP_COST * n_validation_steps * per_step
-        return self.start(deadline, seconds_left, fit.n_steps, per_step, per_validation, fit.replan)
+        return self.start(
+            deadline, seconds_left, fit.steps_per_epoch, per_step, per_validation, fit.replan
+        )
 
-    def start(self, deadline, seconds_left, n_steps, per_step, per_validation, tell):
-        """Plan the steps that fill ``seconds_left``; return the :class:`StepLimit` keeping to it.
-
-        Parameters
-        ----------
-        deadline : float
-            The ``time.perf_counter()`` value the fit is to end by.
-        seconds_left : float
-            Seconds the training steps and validation passes may take.
-        n_steps : int
-            Training steps per epoch.
-        per_step, per_validation : float
-            Seconds of a training step and of a validation pass.
-        tell : callable
-            Called with each plan's step count (the first one and every change).
-        """
+    def start(self, deadline, seconds_left, steps_per_epoch, per_step, per_validation, tell):
+        """The step limit of the plan filling ``seconds_left``; ``tell`` hears each plan's steps."""
         self.deadline, self.per_step, self.per_validation = deadline, per_step, per_validation
         self._tell = tell
-        steps = max(steps_within(seconds_left, 0, n_steps, per_step, per_validation), 1)
+        steps = max(steps_within(seconds_left, 0, steps_per_epoch, per_step, per_validation), 1)
         self.max_steps = math.ceil(steps * MAX_GROWTH)
         tell(steps)
-        return _OnTime(self, steps, n_steps)
+        return _OnTime(self, steps, steps_per_epoch)
 
     def check(self, limit, now, per_step):
         """Plan ``limit`` again at ``now`` if it would miss the deadline (see the class)."""
         tolerance = TIME_BUDGET_TOLERANCE * self.seconds
-        times = (limit.n_steps, per_step, self.per_validation)
-        late = now + seconds_for(limit.steps, limit.limit - limit.steps, *times) - self.deadline
+        times = (limit.steps_per_epoch, per_step, self.per_validation)
+        late = now + seconds_for(limit.trained, limit.limit - limit.trained, *times) - self.deadline
         if -2 * tolerance <= late <= tolerance:
             return
-        more = steps_within(self.deadline - now, limit.steps, *times)
-        steps = max(min(limit.steps + more, self.max_steps), limit.steps, 1)
+        more = steps_within(self.deadline - now, limit.trained, *times)
+        steps = max(min(limit.trained + more, self.max_steps), limit.trained, 1)
         if steps != limit.limit:
             limit.limit = steps
             self.replanned += 1
@@ -211,7 +123,7 @@ class Budget(TrainingPlugin):
     def _time_steps(model, data):
         """Seconds of one training step of ``model`` on ``data``, timed and undone."""
         timed = data.repeat().take(TIMED_STEPS + 1)
-        variables = list(model.variables) + list(model.optimizer.variables)
+        variables = state_variables(model)
         saved = [variable.numpy() for variable in variables]
         clock = _StepClock()
         try:
@@ -241,13 +153,12 @@ class _StepClock(import_keras().callbacks.Callback):
 class _OnTime(StepLimit):
     """A :class:`Budget`'s step limit: it times the steps and validation passes for the budget.
 
-    Validation and epoch ends are timed apart from the steps; every
-    ``REPLAN_SHARE`` of the first plan's steps, the budget checks the plan
-    against the median of the last ``REPLAN_WINDOW`` step times.
+    Every ``REPLAN_SHARE`` of the first plan's steps, the budget checks the
+    plan against the median of the last ``REPLAN_WINDOW`` step times.
     """
 
-    def __init__(self, budget, limit, n_steps):
-        super().__init__(limit, n_steps)
+    def __init__(self, budget, limit, steps_per_epoch):
+        super().__init__(limit, steps_per_epoch)
         self.budget = budget
         self.check_every = max(1, int(self.limit * REPLAN_SHARE))
         self._step_seconds = deque(maxlen=REPLAN_WINDOW)
@@ -271,5 +182,5 @@ class _OnTime(StepLimit):
         now = time.perf_counter()
         self._step_seconds.append(now - self._last)
         self._last = now
-        if self.steps % self.check_every == 0:
+        if self.trained % self.check_every == 0:
             self.budget.check(self, now, max(float(np.median(self._step_seconds)), 1e-9))

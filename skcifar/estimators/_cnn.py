@@ -88,27 +88,7 @@ class CNNClassifier(KerasImageClassifier):
         class_weight=None,
         memory=None,
     ):
-        self.filters = filters
-        self.kernel_size = kernel_size
-        self.dense_units = dense_units
-        self.dropout = dropout
-        self.batch_norm = batch_norm
-        self.augment = augment
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.image_shape = image_shape
-        self.epochs = epochs
-        self.time_budget = time_budget
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.n_iter_no_change = n_iter_no_change
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callbacks = callbacks
-        self.warm_start = warm_start
-        self.class_weight = class_weight
-        self.memory = memory
+        self._set_params_from(locals())
 
     def _check_architecture(self):
         check_sizes("filters", self.filters)

@@ -1,9 +1,7 @@
 """``predict_proba``'s run of a classifier's inference function over batches.
 
-:meth:`KerasImageClassifier.inference_function` is the computation; here it
-is compiled with ``tf.function`` once per network and parameter values (the
-compiled function is kept on the network, so it lives and dies with it, and
-a ``set_params`` that changes a parameter compiles it anew) and run batch by
+The function is compiled with ``tf.function`` once per network and parameter
+values (kept on the network, so it lives and dies with it) and run batch by
 batch, as Keras' ``predict`` runs a network.
 """
 
@@ -18,11 +16,7 @@ _ATTRIBUTE = "_skcifar_inference"
 
 
 class _Compiled:
-    """A compiled inference function and the parameter values it was made for.
-
-    A plain object, not a TensorFlow trackable: Keras' and TensorFlow's
-    saving code never sees it on the network.
-    """
+    """A compiled inference function and its parameter values (untracked by Keras' saving)."""
 
     def __init__(self, parameters, function):
         self.parameters = parameters

@@ -19,11 +19,7 @@ from ..utils.validation import FLOAT32_MAX, as_images
 
 
 def _check_class_weight(class_weight):
-    """Raise ValueError unless each weight of a ``class_weight`` dict is a number the loss can use.
-
-    A class weight must be finite, non-negative (0 leaves the class out of
-    training) and within float32's range, the precision of the loss.
-    """
+    """Raise ValueError unless each weight of a ``class_weight`` dict is one the loss can use."""
     if not isinstance(class_weight, dict):
         return  # None or "balanced"
     for label, weight in class_weight.items():
@@ -59,11 +55,8 @@ def combined_weights(X, y, sample_weight, class_weight):
     if class_weight is not None:
         _check_class_weight(class_weight)
         class_weights = compute_sample_weight(class_weight, y)
-        if weights is not None:
-            weights = weights * class_weights
-            _check_weight_range(weights, "sample_weight times class_weight")
-        else:
-            weights = class_weights
+        weights = class_weights if weights is None else weights * class_weights
+        _check_weight_range(weights, "sample_weight times class_weight")
     if weights is None:
         return None
     if not np.any(weights):

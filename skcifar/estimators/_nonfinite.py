@@ -1,12 +1,7 @@
-"""Training that turns non-finite is an error, not a model.
+"""Training that turns non-finite is an error, not a model: :class:`NonFiniteGuard`.
 
-:class:`NonFiniteGuard` is the last Keras callback of every fit. It ends
-training at the first batch whose loss is NaN or infinite and, when training
-ends, checks the network's and the optimizer's variables themselves (the last
-step's update is in no loss). Either way it raises
-:class:`NonFiniteTrainingError`; for a continued fit it first puts back the
-variables the network had when training began. The estimator then forgets a
-fresh fit, so a network that predicts NaN is never returned.
+The guard is the last Keras callback of every fit: it also checks the
+variables when training ends (the last step's update is in no loss).
 """
 
 from __future__ import annotations
@@ -14,6 +9,7 @@ from __future__ import annotations
 import math
 
 from ..utils.backend import import_keras
+from ._plugins import state_variables
 
 keras = import_keras()
 
@@ -54,25 +50,12 @@ class NonFiniteTrainingError(ValueError, FloatingPointError):
     CNNClassifier's training diverged: the loss became n
     """
 
-    def __init__(self, message):
-        super().__init__(message)
-
-
-def _variables(model):
-    """The variables of a run's state: the network's, then the optimizer's."""
-    return list(model.variables) + list(model.optimizer.variables)
-
 
 class NonFiniteGuard(keras.callbacks.Callback):
     """Raise :class:`NonFiniteTrainingError` as soon as training turns non-finite.
 
-    Parameters
-    ----------
-    name : str
-        The estimator's name, for the message.
-    restore : bool
-        Keep the variables the network and its optimizer have when training
-        begins, and put them back before raising (a continued fit).
+    ``name`` is the estimator's, for the message; with ``restore`` (a
+    continued fit) the variables of the start of training are put back first.
     """
 
     def __init__(self, name, restore):
@@ -83,7 +66,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.restore:
-            self._saved = [variable.numpy() for variable in _variables(self.model)]
+            self._saved = [variable.numpy() for variable in state_variables(self.model)]
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -96,7 +79,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
             )
 
     def on_train_end(self, logs=None):
-        for variable in _variables(self.model):
+        for variable in state_variables(self.model):
             if keras.backend.is_float_dtype(variable.dtype) and not bool(
                 keras.ops.all(keras.ops.isfinite(variable))
             ):
@@ -104,14 +87,12 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def _fail(self, what):
         if self._saved is not None:
-            for variable, value in zip(_variables(self.model), self._saved, strict=True):
+            for variable, value in zip(state_variables(self.model), self._saved, strict=True):
                 variable.assign(value)
         self._saved = None
-        after = (
-            "The estimator keeps the weights it had before this call."
-            if self.restore
-            else "The estimator is not fitted."
-        )
+        after = "The estimator is not fitted."
+        if self.restore:
+            after = "The estimator keeps the weights it had before this call."
         raise NonFiniteTrainingError(
             f"{self.name}'s training diverged: {what}. {_CAUSES.format(rate=self._rate())} {after}"
         )

@@ -1,20 +1,13 @@
 """A classifier's network as bytes: Keras' own ``.keras`` format, for pickling.
 
 :class:`~skcifar.estimators._base.KerasImageClassifier` pickles (``pickle``,
-joblib, ``copy.deepcopy``, the workers of a parallel search) with its
-``model_`` replaced by :func:`network_to_bytes`, and :func:`network_from_bytes`
-builds the network back: architecture, weights, compile settings and
-optimizer state, so a restored classifier predicts as the original did and a
-``warm_start`` fit continues its training (the format does not keep how far a
-dropout or augmentation layer's seed generator has run: those layers draw
-afresh after a round trip).
-
-Both go through a private temporary directory, removed when the call ends,
-and change none of Keras' settings or random streams (reading registers
-skcifar's own layers by name, as fitting does). The network is read in
-Keras' safe mode (skcifar's networks hold no ``Lambda`` layers); a pickle can
-run code all the same, so load pickles only from sources you trust:
-:func:`skcifar.save` writes files that are safe to load.
+joblib, ``copy.deepcopy``, a parallel search's workers) with its ``model_``
+as :func:`network_to_bytes`; :func:`network_from_bytes` builds it back with
+its weights, compile settings and optimizer state (a dropout or augmentation
+layer's seed generator starts afresh). Both use a private temporary
+directory and change none of Keras' settings or random streams. The network
+is read in Keras' safe mode, as :func:`skcifar.load` reads it; a pickle can
+run code all the same, so load pickles only from sources you trust.
 """
 
 from __future__ import annotations
@@ -23,21 +16,11 @@ import os
 import tempfile
 
 from ..utils.backend import import_keras, quiet
+from ..utils.keras_internals import safe_mode_scope
 
 
 def network_to_bytes(network):
-    """The ``.keras`` archive of ``network``, as bytes.
-
-    Parameters
-    ----------
-    network : keras.Model
-        A built network, compiled or not.
-
-    Returns
-    -------
-    bytes
-        What ``keras.saving.save_model`` writes to a ``.keras`` file.
-    """
+    """The ``.keras`` archive of ``network`` (built, compiled or not), as bytes."""
     keras = import_keras()
     with quiet(), tempfile.TemporaryDirectory(prefix="skcifar-pickle-") as tmpdir:
         filename = os.path.join(tmpdir, "network.keras")
@@ -47,18 +30,11 @@ def network_to_bytes(network):
 
 
 def network_from_bytes(data):
-    """The network that :func:`network_to_bytes` wrote, compiled as it was.
+    """The network of the ``.keras`` archive ``data``, compiled as it was, read in safe mode.
 
-    Parameters
-    ----------
-    data : bytes
-        A ``.keras`` archive.
-
-    Returns
-    -------
-    keras.Model
-        The network, with its weights and, when it was compiled, its loss,
-        metrics and optimizer state.
+    A network that safe mode refuses (it would run code from the bytes, e.g.
+    a ``Lambda`` layer) raises ValueError, even after
+    ``keras.config.enable_unsafe_deserialization()``.
     """
     from ..architectures import register_keras_objects
 
@@ -68,7 +44,12 @@ def network_from_bytes(data):
         filename = os.path.join(tmpdir, "network.keras")
         with open(filename, "wb") as file:
             file.write(data)
-        return keras.saving.load_model(filename, compile=True, safe_mode=True)
-
-
-__all__ = ["network_from_bytes", "network_to_bytes"]
+        try:
+            with safe_mode_scope():
+                return keras.saving.load_model(filename, compile=True, safe_mode=True)
+        except Exception as exc:
+            raise ValueError(
+                "The pickled network could not be loaded in Keras' safe mode "
+                f"({type(exc).__name__}: {exc}). Unpickling refuses networks that would run "
+                "code from the pickle (e.g. Lambda layers)."
+            ) from exc

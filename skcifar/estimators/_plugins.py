@@ -1,27 +1,13 @@
 """What a fit is made of beyond validate, build, feed and ``model.fit``: plug-ins.
 
 The training loop (:meth:`KerasImageClassifier._train`) knows the features
-of a fit only through :class:`TrainingPlugin`'s hooks. A classifier lists
-its plug-ins in ``_plugins``; each lives in a module of its own, with its
-own state:
-
-* :class:`skcifar.estimators._resume.Resume` - ``memory``: resume from the
-  cached checkpoint of a shorter run, store this one's;
-* :class:`skcifar.estimators._budget.Budget` - ``time_budget``: time the
-  first steps, plan the fit's steps, plan again when the machine changes
-  speed, and tell the other plug-ins each plan;
-* :class:`skcifar.estimators._recipe.Recipe` - the ResNet's recipe:
-  alternating flips, the whitening layer's bias freeze, lookahead, and the
-  schedule laid out over the planned steps;
-* :class:`UserCallbacks` and :class:`EarlyStopping` (here).
-
-The loop asks every plug-in in order: :meth:`~TrainingPlugin.resume` (steps
-already trained), :meth:`~TrainingPlugin.batches` (options of the training
-batches), :meth:`~TrainingPlugin.step_limit` (the first one given counts),
-:meth:`~TrainingPlugin.callbacks` (Keras callbacks, in the plug-ins' order)
-and, once training ends, :meth:`~TrainingPlugin.finish`. A plan of the fit's
-steps (a budget's, at the start and whenever it re-plans) reaches every
-plug-in's :meth:`~TrainingPlugin.plan`.
+of a fit only through :class:`TrainingPlugin`'s hooks. It asks every
+plug-in in order, each hook once: ``resume``, ``batches``, ``step_limit``,
+``callbacks`` and, once training ends, ``finish``; each plan of the fit's
+steps reaches every plug-in's ``plan``. A classifier lists its plug-ins in
+``_plugins``: ``Resume`` (``memory``, ``_resume.py``), ``Budget``
+(``time_budget``, ``_budget.py``), the ResNet's ``Recipe`` (``_recipe.py``),
+:class:`UserCallbacks` and :class:`EarlyStopping` (here).
 """
 
 from __future__ import annotations
@@ -35,54 +21,47 @@ from ..utils.backend import import_keras
 
 @dataclass
 class Fit:
-    """One call of ``fit`` or ``partial_fit``: what its plug-ins may read.
+    """One call of ``fit`` or ``partial_fit``: what its plug-ins may read."""
 
-    Attributes
-    ----------
-    estimator : KerasImageClassifier
-        The classifier, built (``model_``, ``classes_`` set).
-    X, y, weights : ndarray or None
-        The network input, class indices and per-sample weights.
-    rows, validation_rows : ndarray or None
-        The rows trained on and those of the validation loss.
-    seed : int or None
-        The fit's seed.
-    epochs : float
-        The epochs asked for.
-    n_steps : int
-        Training steps (batches) per epoch.
-    continuing : bool
-        The fit trains the estimator's existing network (``warm_start``,
-        ``partial_fit`` on a fitted estimator).
-    partial : bool
-        A ``partial_fit`` call: one epoch on all rows.
-    started : float
-        ``time.perf_counter()`` when the call began.
-    initial_epoch : int
-        The epoch number training starts at.
-    plugins : list of TrainingPlugin
-        The fit's plug-ins, in order.
-    """
-
-    estimator: object
-    X: np.ndarray
-    y: np.ndarray
-    weights: np.ndarray | None
-    rows: np.ndarray
-    validation_rows: np.ndarray | None
+    estimator: object  # the classifier, built (model_, classes_ set)
+    X: np.ndarray  # the network input
+    y: np.ndarray  # class indices
+    weights: np.ndarray | None  # per-sample weights
+    rows: np.ndarray  # the rows trained on
+    validation_rows: np.ndarray | None  # the rows of the validation loss
     seed: int | None
-    epochs: float
-    n_steps: int
-    continuing: bool
-    partial: bool
-    started: float
+    epochs: float  # the epochs asked for
+    steps_per_epoch: int  # training steps (batches) per epoch
+    continuing: bool  # it trains the existing network (warm_start, partial_fit)
+    partial: bool  # a partial_fit call: one epoch on all rows
+    started: float  # time.perf_counter() when the call began
+    # The epoch training starts at: final only once every plug-in's resume ran.
     initial_epoch: int = 0
-    plugins: list = field(default_factory=list)
+    plugins: list = field(default_factory=list)  # the fit's plug-ins, in order
 
     def replan(self, steps):
         """Tell every plug-in the fit's planned training steps (see :meth:`TrainingPlugin.plan`)."""
         for plugin in self.plugins:
             plugin.plan(self, steps)
+
+    def batch_options(self):
+        """The plug-ins' options of the training batches; two setting one is a RuntimeError."""
+        options, givers = {}, {}
+        for plugin in self.plugins:
+            for name, value in plugin.batches(self).items():
+                if name in options:
+                    raise RuntimeError(
+                        f"The plug-ins {type(givers[name]).__name__} and "
+                        f"{type(plugin).__name__} both set the batches' option {name!r}: "
+                        "only one plug-in of a fit may set an option."
+                    )
+                options[name], givers[name] = value, plugin
+        return options
+
+
+def state_variables(model):
+    """The variables a run's state is in: the network's, then its optimizer's."""
+    return [*model.variables, *model.optimizer.variables]
 
 
 class TrainingPlugin:
@@ -97,9 +76,11 @@ class TrainingPlugin:
         return {}
 
     def step_limit(self, fit, done):
-        """The fit's :class:`~skcifar.estimators._budget.StepLimit`, or None to leave it to others.
+        """The fit's :class:`~skcifar.estimators._steps.StepLimit`, or None to leave it to others.
 
-        ``done`` steps were trained before (see :meth:`resume`).
+        The first plug-in returning a limit wins (none: ``epochs`` epochs).
+        ``done`` is the steps the plug-ins' :meth:`resume` loaded: the limit
+        counts them as trained.
         """
         return None
 
@@ -111,7 +92,7 @@ class TrainingPlugin:
         return []
 
     def finish(self, fit, limit):
-        """Training ended normally after ``limit.steps`` steps (``limit``: the step limit)."""
+        """Training ended normally after ``limit.trained`` steps (``limit``: the step limit)."""
 
 
 class UserCallbacks(TrainingPlugin):
@@ -130,12 +111,9 @@ class UserCallbacks(TrainingPlugin):
 
 
 class EarlyStopping(TrainingPlugin):
-    """``early_stopping``: stop when the validation loss stops improving, keep the best weights.
+    """``early_stopping``: stop after ``patience`` epochs without a better validation loss.
 
-    Parameters
-    ----------
-    patience : int
-        Epochs without improvement before training stops (``n_iter_no_change``).
+    The best epoch's weights are kept.
     """
 
     def __init__(self, patience):

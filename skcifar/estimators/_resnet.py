@@ -19,9 +19,9 @@ from ..architectures import (
 )
 from ..utils.sizes import check_sizes
 from ._base import KerasImageClassifier
-from ._budget import training_steps
 from ._docstrings import training_parameters
 from ._recipe import Recipe
+from ._steps import training_steps
 from ._tta import augmented, sharpened
 
 register_keras_objects()  # so that pickled ResNet classifiers unpickle
@@ -246,47 +246,7 @@ class ResNetClassifier(KerasImageClassifier):
         class_weight=None,
         memory=None,
     ):
-        self.widths = widths
-        self.stem_filters = stem_filters
-        self.augment = augment
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.label_smoothing = label_smoothing
-        self.warmup_fraction = warmup_fraction
-        self.tta = tta
-        self.temperature = temperature
-        self.precision = precision
-        self.whiten = whiten
-        self.whiten_bias_epochs = whiten_bias_epochs
-        self.identity_init = identity_init
-        self.activation = activation
-        self.batch_norm_scale = batch_norm_scale
-        self.batch_norm_momentum = batch_norm_momentum
-        self.bias_lr_scale = bias_lr_scale
-        self.conv_optimizer = conv_optimizer
-        self.muon_scale = muon_scale
-        self.muon_momentum = muon_momentum
-        self.residual = residual
-        self.flip = flip
-        self.max_shift = max_shift
-        self.shift_padding = shift_padding
-        self.schedule = schedule
-        self.lookahead = lookahead
-        self.tta_shift = tta_shift
-        self.image_shape = image_shape
-        self.epochs = epochs
-        self.time_budget = time_budget
-        self.batch_size = batch_size
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.n_iter_no_change = n_iter_no_change
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callbacks = callbacks
-        self.warm_start = warm_start
-        self.class_weight = class_weight
-        self.memory = memory
+        self._set_params_from(locals())
 
     def _check_architecture(self):
         check_sizes("widths", self.widths)
@@ -334,7 +294,7 @@ class ResNetClassifier(KerasImageClassifier):
         sample = np.sort(rows[:: max(len(rows) // _WHITENING_SAMPLE, 1)][:_WHITENING_SAMPLE])
         return {"whitening": patch_whitening(X[sample])}
 
-    def _recipe(self, fit):
+    def _extra_plugins(self, fit):
         alternating = self.augment and self._is_image() and self.flip == "alternating"
         return [
             Recipe(
@@ -344,39 +304,7 @@ class ResNetClassifier(KerasImageClassifier):
             )
         ]
 
-    def _tta_shift(self):
-        """The shift of the test-time views, or None without test-time augmentation."""
-        return int(self.tta_shift) if self.tta and self._is_image() else None
-
-    def inference_function(self, network=None):
-        """The computation of :meth:`predict_proba` on one batch: images to probabilities.
-
-        :meth:`predict_proba` runs it, compiled, over ``X`` in batches, and
-        :func:`skcifar.export` traces it into the exported graph. The
-        network's outputs are averaged over the test-time views (``tta``,
-        ``tta_shift``) and sharpened by ``temperature``.
-
-        Parameters
-        ----------
-        network : keras.Model, default=None
-            The network to run: ``model_`` (None), or a copy of it with the
-            same inputs and outputs.
-
-        Returns
-        -------
-        function : callable
-            Maps a batch of images, a tensor of shape ``(n, *image_shape_)``,
-            to the probabilities, a float32 tensor of shape ``(n,
-            n_classes_)``, in TensorFlow operations, for the parameter values
-            at the time of the call.
-
-        Raises
-        ------
-        NotFittedError
-            If the classifier is not fitted.
-        """
-        probabilities = super().inference_function(network)
-        shift = self._tta_shift()
-        if shift is not None:
-            probabilities = augmented(probabilities, shift)
+    def _wrap_inference(self, probabilities):
+        if self.tta and self._is_image():  # the test-time views
+            probabilities = augmented(probabilities, int(self.tta_shift))
         return sharpened(probabilities, self.temperature)

@@ -34,20 +34,9 @@ def _mirrored(images):
 
 
 def augmented(probabilities, shift):
-    """``probabilities`` averaged over the test-time views of each image.
+    """``probabilities`` (a function of an image batch) averaged over each image's views.
 
-    Parameters
-    ----------
-    probabilities : callable
-        Maps a batch of images (a tensor of shape ``(n, height, width,
-        channels)``) to their outputs.
-    shift : int
-        Pixels of the shifted views; 0: the image and its mirror image only.
-
-    Returns
-    -------
-    callable
-        Maps a batch of images to the views' weighted mean of the outputs.
+    ``shift`` is the pixels of the shifted views; 0: the image and its mirror image only.
     """
 
     def views_mean(images):
@@ -65,20 +54,7 @@ def augmented(probabilities, shift):
 
 
 def sharpened(probabilities, temperature):
-    """``probabilities`` with rows ``p ** (1 / temperature)``, renormalised (float32).
-
-    Parameters
-    ----------
-    probabilities : callable
-        Maps a batch of images to rows of probabilities.
-    temperature : float > 0
-        1 leaves the rows as they are; below 1 sharpens them.
-
-    Returns
-    -------
-    callable
-        Maps a batch of images to the sharpened rows.
-    """
+    """``probabilities`` with rows ``p ** (1 / temperature)``, renormalised (float32)."""
     if temperature == 1:
         return probabilities
     divisor = np.float32(temperature)

@@ -11,7 +11,8 @@
 * :mod:`skcifar.utils.file_limits` - what a file may declare, checked before it is read;
 * :mod:`skcifar.utils.targets` - what a writer may replace: only what skcifar wrote;
 * :mod:`skcifar.utils.estimator_checks` - scikit-learn's estimator checks for skcifar;
-* :mod:`skcifar.utils.versions` - skcifar's version and the libraries' versions.
+* :mod:`skcifar.utils.versions` - skcifar's version and the libraries' versions;
+* :mod:`skcifar.utils.stacklevel` - warnings that point at the user's call.
 
 Importing this package imports none of them (nor TensorFlow).
 """

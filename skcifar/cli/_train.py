@@ -8,7 +8,6 @@ import time
 from ._common import (
     UsageError,
     check_out,
-    class_names,
     describe,
     how_to_load,
     image_input,
@@ -96,12 +95,13 @@ def train(args):
     path = save_model(model, out)
     print(f"saved the fitted pipeline to {path} ({how_to_load(path)})")
 
+    from skcifar.datasets import display_names
     from skcifar.evaluation import evaluate
 
     gap = {}
     if args.report:
         gap = {"X_train": X_train[:_GAP_SAMPLES], "y_train": y_train[:_GAP_SAMPLES]}
-    result = evaluate(model, X_test, y_test, class_names=class_names(model.classes_), **gap)
+    result = evaluate(model, X_test, y_test, class_names=display_names(model.classes_), **gap)
     print(f"stage 4  test accuracy {result.accuracy:.4f}, test log-loss {result.log_loss:.4f}")
     if args.report:
         _write_report(result, args.report)
@@ -110,13 +110,14 @@ def train(args):
 
 def evaluate(args):
     """Evaluate a saved pipeline on the CIFAR-10 test set."""
+    from skcifar.datasets import display_names
     from skcifar.evaluation import evaluate as evaluate_model
 
     model = load_model(args.model, allow_pickle=args.allow_pickle)
     _, (X_test, y_test) = load_cifar10(args.data, quiet=False)
     X_test = image_input(model, X_test)
     try:
-        result = evaluate_model(model, X_test, y_test, class_names=class_names(model.classes_))
+        result = evaluate_model(model, X_test, y_test, class_names=display_names(model.classes_))
     except ValueError as exc:  # e.g. a model fitted on other labels or inputs
         raise UsageError(
             f"cannot evaluate {args.model!r} on the CIFAR-10 test set: {describe(exc)}"

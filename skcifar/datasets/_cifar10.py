@@ -46,10 +46,6 @@ and neither includes pickup trucks.
 """
 
 
-def _keras_home():
-    return os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
-
-
 def _resolve_data_home(data_home):
     try:
         return get_data_home(data_home)
@@ -76,7 +72,8 @@ def _locate(path, data_home, download_if_missing, progress):
             )
         return env_path
     downloaded = os.path.join(data_home, _download.FILENAME)
-    keras_dir = os.path.join(_keras_home(), "datasets")
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    keras_dir = os.path.join(os.path.expanduser(keras_home), "datasets")
     candidates = [downloaded, *(os.path.join(keras_dir, name) for name in _KERAS_NAMES)]
     for candidate in candidates:
         if os.path.exists(candidate):

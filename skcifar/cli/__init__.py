@@ -2,12 +2,7 @@
 
 Run ``skcifar --help`` (or ``python -m skcifar --help``) for the commands and
 ``skcifar COMMAND --help`` for their options. :func:`main` is the entry point of
-the ``skcifar`` console script.
-
-Models are saved as ``.skcifar`` files (:func:`skcifar.save`, no pickle), or as
-joblib pickles when the output name ends in ``.joblib``, ``.pkl`` or ``.pickle``.
-``evaluate`` and ``predict`` tell the formats apart by content and load a pickle
-only with ``--allow-pickle``.
+the ``skcifar`` console script; ``skcifar --help`` describes the model files.
 
 Exit status: 0 on success, 2 for bad input (argparse's own status: bad options,
 missing or corrupt model files, pickles without ``--allow-pickle``, unreadable
@@ -70,7 +65,7 @@ def _add_seed_quiet(parser, quiet_help):
 
 
 def _add_model(parser):
-    """The MODEL argument of evaluate and predict, and --allow-pickle."""
+    """The MODEL argument and --allow-pickle of the commands that load a model."""
     parser.add_argument(
         "model",
         metavar="MODEL",

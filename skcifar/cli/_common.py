@@ -5,10 +5,6 @@ Every problem caused by the user's input is raised as :class:`UsageError`, which
 status 2 (the status argparse uses for its own errors). Heavy modules (joblib,
 scikit-learn, Keras) are imported inside the functions, so ``skcifar --help``
 stays fast.
-
-Model files are ``.skcifar`` archives (:func:`skcifar.save`, no pickle) or, when
-the output name ends in ``.joblib``, ``.pkl`` or ``.pickle``, joblib pickles;
-:func:`load_model` tells them apart by content and loads pickles only on request.
 """
 
 from __future__ import annotations
@@ -46,7 +42,7 @@ def positive_int(text):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
@@ -105,9 +101,8 @@ def duration(text):
 
 def filters(text):
     """argparse type: comma-separated filter counts, ``"32,64"`` -> ``(32, 64)``."""
-    parts = [part.strip() for part in text.split(",")]
     try:
-        values = tuple(int(part) for part in parts)
+        values = tuple(int(part) for part in text.split(","))  # int() strips blanks
     except ValueError:
         values = ()
     if not values or any(v < 1 for v in values):
@@ -158,8 +153,7 @@ def how_to_load(path):
 def _is_archive(path):
     """Whether the file at ``path`` starts like a zip archive.
 
-    Not :func:`zipfile.is_zipfile`: it looks for a zip directory near the end,
-    which a joblib pickle holds too (a pickled network embeds ``.keras`` bytes).
+    Not :func:`zipfile.is_zipfile`: a joblib pickle holds a zip directory too (``.keras`` bytes).
     """
     try:
         with open(path, "rb") as file:
@@ -263,7 +257,7 @@ def _is_pickle_file(path):
     return len(start) == 2 and start[0] == 0x80 and 2 <= start[1] <= 5
 
 
-def check_out(out, option="--out"):
+def check_out(out):
     """The absolute path of ``out`` once :func:`save_model` can write there; else UsageError.
 
     Checked before a command trains or searches, so that no work is lost to
@@ -271,8 +265,7 @@ def check_out(out, option="--out"):
     existing directory on its path is a writable directory (the missing ones
     are created when saving); and an existing ``out`` is a model file that
     skcifar may replace (a ``.skcifar`` archive, or a pickle for a pickle
-    name) or empty, never a directory or a file of the user's. ``option``
-    names ``out`` in the messages.
+    name) or empty, never a directory or a file of the user's.
     """
     from skcifar.persistence import check_save_target
 
@@ -282,7 +275,7 @@ def check_out(out, option="--out"):
     path = os.path.abspath(name)
     if name.endswith(os.sep) or (os.altsep and name.endswith(os.altsep)):
         raise UsageError(
-            f"{option} {name}: the name ends in a path separator; name the model file, "
+            f"--out {name}: the name ends in a path separator; name the model file, "
             f"e.g. {os.path.join(name, 'model.skcifar')}"
         )
     existing = os.path.dirname(path)

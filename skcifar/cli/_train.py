@@ -21,11 +21,6 @@ from ._common import (
 _GAP_SAMPLES = 10_000
 
 
-def default_out(model_name):
-    """Where ``skcifar train --model NAME`` saves the pipeline by default."""
-    return os.path.join("runs", f"{model_name}-pipeline.skcifar")
-
-
 def _write_report(result, directory):
     from skcifar.evaluation import write_report
 
@@ -33,8 +28,7 @@ def _write_report(result, directory):
         paths = write_report(result, directory)
     except OSError as exc:
         raise UsageError(f"cannot write the report to {directory!r}: {describe(exc)}") from exc
-    page = paths.get("report", os.path.join(directory, "report.html"))
-    print(f"wrote the evaluation report to {os.path.abspath(page)}")
+    print(f"wrote the evaluation report to {os.path.abspath(paths['report'])}")
 
 
 def _make_pipeline(args):
@@ -44,21 +38,13 @@ def _make_pipeline(args):
 
     params = {"random_state": args.seed, "verbose": progress_verbosity(args.quiet)}
     # Options left out keep the classifier's own defaults (e.g. batches of 32 for the
-    # notebook's networks, 1,024 for the residual network).
-    for name in ("epochs", "batch_size", "time_budget"):
+    # notebook's networks, 1,024 for the residual network); train() has refused
+    # --filters and --widths for the other networks.
+    for name in ("epochs", "batch_size", "time_budget", "filters", "widths"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
-    if args.model == "cnn":
-        if args.filters is not None:
-            params["filters"] = args.filters
-        classifier = CNNClassifier(**params)
-    elif args.model == "resnet":
-        if args.widths is not None:
-            params["widths"] = args.widths
-        classifier = ResNetClassifier(**params)
-    else:
-        classifier = ANNClassifier(**params)
-    return make_pipeline(PixelScaler(), classifier)
+    classifier = {"ann": ANNClassifier, "cnn": CNNClassifier, "resnet": ResNetClassifier}
+    return make_pipeline(PixelScaler(), classifier[args.model](**params))
 
 
 def train(args):
@@ -70,7 +56,8 @@ def train(args):
             )
     if args.epochs is not None and args.time_budget is not None:
         raise UsageError("--epochs and --time-budget exclude each other: give one of them")
-    out = check_out(args.out or default_out(args.model))  # before any training
+    default = os.path.join("runs", f"{args.model}-pipeline.skcifar")
+    out = check_out(args.out or default)  # before any training
 
     start = time.perf_counter()
     (X_train, y_train), (X_test, y_test) = load_cifar10(args.data, args.quiet)

@@ -162,20 +162,6 @@ def _is_archive(path):
         raise UsageError(f"cannot read model file {path!r}: {describe(exc)}") from exc
 
 
-def _load_pickle(path):
-    import joblib
-
-    try:
-        return joblib.load(path)
-    except MemoryError as exc:
-        raise UsageError(f"cannot load model {path!r}: not a valid joblib file") from exc
-    except Exception as exc:  # unpickling corrupt data raises almost anything
-        raise UsageError(
-            f"cannot load model {path!r}: not a valid joblib file ({type(exc).__name__}: "
-            f"{describe(exc)})"
-        ) from exc
-
-
 def load_model(path, allow_pickle=False):
     """The fitted classifier in the model file ``path``, or UsageError.
 
@@ -196,7 +182,17 @@ def load_model(path, allow_pickle=False):
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot load model {path!r}: {describe(exc)}") from exc
     elif allow_pickle:
-        model = _load_pickle(path)
+        import joblib
+
+        try:
+            model = joblib.load(path)
+        except MemoryError as exc:
+            raise UsageError(f"cannot load model {path!r}: not a valid joblib file") from exc
+        except Exception as exc:  # unpickling corrupt data raises almost anything
+            raise UsageError(
+                f"cannot load model {path!r}: not a valid joblib file ({type(exc).__name__}: "
+                f"{describe(exc)})"
+            ) from exc
     else:
         raise UsageError(
             f"{path!r} is not a .skcifar file; if it is a joblib/pickle file you trust, "

@@ -9,8 +9,6 @@ from ._cache import load_cached, save_cached, source_key, warn_uncached
 from ._home import data_home_path, get_data_home
 from ._readers import CLASS_NAMES, read_source
 
-__all__ = ["CLASS_NAMES", "DESCR", "fetch_cifar10", "load_data"]
-
 _ENV_DATA = "SKCIFAR_DATA"
 # Keras 2 extracted dir and archive, then Keras 3's "-target" dir.
 _KERAS_NAMES = ("cifar-10-batches-py", "cifar-10-batches-py.tar.gz", "cifar-10-batches-py-target")

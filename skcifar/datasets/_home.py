@@ -3,8 +3,6 @@
 import os
 import shutil
 
-__all__ = ["get_data_home", "clear_data_home"]
-
 _ENV_DATA_HOME = "SKCIFAR_DATA_HOME"
 _ENV_PROGRESS = "SKCIFAR_PROGRESS"
 _DEFAULT_DATA_HOME = os.path.join("~", "skcifar_data")

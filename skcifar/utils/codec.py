@@ -32,11 +32,6 @@ _SCALARS = (str, bool, int, float, type(None))
 MAX_NESTING = 32
 
 
-def _describe_type(value):
-    cls = type(value)
-    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-
-
 def _encode_scalar(value):
     """A JSON scalar for ``value``, or ``NotImplemented`` when it is no scalar."""
     if value is None or isinstance(value, (bool, np.bool_)):
@@ -96,8 +91,10 @@ def encode(value, where, arrays=None, depth=0):
         if value.dtype.hasobject or value.dtype.kind == "V":
             raise TypeError(f"Cannot store {where}: arrays of dtype {value.dtype} need pickle.")
         return {"ndarray": arrays(value)}
+    cls = type(value)
+    kind = cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     raise TypeError(
-        f"Cannot store {where}: a {_describe_type(value)} is not representable as JSON. "
+        f"Cannot store {where}: a {kind} is not representable as JSON. "
         "skcifar.save stores plain values only (None, bool, int, float, str and "
         "tuples, lists and dicts of them)."
     )

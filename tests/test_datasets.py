@@ -705,13 +705,23 @@ def test_unwritable_data_home_warns_once(tmp_path):
 # -- progress and import -----------------------------------------------------------
 
 
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _shown(progress, file):
+    with _home.progress_bar(progress, total=1, file=file) as bar:
+        return not bar.disable
+
+
 def test_progress_policy(monkeypatch):
-    assert _home._progress_disable(True) is False
-    assert _home._progress_disable(False) is True
-    assert _home._progress_disable(None) is None  # tqdm: only on a terminal
+    monkeypatch.delenv("SKCIFAR_PROGRESS", raising=False)
+    assert _shown(True, io.StringIO()) and not _shown(False, _Terminal())
+    assert _shown(None, _Terminal()) and not _shown(None, io.StringIO())  # on a terminal only
     monkeypatch.setenv("SKCIFAR_PROGRESS", "0")
-    assert _home._progress_disable(None) is True
-    assert _home._progress_disable(True) is False
+    assert not _shown(None, _Terminal())
+    assert _shown(True, io.StringIO())
 
 
 def test_progress_bar_output(tmp_path, capsys):

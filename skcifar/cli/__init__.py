@@ -2,12 +2,7 @@
 
 Run ``skcifar --help`` (or ``python -m skcifar --help``) for the commands and
 ``skcifar COMMAND --help`` for their options. :func:`main` is the entry point of
-the ``skcifar`` console script.
-
-Models are saved as ``.skcifar`` files (:func:`skcifar.save`, no pickle), or as
-joblib pickles when the output name ends in ``.joblib``, ``.pkl`` or ``.pickle``.
-``evaluate`` and ``predict`` tell the formats apart by content and load a pickle
-only with ``--allow-pickle``.
+the ``skcifar`` console script; ``skcifar --help`` describes the model files.
 
 Exit status: 0 on success, 2 for bad input (argparse's own status: bad options,
 missing or corrupt model files, pickles without ``--allow-pickle``, unreadable
@@ -62,8 +57,15 @@ def _add_data(parser):
     )
 
 
+def _add_seed_quiet(parser, quiet_help):
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, metavar="N", help="random_state (default 0)"
+    )
+    parser.add_argument("--quiet", action="store_true", help=quiet_help)
+
+
 def _add_model(parser):
-    """The MODEL argument of evaluate and predict, and --allow-pickle."""
+    """The MODEL argument and --allow-pickle of the commands that load a model."""
     parser.add_argument(
         "model",
         metavar="MODEL",
@@ -90,7 +92,8 @@ def _add_train(commands):
         "--model",
         choices=("ann", "cnn", "resnet"),
         default="cnn",
-        help="the network: the notebook's ann or cnn, or the fast residual network (default: cnn)",
+        help="the network: the notebook's ann or cnn, or resnet, a ResNet-style network that "
+        "is plain (residual=False; residual=True adds skip connections) (default: cnn)",
     )
     parser.add_argument(
         "--epochs",
@@ -132,11 +135,7 @@ def _add_train(commands):
         help=f"where to save the pipeline (default runs/MODEL-pipeline.skcifar; {_OUT_FORMATS})",
     )
     parser.add_argument("--report", metavar="DIR", help="write the evaluation report to DIR")
-    parser.add_argument(
-        "--seed", type=non_negative_int, default=0, metavar="N", help="random_state (default 0)"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(command="train")
+    _add_seed_quiet(parser, "no progress bars")
 
 
 def _add_evaluate(commands):
@@ -148,7 +147,6 @@ def _add_evaluate(commands):
     _add_model(parser)
     _add_data(parser)
     parser.add_argument("--report", metavar="DIR", help="write the evaluation report to DIR")
-    parser.set_defaults(command="evaluate")
 
 
 def _add_predict(commands):
@@ -164,7 +162,6 @@ def _add_predict(commands):
         "--top-k", type=positive_int, default=3, metavar="K", help="classes to show (default 3)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.set_defaults(command="predict")
 
 
 def _add_search(commands):
@@ -215,16 +212,12 @@ def _add_search(commands):
         help=f"where to save the best pipeline (default {DEFAULT_OUT}; {_OUT_FORMATS})",
     )
     parser.add_argument(
-        "--seed", type=non_negative_int, default=0, metavar="N", help="random_state (default 0)"
-    )
-    parser.add_argument(
         "--memory",
         metavar="DIR",
         help="cache epoch checkpoints in DIR: a candidate resumes from the shorter candidates' "
         "fits (same results, fewer epochs trained) and a repeated search reuses them all",
     )
-    parser.add_argument("--quiet", action="store_true", help="less progress output")
-    parser.set_defaults(command="search")
+    _add_seed_quiet(parser, "less progress output")
 
 
 def _add_export(commands):
@@ -248,7 +241,6 @@ def _add_export(commands):
     parser.add_argument(
         "--opset", type=positive_int, metavar="N", help="ONNX opset (default: tf2onnx's)"
     )
-    parser.set_defaults(command="export")
 
 
 def _build_parser():
@@ -260,13 +252,12 @@ def _build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
     _add_train(commands)
     _add_evaluate(commands)
     _add_predict(commands)
     _add_search(commands)
     _add_export(commands)
-    parser.set_defaults(command=None)
     return parser
 
 

@@ -5,10 +5,6 @@ Every problem caused by the user's input is raised as :class:`UsageError`, which
 status 2 (the status argparse uses for its own errors). Heavy modules (joblib,
 scikit-learn, Keras) are imported inside the functions, so ``skcifar --help``
 stays fast.
-
-Model files are ``.skcifar`` archives (:func:`skcifar.save`, no pickle) or, when
-the output name ends in ``.joblib``, ``.pkl`` or ``.pickle``, joblib pickles;
-:func:`load_model` tells them apart by content and loads pickles only on request.
 """
 
 from __future__ import annotations
@@ -46,7 +42,7 @@ def positive_int(text):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
@@ -105,9 +101,8 @@ def duration(text):
 
 def filters(text):
     """argparse type: comma-separated filter counts, ``"32,64"`` -> ``(32, 64)``."""
-    parts = [part.strip() for part in text.split(",")]
     try:
-        values = tuple(int(part) for part in parts)
+        values = tuple(int(part) for part in text.split(","))  # int() strips blanks
     except ValueError:
         values = ()
     if not values or any(v < 1 for v in values):
@@ -128,18 +123,9 @@ def load_cifar10(path, quiet):
         raise UsageError(f"cannot load CIFAR-10: {describe(exc)}") from exc
 
 
-def class_names(classes):
-    """Display names of ``classes``: CIFAR-10 names for the labels 0..9, else ``str``."""
-    from skcifar.datasets import display_names
-
-    return display_names(classes)
-
-
 def progress_verbosity(quiet):
     """Keras ``verbose``: 0 when quiet, a progress bar on a terminal, one line per epoch else."""
-    if quiet:
-        return 0
-    return 1 if sys.stdout.isatty() else 2
+    return 0 if quiet else 1 if sys.stdout.isatty() else 2
 
 
 # -- models --------------------------------------------------------------------
@@ -165,11 +151,9 @@ def how_to_load(path):
 
 
 def _is_archive(path):
-    """Whether the file at ``path`` starts like a zip archive: its content, not its name, counts.
+    """Whether the file at ``path`` starts like a zip archive.
 
-    Only the first bytes are looked at: :func:`zipfile.is_zipfile` looks for a
-    zip directory near the end, which a joblib pickle can hold too (a pickled
-    classifier embeds its network as ``.keras`` zip bytes).
+    Not :func:`zipfile.is_zipfile`: a joblib pickle holds a zip directory too (``.keras`` bytes).
     """
     try:
         with open(path, "rb") as file:
@@ -178,68 +162,37 @@ def _is_archive(path):
         raise UsageError(f"cannot read model file {path!r}: {describe(exc)}") from exc
 
 
-def _load_archive(path):
-    """Load a ``.skcifar`` file with :func:`skcifar.load` (no code runs from the file)."""
-    from skcifar.persistence import load
-
-    try:
-        return load(path)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot load model {path!r}: {describe(exc)}") from exc
-
-
-def _load_pickle(path):
-    """Load a joblib/pickle file: this runs code from the file."""
-    import joblib
-
-    try:
-        return joblib.load(path)
-    except MemoryError as exc:
-        raise UsageError(f"cannot load model {path!r}: not a valid joblib file") from exc
-    except Exception as exc:  # unpickling corrupt data raises almost anything
-        raise UsageError(
-            f"cannot load model {path!r}: not a valid joblib file ({type(exc).__name__}: "
-            f"{describe(exc)})"
-        ) from exc
-
-
 def load_model(path, allow_pickle=False):
-    """Load a fitted classifier (pipeline) from a model file, or raise UsageError.
+    """The fitted classifier in the model file ``path``, or UsageError.
 
-    The format is judged by the file's content, not its name: a zip archive is
-    read with :func:`skcifar.load`, which runs no code from the file; anything
-    else may be a joblib pickle, and unpickling runs code from the file, so it
-    is loaded only when ``allow_pickle`` is true.
-
-    Parameters
-    ----------
-    path : str
-        The model file: a ``.skcifar`` file, or a joblib/pickle file.
-    allow_pickle : bool, default=False
-        Load a file that is not a ``.skcifar`` archive with :func:`joblib.load`
-        (the ``--allow-pickle`` option). When false such a file is refused
-        without being read further.
-
-    Returns
-    -------
-    model : estimator
-        A fitted scikit-learn classifier with ``predict_proba`` and
-        ``classes_``, e.g. a pipeline that ``skcifar train`` saved.
-
-    Raises
-    ------
-    UsageError
-        If the file is missing, a directory, unreadable, a pickle while
-        ``allow_pickle`` is false, damaged, or holds no fitted classifier.
+    The format is judged by the content, not the name: a zip archive is read
+    with :func:`skcifar.load`, which runs no code from the file; anything else
+    may be a joblib pickle, which runs code from the file when loaded, so it
+    is loaded only when ``allow_pickle`` is true (``--allow-pickle``).
     """
     if not os.path.exists(path):
         raise UsageError(f"model file {path!r} not found")
     if os.path.isdir(path):
         raise UsageError(f"model file {path!r} is a directory")
     if _is_archive(path):
-        model = _load_archive(path)
+        from skcifar.persistence import load
+
+        try:
+            model = load(path)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot load model {path!r}: {describe(exc)}") from exc
     elif allow_pickle:
-        model = _load_pickle(path)
+        import joblib
+
+        try:
+            model = joblib.load(path)
+        except MemoryError as exc:
+            raise UsageError(f"cannot load model {path!r}: not a valid joblib file") from exc
+        except Exception as exc:  # unpickling corrupt data raises almost anything
+            raise UsageError(
+                f"cannot load model {path!r}: not a valid joblib file ({type(exc).__name__}: "
+                f"{describe(exc)})"
+            ) from exc
     else:
         raise UsageError(
             f"{path!r} is not a .skcifar file; if it is a joblib/pickle file you trust, "
@@ -250,7 +203,6 @@ def load_model(path, allow_pickle=False):
 
 
 def _check_fitted_classifier(model, path):
-    """Raise UsageError unless ``model`` is a fitted classifier with ``predict_proba``."""
     from sklearn.base import is_classifier
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
@@ -270,11 +222,7 @@ def _check_fitted_classifier(model, path):
 
 
 def input_shape(model):
-    """Per-sample input shape the model was fitted on, e.g. ``(32, 32, 3)`` or ``(3072,)``.
-
-    Taken from the first pipeline step that records ``input_shape_`` (else
-    ``n_features_in_``).
-    """
+    """Per-sample input shape the model was fitted on, e.g. ``(32, 32, 3)`` or ``(3072,)``."""
     steps = [step for _, step in getattr(model, "steps", [])] or [model]
     for step in steps:
         shape = getattr(step, "input_shape_", None)
@@ -298,30 +246,14 @@ def image_input(model, X):
     )
 
 
-def _save_archive(model, out):
-    """Write ``model`` with :func:`skcifar.save`; an estimator it cannot store -> UsageError."""
-    from skcifar.persistence import save
-
-    try:
-        save(model, out)
-    except TypeError as exc:
-        raise UsageError(
-            f"cannot save the model to {out!r} as a .skcifar file: {describe(exc)} "
-            "(a .joblib name saves a joblib pickle instead)"
-        ) from exc
-
-
 def _is_pickle_file(path):
-    """Whether ``path`` starts like the pickles joblib writes (protocol 2 or later).
-
-    Only the first two bytes are read: nothing is unpickled.
-    """
+    """Whether ``path`` starts like the pickles joblib writes (protocol 2 or later)."""
     with open(path, "rb") as file:
         start = file.read(2)
     return len(start) == 2 and start[0] == 0x80 and 2 <= start[1] <= 5
 
 
-def check_out(out, option="--out"):
+def check_out(out):
     """The absolute path of ``out`` once :func:`save_model` can write there; else UsageError.
 
     Checked before a command trains or searches, so that no work is lost to
@@ -330,24 +262,6 @@ def check_out(out, option="--out"):
     are created when saving); and an existing ``out`` is a model file that
     skcifar may replace (a ``.skcifar`` archive, or a pickle for a pickle
     name) or empty, never a directory or a file of the user's.
-
-    Parameters
-    ----------
-    out : str or os.PathLike
-        The output file.
-    option : str, default="--out"
-        The option that named it, for the messages.
-
-    Returns
-    -------
-    str
-        The absolute path.
-
-    Raises
-    ------
-    UsageError
-        If the file could not be written there, or something skcifar did not
-        write is in the way.
     """
     from skcifar.persistence import check_save_target
 
@@ -357,7 +271,7 @@ def check_out(out, option="--out"):
     path = os.path.abspath(name)
     if name.endswith(os.sep) or (os.altsep and name.endswith(os.altsep)):
         raise UsageError(
-            f"{option} {name}: the name ends in a path separator; name the model file, "
+            f"--out {name}: the name ends in a path separator; name the model file, "
             f"e.g. {os.path.join(name, 'model.skcifar')}"
         )
     existing = os.path.dirname(path)
@@ -378,32 +292,16 @@ def check_out(out, option="--out"):
 
 
 def save_model(model, out):
-    """Save ``model`` atomically to ``out``, in the format its extension names.
+    """Save ``model`` atomically to ``out``; return its absolute path, or raise UsageError.
 
-    A ``.joblib``, ``.pkl`` or ``.pickle`` name gets a joblib pickle, written to
-    a temporary file and renamed into place; any other name (normally
-    ``.skcifar``) is written with :func:`skcifar.save`, which is atomic too.
-    Missing parent directories are created. An existing file is replaced only
-    if it is a model file skcifar may replace (see :func:`check_out`).
-
-    Parameters
-    ----------
-    model : estimator
-        The estimator to save, e.g. a fitted pipeline.
-    out : str or os.PathLike
-        The destination file.
-
-    Returns
-    -------
-    str
-        The absolute path of the file written.
-
-    Raises
-    ------
-    UsageError
-        If the file cannot be written, something skcifar did not write is in
-        the way, or the model cannot be stored in the ``.skcifar`` format.
+    A ``.joblib``, ``.pkl`` or ``.pickle`` name gets a joblib pickle; any other
+    name (normally ``.skcifar``) is written with :func:`skcifar.save`. Both are
+    written to a temporary file and renamed into place; missing parent
+    directories are created; an existing file is replaced only if
+    :func:`check_out` allows it.
     """
+    from skcifar.persistence import save
+
     out = check_out(out)
     try:
         os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -413,7 +311,13 @@ def save_model(model, out):
             with atomic_output(out) as file:  # never leave a half-written model file
                 joblib.dump(model, file)
         else:
-            _save_archive(model, out)
+            try:
+                save(model, out)
+            except TypeError as exc:  # an estimator skcifar.save cannot store
+                raise UsageError(
+                    f"cannot save the model to {out!r} as a .skcifar file: {describe(exc)} "
+                    "(a .joblib name saves a joblib pickle instead)"
+                ) from exc
     except OSError as exc:
         raise UsageError(f"cannot write {out!r}: {describe(exc)}") from exc
     except ValueError as exc:  # something appeared at out since it was checked

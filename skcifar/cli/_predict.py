@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import json
 
-from ._common import UsageError, class_names, describe, input_shape, load_model
+from ._common import UsageError, describe, input_shape, load_model
 
 
 def _image_shape(model):
-    """``(H, W, C)`` of the model's input images.
-
-    The classifier (the last pipeline step, or the model itself) records the
-    shape it reads its input as in ``image_shape_``, also when it was fitted on
-    flat rows; a classifier without it is read by the library's rule for flat
-    rows (3072 values: 32x32x3).
-    """
+    """``(H, W, C)`` of the model's input: the classifier's ``image_shape_``, else the rule's."""
     from skcifar.utils.validation import image_shape_for
 
     steps = getattr(model, "steps", None)
@@ -62,11 +56,13 @@ def predict(args):
     """Print the top-k classes of each image."""
     import numpy as np
 
+    from skcifar.datasets import display_names
+
     model = load_model(args.model, allow_pickle=args.allow_pickle)
     shape = _image_shape(model)
     images = np.stack([read_image(path, shape) for path in args.images])
     proba = np.asarray(model.predict_proba(images.reshape(len(images), *input_shape(model))))
-    names = class_names(model.classes_)
+    names = display_names(model.classes_)
     k = min(args.top_k, len(names))
 
     results = []

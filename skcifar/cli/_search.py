@@ -24,18 +24,7 @@ def _format_params(params):
 
 
 def format_results(cv_results):
-    """The cross-validation results as a table ranked by mean test accuracy.
-
-    Parameters
-    ----------
-    cv_results : dict
-        ``GridSearchCV.cv_results_``.
-
-    Returns
-    -------
-    str
-        One header line and one line per candidate, best first.
-    """
+    """``GridSearchCV.cv_results_`` as a table, best mean test accuracy first."""
     ranks = cv_results["rank_test_score"]
     order = sorted(range(len(ranks)), key=lambda i: (ranks[i], i))
     lines = [f"{'rank':>4}  {'cv accuracy':<16}  {'fit time':>8}  params"]
@@ -101,19 +90,7 @@ def search(args):
 
 
 def describe_cache(memory):
-    """One line on the epoch-checkpoint cache in ``memory``: its size and how to clear it.
-
-    Parameters
-    ----------
-    memory : str
-        The ``--memory`` directory.
-
-    Returns
-    -------
-    str
-        E.g. ``"memory: 12 checkpoints of 4 runs, 8.1 MB in DIR (delete the
-        directory to clear it)"``.
-    """
+    """One line on the epoch-checkpoint cache in ``memory``: its size and how to clear it."""
     from skcifar.persistence import CheckpointCache
 
     info = CheckpointCache(memory).info()

@@ -8,7 +8,6 @@ import time
 from ._common import (
     UsageError,
     check_out,
-    class_names,
     describe,
     how_to_load,
     image_input,
@@ -22,11 +21,6 @@ from ._common import (
 _GAP_SAMPLES = 10_000
 
 
-def default_out(model_name):
-    """Where ``skcifar train --model NAME`` saves the pipeline by default."""
-    return os.path.join("runs", f"{model_name}-pipeline.skcifar")
-
-
 def _write_report(result, directory):
     from skcifar.evaluation import write_report
 
@@ -34,8 +28,7 @@ def _write_report(result, directory):
         paths = write_report(result, directory)
     except OSError as exc:
         raise UsageError(f"cannot write the report to {directory!r}: {describe(exc)}") from exc
-    page = paths.get("report", os.path.join(directory, "report.html"))
-    print(f"wrote the evaluation report to {os.path.abspath(page)}")
+    print(f"wrote the evaluation report to {os.path.abspath(paths['report'])}")
 
 
 def _make_pipeline(args):
@@ -45,21 +38,13 @@ def _make_pipeline(args):
 
     params = {"random_state": args.seed, "verbose": progress_verbosity(args.quiet)}
     # Options left out keep the classifier's own defaults (e.g. batches of 32 for the
-    # notebook's networks, 1,024 for the residual network).
-    for name in ("epochs", "batch_size", "time_budget"):
+    # notebook's networks, 1,024 for the residual network); train() has refused
+    # --filters and --widths for the other networks.
+    for name in ("epochs", "batch_size", "time_budget", "filters", "widths"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
-    if args.model == "cnn":
-        if args.filters is not None:
-            params["filters"] = args.filters
-        classifier = CNNClassifier(**params)
-    elif args.model == "resnet":
-        if args.widths is not None:
-            params["widths"] = args.widths
-        classifier = ResNetClassifier(**params)
-    else:
-        classifier = ANNClassifier(**params)
-    return make_pipeline(PixelScaler(), classifier)
+    classifier = {"ann": ANNClassifier, "cnn": CNNClassifier, "resnet": ResNetClassifier}
+    return make_pipeline(PixelScaler(), classifier[args.model](**params))
 
 
 def train(args):
@@ -71,7 +56,8 @@ def train(args):
             )
     if args.epochs is not None and args.time_budget is not None:
         raise UsageError("--epochs and --time-budget exclude each other: give one of them")
-    out = check_out(args.out or default_out(args.model))  # before any training
+    default = os.path.join("runs", f"{args.model}-pipeline.skcifar")
+    out = check_out(args.out or default)  # before any training
 
     start = time.perf_counter()
     (X_train, y_train), (X_test, y_test) = load_cifar10(args.data, args.quiet)
@@ -96,12 +82,13 @@ def train(args):
     path = save_model(model, out)
     print(f"saved the fitted pipeline to {path} ({how_to_load(path)})")
 
+    from skcifar.datasets import display_names
     from skcifar.evaluation import evaluate
 
     gap = {}
     if args.report:
         gap = {"X_train": X_train[:_GAP_SAMPLES], "y_train": y_train[:_GAP_SAMPLES]}
-    result = evaluate(model, X_test, y_test, class_names=class_names(model.classes_), **gap)
+    result = evaluate(model, X_test, y_test, class_names=display_names(model.classes_), **gap)
     print(f"stage 4  test accuracy {result.accuracy:.4f}, test log-loss {result.log_loss:.4f}")
     if args.report:
         _write_report(result, args.report)
@@ -110,13 +97,14 @@ def train(args):
 
 def evaluate(args):
     """Evaluate a saved pipeline on the CIFAR-10 test set."""
+    from skcifar.datasets import display_names
     from skcifar.evaluation import evaluate as evaluate_model
 
     model = load_model(args.model, allow_pickle=args.allow_pickle)
     _, (X_test, y_test) = load_cifar10(args.data, quiet=False)
     X_test = image_input(model, X_test)
     try:
-        result = evaluate_model(model, X_test, y_test, class_names=class_names(model.classes_))
+        result = evaluate_model(model, X_test, y_test, class_names=display_names(model.classes_))
     except ValueError as exc:  # e.g. a model fitted on other labels or inputs
         raise UsageError(
             f"cannot evaluate {args.model!r} on the CIFAR-10 test set: {describe(exc)}"

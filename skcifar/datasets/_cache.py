@@ -1,16 +1,11 @@
 """Cache of decoded CIFAR-10 arrays as ``.npy`` files in the data home.
 
-Layout: ``<data_home>/cifar10/<key>/{X_train,y_train,X_test,y_test}.npy``. The key
-hashes the source's real path and its size/mtime (every file's, for a directory),
-so a changed source gets a new entry. Entries are written into a temporary
-sibling directory and renamed into place only once complete; where the entry's
-directory is already there (another process stored it first, or a damaged entry
-left it), each file is renamed into it, so a reader sees whole files only.
-Files are read with :func:`skcifar.utils.npy.load`, which checks a header
-before allocating what it declares; a damaged entry (truncated, garbled,
-unexpected dtypes or shapes) is reported, its files removed and rebuilt from
-the source. Nothing in the cache directory but an entry's own four files is
-ever removed.
+Layout: ``<data_home>/cifar10/<key>/{X_train,y_train,X_test,y_test}.npy``; the
+key hashes the source's real path and its files' sizes and mtimes, so a changed
+source gets a new entry. Entries appear whole (:func:`save_cached`) and are
+read with :func:`skcifar.utils.npy.load`, which checks a header before it
+allocates what it declares; a damaged entry is rebuilt (:func:`load_cached`).
+Nothing in the cache directory but an entry's own four files is ever removed.
 """
 
 import contextlib
@@ -77,11 +72,10 @@ def _valid(arrays):
 
 
 def load_cached(data_home, key):
-    """Return the cached ``(X_train, y_train, X_test, y_test)``, or None.
+    """The cached ``(X_train, y_train, X_test, y_test)``, or None.
 
     A damaged entry (a file missing, truncated or garbled, or arrays of other
-    dtypes or shapes) is reported with a UserWarning and its files removed,
-    so that it gets rebuilt.
+    dtypes or shapes) is reported with a UserWarning and its files removed.
     """
     directory = _cache_dir(data_home, key)
     if not os.path.isdir(directory):
@@ -120,6 +114,7 @@ def _discard(directory):
 
 
 def warn_uncached(data_home, exc):
+    """Warn, once per data home, that the cache cannot be written there (``exc``)."""
     if data_home not in _warned_homes:
         _warned_homes.add(data_home)
         warnings.warn(
@@ -147,9 +142,8 @@ def save_cached(data_home, key, arrays):
         except OSError:
             if not os.path.isdir(entry):
                 raise
-            # The entry's directory is there: another process stored the same arrays
-            # (the key fixes the source, so the content is the same) or a damaged entry
-            # left it. Each file replaces its namesake whole.
+            # The entry's directory is there: another process stored the same arrays (the
+            # key fixes the source) or a damaged entry left it. Each file replaces its own.
             for name in _NAMES:
                 os.replace(os.path.join(tmp, f"{name}.npy"), os.path.join(entry, f"{name}.npy"))
     except OSError as exc:

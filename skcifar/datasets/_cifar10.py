@@ -9,8 +9,6 @@ from ._cache import load_cached, save_cached, source_key, warn_uncached
 from ._home import data_home_path, get_data_home
 from ._readers import CLASS_NAMES, read_source
 
-__all__ = ["CLASS_NAMES", "DESCR", "fetch_cifar10", "load_data"]
-
 _ENV_DATA = "SKCIFAR_DATA"
 # Keras 2 extracted dir and archive, then Keras 3's "-target" dir.
 _KERAS_NAMES = ("cifar-10-batches-py", "cifar-10-batches-py.tar.gz", "cifar-10-batches-py-target")
@@ -46,10 +44,6 @@ and neither includes pickup trucks.
 """
 
 
-def _keras_home():
-    return os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
-
-
 def _resolve_data_home(data_home):
     try:
         return get_data_home(data_home)
@@ -76,7 +70,8 @@ def _locate(path, data_home, download_if_missing, progress):
             )
         return env_path
     downloaded = os.path.join(data_home, _download.FILENAME)
-    keras_dir = os.path.join(_keras_home(), "datasets")
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    keras_dir = os.path.join(os.path.expanduser(keras_home), "datasets")
     candidates = [downloaded, *(os.path.join(keras_dir, name) for name in _KERAS_NAMES)]
     for candidate in candidates:
         if os.path.exists(candidate):

@@ -14,26 +14,19 @@ TIMEOUT = 15  # seconds; an offline machine fails fast instead of hanging
 _CHUNK_BYTES = 1 << 20
 
 
-def download(url, destination, md5, *, progress=None, timeout=None):
-    """Download ``url`` to ``destination`` atomically and check its md5.
+def download(url, destination, md5, *, progress=None):
+    """Download ``url`` to ``destination`` atomically, md5 checked; return ``destination``.
 
-    The data goes to a temporary file in the destination's directory, which is
-    renamed into place only once the md5 matches. On any failure, including
-    KeyboardInterrupt, the temporary file is removed and the exception re-raised.
-
-    Returns
-    -------
-    destination : str
-        The path of the downloaded file.
+    The file is renamed into place only once its md5 matches; on any failure,
+    KeyboardInterrupt included, nothing is left behind.
     """
     import urllib.request  # here, not at module level: keeps importing skcifar fast
 
-    directory = os.path.dirname(os.path.abspath(destination))
-    os.makedirs(directory, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
     digest = hashlib.md5(usedforsecurity=False)
     with (
         atomic_output(destination, suffix=".part") as out,
-        urllib.request.urlopen(url, timeout=timeout or TIMEOUT) as response,
+        urllib.request.urlopen(url, timeout=TIMEOUT) as response,
     ):
         length = response.headers.get("Content-Length")
         with progress_bar(

@@ -3,8 +3,6 @@
 import os
 import shutil
 
-__all__ = ["get_data_home", "clear_data_home"]
-
 _ENV_DATA_HOME = "SKCIFAR_DATA_HOME"
 _ENV_PROGRESS = "SKCIFAR_PROGRESS"
 _DEFAULT_DATA_HOME = os.path.join("~", "skcifar_data")
@@ -70,25 +68,16 @@ def clear_data_home(data_home=None):
     >>> from skcifar.datasets import clear_data_home
     >>> clear_data_home(tempfile.mkdtemp())
     """
-    path = data_home_path(data_home)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _progress_disable(progress):
-    """Translate the ``progress`` argument into tqdm's ``disable`` value.
-
-    None shows bars only on a terminal (unless ``SKCIFAR_PROGRESS=0``),
-    False never shows them, True always does.
-    """
-    if progress is None:
-        if os.environ.get(_ENV_PROGRESS, "").strip().lower() in _FALSY:
-            return True
-        return None
-    return not progress
+    shutil.rmtree(data_home_path(data_home), ignore_errors=True)
 
 
 def progress_bar(progress, **kwargs):
-    """Return a tqdm progress bar following the ``progress`` policy."""
+    """A tqdm bar, shown if ``progress``; None: on a terminal, unless ``SKCIFAR_PROGRESS=0``."""
     from tqdm import tqdm
 
-    return tqdm(disable=_progress_disable(progress), leave=False, **kwargs)
+    if progress is None:
+        falsy = os.environ.get(_ENV_PROGRESS, "").strip().lower() in _FALSY
+        disable = True if falsy else None  # None: tqdm shows it on a terminal only
+    else:
+        disable = not progress
+    return tqdm(disable=disable, leave=False, **kwargs)

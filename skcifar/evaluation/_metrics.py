@@ -181,10 +181,7 @@ def expected_calibration_error(confidence, correct, n_bins=15):
 
 
 def _reliability(confidence, correct, n_bins):
-    """Per-bin statistics of top-label confidence and the ECE.
-
-    Bins are equal-width intervals ``(lo, hi]`` of [0, 1] (the first includes 0).
-    """
+    """The ECE and the reliability table (see :func:`expected_calibration_error`)."""
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     index = np.searchsorted(edges[1:-1], confidence, side="left")
     count = np.bincount(index, minlength=n_bins)
@@ -226,12 +223,9 @@ def _class_names(classes, class_names):
     return names
 
 
-def _final_estimator(estimator):
-    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
-
-
 def _history(estimator):
-    history = getattr(_final_estimator(estimator), "history_", None)
+    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    history = getattr(final, "history_", None)
     if not history:
         return None
     return {str(key): [float(v) for v in values] for key, values in dict(history).items()}

@@ -284,18 +284,14 @@ def plot_samples(result, n_cols=8):
         else:
             ax.imshow(image)
         wrong = bool(np.asarray(result.sample_true[i] != result.sample_pred[i]))
-        colour = _WRONG if wrong else _RIGHT
         ax.set_title(
             f"true: {true_names[i]}\npred: {pred_names[i]} ({result.sample_confidence[i]:.2f})",
-            color=colour,
+            color=_WRONG if wrong else _RIGHT,
             fontsize="small",
         )
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
         for spine in ax.spines.values():
-            spine.set_visible(wrong)
-            spine.set_color(_WRONG)
-            spine.set_linewidth(3)
+            spine.set(visible=wrong, color=_WRONG, linewidth=3)
     n_wrong = int(np.sum(np.asarray(result.sample_true) != np.asarray(result.sample_pred)))
     fig.suptitle(f"{n} samples, {n_wrong} misclassified (red)")
     return fig

@@ -48,24 +48,33 @@ def jsonable(value):
     return value if math.isfinite(value) else None
 
 
-def summary_text(result):
-    """The text of :meth:`EvaluationResult.summary`."""
+def _headline(result):
+    """(summary label, report label, formatted value) of each headline metric."""
     n_bins = len(result.reliability["count"])
     rows = [
-        ("accuracy", _fmt(result.accuracy)),
-        ("log-loss", _fmt(result.log_loss)),
-        (f"ECE ({n_bins} bins)", _fmt(result.ece)),
-        ("confidence when right", _fmt(result.mean_confidence_correct)),
-        ("confidence when wrong", _fmt(result.mean_confidence_wrong)),
+        ("accuracy", "accuracy", _fmt(result.accuracy)),
+        ("log-loss", "log-loss", _fmt(result.log_loss)),
+        (f"ECE ({n_bins} bins)", f"expected calibration error ({n_bins} bins)", _fmt(result.ece)),
+        (
+            "confidence when right",
+            "mean confidence when right",
+            _fmt(result.mean_confidence_correct),
+        ),
+        ("confidence when wrong", "mean confidence when wrong", _fmt(result.mean_confidence_wrong)),
     ]
     if result.train_accuracy is not None:
         rows += [
-            ("train accuracy", _fmt(result.train_accuracy)),
-            ("train log-loss", _fmt(result.train_log_loss)),
-            ("gap (train - test)", f"{result.gap:+.4f}"),
+            ("train accuracy", "train accuracy", _fmt(result.train_accuracy)),
+            ("train log-loss", "train log-loss", _fmt(result.train_log_loss)),
+            ("gap (train - test)", "gap (train - test accuracy)", _fmt(result.gap, "+.4f")),
         ]
+    return rows
+
+
+def summary_text(result):
+    """The text of :meth:`EvaluationResult.summary`."""
     lines = [f"Evaluation on {result.n_samples_evaluated} samples, {len(result.classes)} classes"]
-    lines += [f"  {label:<23}{value}" for label, value in rows]
+    lines += [f"  {label:<23}{value}" for label, _, value in _headline(result)]
     width = max([5] + [len(name) for name in result.per_class])
     lines.append(f"  {'class':<{width}}  precision  recall      f1  support")
     for name, s in result.per_class.items():
@@ -74,18 +83,6 @@ def summary_text(result):
             f"{s['f1']:6.3f}  {s['support']:7d}"
         )
     return "\n".join(lines)
-
-
-def _write_atomic(path, data):
-    """Write ``data`` (bytes) to ``path`` atomically: complete or not at all."""
-    with atomic_output(path) as file:
-        file.write(data)
-
-
-def _png_bytes(fig):
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_DPI)
-    return buffer.getvalue()
 
 
 def _figures(result):
@@ -117,29 +114,10 @@ def _table(header, rows):
 
 def _html(result, images, title):
     esc = html.escape
-    n_bins = len(result.reliability["count"])
-    headline = [
-        ("samples", result.n_samples_evaluated),
-        ("accuracy", _fmt(result.accuracy)),
-        ("log-loss", _fmt(result.log_loss)),
-        (f"expected calibration error ({n_bins} bins)", _fmt(result.ece)),
-        ("mean confidence when right", _fmt(result.mean_confidence_correct)),
-        ("mean confidence when wrong", _fmt(result.mean_confidence_wrong)),
-    ]
-    if result.train_accuracy is not None:
-        headline += [
-            ("train accuracy", _fmt(result.train_accuracy)),
-            ("train log-loss", _fmt(result.train_log_loss)),
-            ("gap (train - test accuracy)", _fmt(result.gap, "+.4f")),
-        ]
+    headline = [("samples", result.n_samples_evaluated)]
+    headline += [(label, value) for _, label, value in _headline(result)]
     per_class = [
-        (
-            name,
-            _fmt(s["precision"], ".3f"),
-            _fmt(s["recall"], ".3f"),
-            _fmt(s["f1"], ".3f"),
-            s["support"],
-        )
+        (name, *(_fmt(s[key], ".3f") for key in ("precision", "recall", "f1")), s["support"])
         for name, s in result.per_class.items()
     ]
     figures = "".join(
@@ -203,14 +181,17 @@ def write_report(result, directory, *, title="skcifar evaluation report"):
 
     def write(name, filename, data):
         path = os.path.join(directory, filename)
-        _write_atomic(path, data)
+        with atomic_output(path) as file:
+            file.write(data)
         paths[name] = path
 
     metrics = json.dumps(result.to_dict(), indent=2, allow_nan=False)
     write("metrics", "metrics.json", (metrics + "\n").encode("utf-8"))
     images = []
     for name, fig_title, fig in _figures(result):
-        png = _png_bytes(fig)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=_DPI)
+        png = buffer.getvalue()
         write(name, f"{name}.png", png)
         images.append((fig_title, png))
     write("report", "report.html", _html(result, images, title).encode("utf-8"))

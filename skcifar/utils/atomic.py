@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import stat
 import threading
@@ -18,14 +19,12 @@ class Terminated(BaseException):
 def cleanup_on_sigterm():
     """Run the block's clean-ups when SIGTERM arrives, then end the process as SIGTERM would.
 
-    SIGTERM (``kill PID``, ``timeout``, a job scheduler) ends a Python process
-    at once by default, without running ``finally`` blocks, which would leave
-    temporary files behind. In the main thread, while SIGTERM has its default
-    action, the block runs with a handler that raises :class:`Terminated`;
-    once the block's clean-ups have run, the default action is restored and
-    the signal sent again, so the process ends with SIGTERM's status as it
-    would have. The default action is back when the block ends. In another
-    thread, or when the caller handles or ignores SIGTERM, nothing changes.
+    By default SIGTERM ends Python at once, without running ``finally`` blocks,
+    which would leave temporary files behind. In the main thread, while SIGTERM
+    has its default action, the block runs with a handler that raises
+    :class:`Terminated`; after the clean-ups the signal is sent again with its
+    default action, so the process ends with SIGTERM's status. Elsewhere, or
+    when the caller handles or ignores SIGTERM, nothing changes.
     """
     if (
         threading.current_thread() is not threading.main_thread()
@@ -78,11 +77,8 @@ def atomic_output(path, suffix=".tmp"):
     ``path`` is left as it was. A new file gets the usual permissions
     (``0o666`` less the umask), unlike :func:`tempfile.mkstemp`'s private
     ``0o600``; a replaced file keeps its permissions. An error creating the
-    file (a missing or read-only directory) names ``path``, not the temporary
-    file.
-
-    Whether ``path`` may be replaced at all is the caller's decision: see
-    :func:`skcifar.utils.targets.check_target`.
+    file names ``path``, not the temporary file. Whether ``path`` may be
+    replaced at all is the caller's check (:mod:`skcifar.utils.targets`).
     """
     path = os.path.abspath(os.fspath(path))
     tmp = temporary_name(path, suffix)
@@ -116,14 +112,9 @@ def atomic_directory(path):
     renamed to ``path`` and the scratch directory removed; on any exception,
     KeyboardInterrupt included, and on SIGTERM, the scratch directory is
     removed and ``path`` is left as it was. A replaced directory's
-    permissions carry over. An error creating the scratch directory (a
-    missing or read-only directory) names ``path``.
-
-    Whether ``path`` may be replaced at all is the caller's decision: see
-    :func:`skcifar.utils.targets.check_target`.
+    permissions carry over; an error creating the scratch directory names
+    ``path``; whether ``path`` may be replaced is the caller's check.
     """
-    import shutil
-
     path = os.path.abspath(os.fspath(path))
     scratch = temporary_name(path)
     with cleanup_on_sigterm():

@@ -73,14 +73,11 @@ def quiet():
 def import_quietly(name):
     """Import a module with TensorFlow's start-up messages kept off stderr.
 
-    TensorFlow's native code prints "oneDNN custom operations are on" and an
-    absl notice at import time, before ``TF_CPP_MIN_LOG_LEVEL`` is honoured, so
-    file descriptor 2 points at /dev/null during the import. TensorFlow's C++
-    logging reads ``TF_CPP_MIN_LOG_LEVEL`` once, at its first message (during
-    the import): it is set to 2 (warnings off) for the import unless the user
-    set it, and the environment is restored afterwards. TensorFlow's import
-    also draws from Python's global :mod:`random` stream; its state is
-    restored too. Exceptions still propagate normally once stderr is restored.
+    TensorFlow's native code prints notices at import time, before it honours
+    ``TF_CPP_MIN_LOG_LEVEL``, so file descriptor 2 points at /dev/null during
+    the import, and ``TF_CPP_MIN_LOG_LEVEL`` (which its C++ logging reads once)
+    is 2 unless the user set it. The environment, stderr and the global
+    :mod:`random` and NumPy states (the import draws from them) are restored.
     """
     if name in sys.modules:
         return importlib.import_module(name)
@@ -123,11 +120,9 @@ def import_tensorflow():
 
 
 def _thread_budget():
-    """Threads TensorFlow may use in this process, or None for its default.
+    """Threads TensorFlow may use, or None: ``SKCIFAR_NUM_THREADS``, else ``OMP_NUM_THREADS``.
 
-    ``SKCIFAR_NUM_THREADS`` wins; otherwise the ``OMP_NUM_THREADS`` limit that
-    joblib's process workers receive (cores // n_jobs) is respected, so that two
-    GridSearchCV workers on a 2-core machine do not oversubscribe it.
+    joblib's process workers get ``OMP_NUM_THREADS`` = cores // n_jobs: no oversubscription.
     """
     for var in ("SKCIFAR_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(var, "")
@@ -146,13 +141,11 @@ def configure_threads():
     if n is None:
         return
     tf = import_tensorflow()
-    try:
+    # Where the runtime is initialised already (something ran an op first), the
+    # limit cannot change any more, which only costs speed.
+    with contextlib.suppress(RuntimeError):
         tf.config.threading.set_intra_op_parallelism_threads(n)
         tf.config.threading.set_inter_op_parallelism_threads(min(n, 2))
-    except RuntimeError:
-        # The runtime is already initialised (something ran an op first):
-        # the limit cannot change any more, which only costs speed.
-        pass
 
 
 def seed_from(random_state):
@@ -198,15 +191,12 @@ def seeded(seed):
 def released_gradient_registrations():
     """Drop the gradient functions TensorFlow registers globally while tracing.
 
-    Keras' TensorFlow optimizer sums gradients with ``all_reduce``, which is
-    built on ``tf.custom_gradient``; in graph mode every trace registers a new
-    ``CustomGradient-<n>`` function in TensorFlow's global gradient registry and
-    never removes it. Its closure holds the whole traced train step, so each fit
-    of a new model leaked several MB: 20 fits in a grid search grew the process
-    by ~190 MB. The registrations are only needed while a graph is being traced
-    (gradients are built into the graph at trace time), so the ones added during
-    the block are removed when it ends. If TensorFlow's private registry moves,
-    this does nothing.
+    Keras' TensorFlow optimizer sums gradients with ``all_reduce``, built on
+    ``tf.custom_gradient``: every graph trace registers a ``CustomGradient-<n>``
+    function whose closure holds the whole train step, and TensorFlow never
+    removes it (20 fits of a grid search grew the process by ~190 MB). They are
+    needed only while tracing, so those added during the block are removed
+    when it ends. Where TensorFlow's private registry moved, this does nothing.
     """
     registry = gradient_registry()
     if registry is None:  # pragma: no cover - other TF versions
@@ -230,7 +220,7 @@ _last_release = None  # (when it ended, how long it took, resident size after it
 
 
 def _resident_bytes():
-    """This process's resident size in bytes (None where /proc is not there)."""
+    """This process's resident size in bytes (None without /proc)."""
     try:
         with open("/proc/self/statm") as statm:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -241,15 +231,13 @@ def _resident_bytes():
 def release_memory():
     """Collect unreachable Keras models and hand freed memory back to the OS.
 
-    Keras models hold reference cycles, so a discarded model (a grid search
-    drops one per fit) is freed only by the cyclic garbage collector, and glibc
-    keeps the freed blocks mapped. Called before each new network is built, it
-    keeps the resident size of long searches flat. A full collection walks
-    every object of the process (about 0.2 s with TensorFlow loaded), so
-    between quick fits it is spaced out to take at most ``RELEASE_SHARE`` (5%)
-    of the time: it runs the first time, when the time since the last
-    collection is at least 20 times what that one took, or when the resident
-    size has grown by ``RELEASE_GROWTH`` (256 MiB) since it.
+    Keras models hold reference cycles, so a discarded model is freed only by
+    the cyclic garbage collector, and glibc keeps the freed blocks mapped.
+    Called before each new network is built, it keeps long searches flat. A
+    full collection takes about 0.2 s with TensorFlow loaded, so it runs the
+    first time, then only when the time since the last one is at least
+    1 / ``RELEASE_SHARE`` times what that one took, or the resident size has
+    grown by ``RELEASE_GROWTH`` since it.
 
     Returns
     -------
@@ -265,10 +253,8 @@ def release_memory():
             return False
     gc.collect()
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):  # not glibc (e.g. musl)
             ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (e.g. musl)
-            pass
     ended = time.perf_counter()
     _last_release = (ended, ended - now, _resident_bytes())
     return True

@@ -32,11 +32,6 @@ _SCALARS = (str, bool, int, float, type(None))
 MAX_NESTING = 32
 
 
-def _describe_type(value):
-    cls = type(value)
-    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-
-
 def _encode_scalar(value):
     """A JSON scalar for ``value``, or ``NotImplemented`` when it is no scalar."""
     if value is None or isinstance(value, (bool, np.bool_)):
@@ -63,23 +58,10 @@ def _deeper(depth, prefix, error):
 def encode(value, where, arrays=None, depth=0):
     """Encode ``value`` as JSON-compatible data (see the module docstring).
 
-    Parameters
-    ----------
-    value : object
-        The value to encode.
-    where : str
-        Where the value comes from, for error messages ("parameter 'filters'
-        of CNNClassifier").
-    arrays : callable or None, default=None
-        ``arrays(ndarray) -> member name`` stores a numeric array in the
-        archive. None: arrays are not storable here (parameters).
-    depth : int, default=0
-        How deep ``value`` is nested in what is encoded.
-
-    Returns
-    -------
-    object
-        JSON-compatible data.
+    ``where`` says where the value comes from, for error messages ("parameter
+    'filters' of CNNClassifier"); ``arrays(ndarray) -> member name`` stores a
+    numeric array in the archive (None: arrays are not storable here, as in
+    parameters); ``depth`` is how deep ``value`` is nested in what is encoded.
     """
     scalar = _encode_scalar(value)
     if scalar is not NotImplemented:
@@ -109,8 +91,10 @@ def encode(value, where, arrays=None, depth=0):
         if value.dtype.hasobject or value.dtype.kind == "V":
             raise TypeError(f"Cannot store {where}: arrays of dtype {value.dtype} need pickle.")
         return {"ndarray": arrays(value)}
+    cls = type(value)
+    kind = cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     raise TypeError(
-        f"Cannot store {where}: a {_describe_type(value)} is not representable as JSON. "
+        f"Cannot store {where}: a {kind} is not representable as JSON. "
         "skcifar.save stores plain values only (None, bool, int, float, str and "
         "tuples, lists and dicts of them)."
     )
@@ -123,30 +107,12 @@ def array_to_npy(array):
     return buffer.getvalue()
 
 
-def npy_to_array(data, where="the .npy data"):
-    """Read ``.npy`` bytes: numbers or strings only, checked before anything is allocated."""
-    return npy.loads(data, kinds=npy.NUMERIC_KINDS + npy.STRING_KINDS, where=where)
-
-
 def decode(data, where, read_member=None, depth=0):
-    """Inverse of :func:`encode`; raise ``ValueError`` on malformed data.
+    """Inverse of :func:`encode` on the output of ``json.loads``; ValueError if malformed.
 
-    Parameters
-    ----------
-    data : object
-        Output of ``json.loads``.
-    where : str
-        What is decoded, for error messages.
-    read_member : callable or None, default=None
-        ``read_member(name) -> bytes`` for ``{"ndarray": name}`` tags; None
-        where arrays are not allowed.
-    depth : int, default=0
-        How deep ``data`` is nested in what is decoded.
-
-    Returns
-    -------
-    object
-        The decoded value.
+    ``read_member(name) -> bytes`` reads ``{"ndarray": name}`` tags (None
+    where arrays are not allowed); ``where`` names what is decoded in error
+    messages, ``depth`` how deep ``data`` is nested in it.
     """
     if isinstance(data, _SCALARS):
         return data
@@ -169,7 +135,8 @@ def decode(data, where, read_member=None, depth=0):
         if tag == "float":
             return float({"nan": "nan", "inf": "inf", "-inf": "-inf"}[body])
         if tag == "ndarray" and read_member is not None and isinstance(body, str):
-            return npy_to_array(read_member(body), repr(body))
+            kinds = npy.NUMERIC_KINDS + npy.STRING_KINDS
+            return npy.loads(read_member(body), kinds=kinds, where=repr(body))
         if tag == "object_array" and read_member is not None:
             items = [decode(v, where, None, depth) for v in _as_list(body["items"])]
             array = np.empty(len(items), dtype=object)

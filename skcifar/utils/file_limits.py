@@ -53,10 +53,7 @@ _KERAS_WEIGHTS = "model.weights.h5"
 
 
 def check_methods(archive, where):
-    """Raise ValueError if a member is encrypted, patched, or neither stored nor deflated.
-
-    zipfile raises RuntimeError or NotImplementedError on such members.
-    """
+    """Raise ValueError if a member is encrypted, patched, or neither stored nor deflated."""
     for info in archive.infolist():
         if info.flag_bits & _UNREADABLE_FLAGS:
             raise ValueError(
@@ -73,16 +70,9 @@ def check_methods(archive, where):
 
 
 def check_inflation(archive, size, where):
-    """Raise ValueError if ``archive``'s members declare more than its ``size`` allows.
+    """Raise ValueError if ``archive``'s members declare more than its ``size`` (bytes) allows.
 
-    Parameters
-    ----------
-    archive : zipfile.ZipFile
-        An open archive; nothing is read from its members.
-    size : int
-        The archive's size in bytes.
-    where : str
-        The archive's name in the error message.
+    Nothing is read from the members; ``where`` names the archive in the message.
     """
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS:
@@ -109,12 +99,12 @@ def check_inflation(archive, size, where):
         )
 
 
-def read_json(data, where, max_nesting=MAX_NESTING):
+def read_json(data, where):
     """Parse JSON ``data`` (bytes) whose nesting is checked first; errors are ValueError."""
     depth = nesting_depth(data)
-    if depth > max_nesting:
+    if depth > MAX_NESTING:
         raise ValueError(
-            f"{where} nests brackets {depth} deep, more than the {max_nesting} levels skcifar reads"
+            f"{where} nests brackets {depth} deep, more than the {MAX_NESTING} levels skcifar reads"
         )
     return json.loads(data.decode("utf-8"))
 
@@ -191,11 +181,13 @@ def _variable_bytes(config, where):
 
     keras = import_keras()
     try:
-        scope, restore = _deferred_variables(keras)
+        # Keras records the variables a StatelessScope creates without values, to
+        # allocate them when a later scope ends: the records are put back as they were.
+        before = uninitialized_variables()
     except ImportError:  # pragma: no cover - private Keras API moved: no count
         return 0
     try:
-        with scope:
+        with keras.StatelessScope(initialize_variables=False):
             # The network only: an optimizer allocates its step counter as it is made, and
             # its other variables mirror the network's, once they are loaded.
             network = {k: v for k, v in config.items() if k != "compile_config"}
@@ -210,24 +202,10 @@ def _variable_bytes(config, where):
             f"builds ({type(exc).__name__}: {exc})"
         ) from exc
     finally:
-        restore()
+        set_uninitialized_variables(before)
 
 
 def _itemsize(dtype):
     """Bytes per value of a Keras dtype name ("float32": 4, "bfloat16": 2, "bool": 1)."""
     bits = re.search(r"\d+", str(dtype))
     return int(bits.group()) // 8 if bits else 1
-
-
-def _deferred_variables(keras):
-    """A scope in which Keras creates variables without allocating them, and its undo.
-
-    Keras records such variables to allocate them when a later scope ends; the
-    undo forgets those records, so they are never allocated.
-    """
-    before = uninitialized_variables()
-
-    def restore():
-        set_uninitialized_variables(before)
-
-    return keras.StatelessScope(initialize_variables=False), restore

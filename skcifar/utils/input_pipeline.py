@@ -1,13 +1,10 @@
 """Feeding arrays to TensorFlow without copying them.
 
 ``model.fit(ndarray)`` converts the training array to a TensorFlow tensor, a
-full copy (0.6 GB for CIFAR-10 in float32), and first casts any other float
-type to float32 (another copy). TensorFlow can instead use the array's own
-memory through DLPack, provided the buffer is C-contiguous, writeable and
-aligned to 64 bytes (TensorFlow's CPU tensor alignment). The helpers here
-allocate arrays that way (:func:`aligned_empty`), share them
-(:func:`as_tensor`) and feed the network batches gathered from the shared
-array by row index (:func:`batches`).
+full copy (0.6 GB for CIFAR-10 in float32). TensorFlow can instead use the
+array's own memory through DLPack, provided the buffer is C-contiguous,
+writeable and aligned to 64 bytes: :func:`aligned_empty` allocates arrays so,
+:func:`as_tensor` shares them and :func:`batches` gathers batches from them.
 """
 
 from __future__ import annotations
@@ -27,16 +24,6 @@ def aligned_empty(shape, dtype):
     return buffer[start : start + nbytes].view(dtype).reshape(shape)
 
 
-def _shareable(X):
-    return (
-        X.flags.c_contiguous
-        and X.flags.writeable
-        and X.size > 0
-        and X.ctypes.data % _ALIGN == 0
-        and X.dtype.isnative
-    )
-
-
 def shareable(X):
     """``X`` itself if TensorFlow can share its memory, else an aligned copy of it.
 
@@ -46,7 +33,10 @@ def shareable(X):
     Keras itself would. Call it once on data that several datasets will read,
     so that none of them copies it again.
     """
-    if X.size == 0 or _shareable(X):
+    flags = X.flags
+    if X.size == 0 or (
+        flags.c_contiguous and flags.writeable and X.ctypes.data % _ALIGN == 0 and X.dtype.isnative
+    ):
         return X
     # DLPack has no byte order: copy byte-swapped arrays into native order.
     copy = aligned_empty(X.shape, X.dtype.newbyteorder("="))
@@ -77,19 +67,15 @@ def batches(
 ):
     """A ``tf.data.Dataset`` of batches gathered straight from ``X``'s memory.
 
-    Keras' own array feeding converts a float array that is not float32 (the
-    float16 output of ``PixelScaler(dtype="float16")``) into a float32 copy of
-    the whole array first, and a validation split needs its rows copied out.
+    Keras' own array feeding copies a float array that is not float32 into a
+    float32 array first, and a validation split needs its rows copied out.
     Here ``X`` is shared with TensorFlow once (:func:`as_tensor`) and each
-    batch is a gather of its rows, in the input's own dtype (the network casts
-    a batch as it reads it), except that float16 rows come out as float32:
-    TensorFlow's oneDNN build logs an error for every float16 operation on
-    CPUs without AVX512-FP16, so float16 data travels as its 16-bit patterns
-    and a lookup in a table of all 65,536 of them widens each batch, exactly.
-
-    What an epoch sees depends on the seed and the epoch's number only, never
-    on the epochs run before it, so that a fit resumed at epoch ``k`` sees
-    what a fit from scratch sees in its epoch ``k``.
+    batch is a gather of its rows in ``X``'s dtype, except that float16 rows
+    come out as float32: TensorFlow's oneDNN build logs an error for every
+    float16 operation on CPUs without AVX512-FP16, so float16 data travels as
+    its bit patterns and a lookup table of all 65,536 widens each batch,
+    exactly. An epoch depends on the seed and its number only, so a fit
+    resumed at epoch ``k`` sees what a fit from scratch sees in epoch ``k``.
 
     Parameters
     ----------
@@ -139,12 +125,11 @@ def batches(
     """
     import tensorflow as tf
 
-    if indices is None:
-        indices = np.arange(len(X))
     half = X.dtype == np.float16
     if half:  # carried as its bit patterns, widened per batch below
         X = X.view(np.uint16)
-    rows = np.asarray(indices, dtype=np.int64)
+    rows = np.arange(len(X)) if indices is None else indices
+    rows = np.asarray(rows, dtype=np.int64)
     size = int(batch_size)
     if shuffle:
         if seed is None:  # scikit-learn's random_state=None: NumPy's global generator
@@ -168,7 +153,9 @@ def batches(
     # gather function: tf.data would otherwise serialise them into its graph.
     data = tf.data.Dataset.zip((index_batches, tf.data.Dataset.from_tensors(arrays).repeat()))
 
-    widen = _half_to_float32_table(tf) if half else None  # 256 KB, captured
+    widen = None
+    if half:  # the float32 value of each float16 bit pattern: 256 KB, captured
+        widen = tf.constant(np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32))
     flip_rows = None if flip is None else tf.constant(np.asarray(flip.rows, dtype=bool))
 
     def gather(batch, arrays):
@@ -193,9 +180,3 @@ def batches(
     options.autotune.enabled = False
     data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     return data.with_options(options)
-
-
-def _half_to_float32_table(tf):
-    """The float32 value of each of the 65,536 float16 bit patterns (256 KB)."""
-    table = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
-    return tf.constant(table)

@@ -1,17 +1,11 @@
 """Every use of Keras' and TensorFlow's non-public API, in one module.
 
-Keras and TensorFlow offer no public handle on a few things skcifar needs:
-the global random state that ``keras.utils.set_random_seed`` sets (to put it
-back after a seeded fit), TensorFlow's global seed and gradient registry, the
-scope that enforces safe-mode loading, the registry of variables created
-without values, an optimizer's learning-rate schedule object and the index of
-a variable in its slots. Each is reached here and nowhere else, through a
-function named for what it gives; :data:`INTERNALS` lists the internal names
-with what skcifar relies on, and ``tests/test_keras_internals.py`` checks each
-of them against the installed versions, naming the symbol and the versions
-where one moved.
-
-Importing this module imports neither Keras nor TensorFlow.
+Keras and TensorFlow offer no public handle on a few things skcifar needs
+(global random states, safe-mode scopes, variable records, optimizer slots).
+Each is reached here and nowhere else, through a function named for what it
+gives; :data:`INTERNALS` lists the internal names with what skcifar relies on,
+and ``tests/test_keras_internals.py`` checks each against the installed
+versions. Importing this module imports neither Keras nor TensorFlow.
 """
 
 from __future__ import annotations
@@ -78,13 +72,7 @@ def _global_state():
 
 
 def keras_random_state():
-    """Keras' global seed and seed generator, for :func:`restore_keras_random_state`.
-
-    Returns
-    -------
-    state : tuple
-        What ``keras.utils.set_random_seed`` changes.
-    """
+    """Keras' global seed and seed generator (what ``keras.utils.set_random_seed`` changes)."""
     from keras.src.random import seed_generator
     from keras.src.utils import rng_utils
 
@@ -93,13 +81,7 @@ def keras_random_state():
 
 
 def restore_keras_random_state(state):
-    """Put back what :func:`keras_random_state` returned.
-
-    Parameters
-    ----------
-    state : tuple
-        A result of :func:`keras_random_state`.
-    """
+    """Put back the ``state`` that :func:`keras_random_state` returned."""
     from keras.src.random import seed_generator
     from keras.src.utils import rng_utils
 
@@ -130,9 +112,8 @@ def safe_mode_scope():
     """A scope in which Keras deserializes in safe mode, whatever the global switch says.
 
     ``keras.config.enable_unsafe_deserialization()`` overrides
-    ``load_model(safe_mode=True)``; within this scope it does not. Where the
-    scope moved, an empty context (``load_model``'s own ``safe_mode`` still
-    applies).
+    ``load_model(safe_mode=True)``, but not within this scope. Where the scope
+    moved, an empty context (``load_model``'s own ``safe_mode`` still applies).
     """
     try:
         from keras.src.saving.serialization_lib import SafeModeScope
@@ -152,19 +133,10 @@ def set_uninitialized_variables(records):
 
 
 def learning_rate_schedule(optimizer):
-    """The learning-rate schedule an optimizer was built with, or None.
+    """The learning-rate schedule ``optimizer`` (or None) was built with; None for a constant.
 
     ``optimizer.learning_rate`` gives the schedule's current value; Keras
     keeps no public handle on the schedule object itself.
-
-    Parameters
-    ----------
-    optimizer : keras.optimizers.Optimizer or None
-
-    Returns
-    -------
-    schedule : keras.optimizers.schedules.LearningRateSchedule or None
-        None when the rate is a constant (or there is no optimizer).
     """
     import keras
 
@@ -173,16 +145,5 @@ def learning_rate_schedule(optimizer):
 
 
 def variable_index(optimizer, variable):
-    """The index of ``variable`` in the slot lists of a built optimizer (``momentums``...).
-
-    Parameters
-    ----------
-    optimizer : keras.optimizers.Optimizer
-        Built for a list of variables that holds ``variable``.
-    variable : keras.Variable
-
-    Returns
-    -------
-    index : int
-    """
+    """The index of ``variable`` in the slot lists (``momentums``...) of a built optimizer."""
     return optimizer._get_variable_index(variable)

@@ -2,20 +2,13 @@
 
 :func:`numpy.load` allocates the array that a file's header declares before it
 reads the data: a 200-byte file whose header declares ``shape=(10**13,)``
-makes it raise ``MemoryError``. The functions here read the header, check it,
-and check that the size it declares is exactly the number of bytes that follow
-it, before anything of that size is allocated. Every malformed input raises
-``ValueError`` with a message naming the source and what is wrong.
-
-Accepted: the ``.npy`` format versions 1.0, 2.0 and 3.0; a header that is a
-dict of exactly ``descr``, ``fortran_order`` (a bool) and ``shape`` (a tuple
-of non-negative ints); a plain dtype of either byte order: booleans,
-integers, floats and complex numbers (:data:`NUMERIC_KINDS`), and fixed-width
-byte and unicode strings where the caller asks for them
-(:data:`STRING_KINDS`). Refused: object arrays (pickle), structured,
-sub-array and void dtypes, and anything of zero item size. A path is opened
-with :func:`open_file`, which reads regular files only: a FIFO in place of a
-file would make :func:`open` wait for a writer.
+makes it raise ``MemoryError``. Here the header is checked, and the size it
+declares must be exactly the number of bytes that follow it, before anything
+of that size is allocated; malformed input raises ``ValueError`` naming the
+source and the problem. Accepted: ``.npy`` versions 1.0 to 3.0 whose header
+is a dict of exactly ``descr``, ``fortran_order`` and ``shape``, of a plain
+dtype of the ``kinds`` the caller accepts (:data:`NUMERIC_KINDS`,
+:data:`STRING_KINDS`); never object, structured, sub-array or void dtypes.
 
 Examples
 --------
@@ -69,20 +62,7 @@ _CHUNK_BYTES = 1 << 24  # read the data in pieces: a zip member's read() copies
 
 
 class NpyHeader(NamedTuple):
-    """The checked header of a ``.npy`` file.
-
-    Attributes
-    ----------
-    dtype : numpy.dtype
-        The array's dtype.
-    shape : tuple of int
-        The array's shape.
-    fortran_order : bool
-        Whether the data is in Fortran (column-major) order.
-    offset : int
-        Bytes from the start of the file to the data: the magic string, the
-        version, the header length and the header itself.
-    """
+    """The checked header of a ``.npy`` file; ``offset`` is the number of bytes before the data."""
 
     dtype: np.dtype
     shape: tuple
@@ -98,31 +78,15 @@ class NpyHeader(NamedTuple):
 def read_header(file, size, *, kinds=NUMERIC_KINDS, where="the .npy data"):
     """Read and check the header of the ``.npy`` data of ``size`` bytes in ``file``.
 
-    Parameters
-    ----------
-    file : binary file object
-        Positioned at the start of the ``.npy`` data; left at the start of
-        the array data.
-    size : int
-        The number of bytes of ``.npy`` data available from the current
-        position: the file's size, or a zip member's.
-    kinds : str, default=NUMERIC_KINDS
-        The dtype kinds accepted (``numpy.dtype.kind`` characters), e.g.
-        ``NUMERIC_KINDS + STRING_KINDS``.
-    where : str, default="the .npy data"
-        What is read, for error messages (a path, a member name).
-
-    Returns
-    -------
-    NpyHeader
-        The header; its ``nbytes`` equals ``size - offset``.
-
-    Raises
-    ------
-    ValueError
-        If the data is not ``.npy`` data, the header is malformed, the dtype
-        is not of ``kinds``, or the declared size differs from the size of
-        the data that follows the header.
+    ``file`` is positioned at the start of the data (a file, a zip member) and
+    is left at the start of the array data; ``size`` counts the bytes from
+    there (the file's size, or a zip member's). ``kinds`` holds the accepted
+    ``numpy.dtype.kind`` characters, e.g. ``NUMERIC_KINDS + STRING_KINDS``;
+    ``where`` names what is read in error messages (a path, a member name).
+    Returns the :class:`NpyHeader`, whose ``nbytes`` equals ``size - offset``.
+    Raises ValueError if the data is not ``.npy`` data, the header is
+    malformed, the dtype is not of ``kinds``, or the declared size differs
+    from the size of the data that follows the header.
     """
     prefix = _read_exactly(file, 8, where, "the magic string and version")
     if prefix[:6] != _MAGIC:
@@ -172,32 +136,11 @@ def read_header(file, size, *, kinds=NUMERIC_KINDS, where="the .npy data"):
 
 
 def read_array(file, size, *, kinds=NUMERIC_KINDS, where="the .npy data"):
-    """Read the ``.npy`` data of ``size`` bytes in ``file`` as an array, checked first.
+    """Read the ``.npy`` data of ``size`` bytes in ``file`` as a new array, checked first.
 
-    The header is checked with :func:`read_header`, so the array allocated is
-    never larger than the data that is there.
-
-    Parameters
-    ----------
-    file : binary file object
-        Positioned at the start of the ``.npy`` data (a file, a zip member,
-        a ``BytesIO``).
-    size : int
-        The number of bytes of ``.npy`` data available from the current position.
-    kinds : str, default=NUMERIC_KINDS
-        The dtype kinds accepted.
-    where : str, default="the .npy data"
-        What is read, for error messages.
-
-    Returns
-    -------
-    ndarray
-        A new, writable array.
-
-    Raises
-    ------
-    ValueError
-        As :func:`read_header`, or if the data ends early.
+    The arguments are those of :func:`read_header`, which checks the header,
+    so the array allocated is never larger than the data that is there.
+    Raises ValueError as :func:`read_header` does, or if the data ends early.
     """
     header = read_header(file, size, kinds=kinds, where=where)
     flat = np.empty(math.prod(header.shape), dtype=header.dtype)
@@ -209,27 +152,11 @@ def read_array(file, size, *, kinds=NUMERIC_KINDS, where="the .npy data"):
 
 
 def load(path, *, kinds=NUMERIC_KINDS):
-    """Read the ``.npy`` file ``path``, checked before anything is allocated.
+    """Read the ``.npy`` file ``path`` (see :func:`open_file`), checked as :func:`read_array` does.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file.
-    kinds : str, default=NUMERIC_KINDS
-        The dtype kinds accepted.
-
-    Returns
-    -------
-    ndarray
-        The array.
-
-    Raises
-    ------
-    OSError
-        If the file cannot be opened or read.
-    ValueError
-        If it is not a well-formed ``.npy`` file of a dtype of ``kinds``
-        whose data is exactly as long as its header declares.
+    Raises OSError if the file cannot be opened or read, ValueError if it is
+    not a well-formed ``.npy`` file of a dtype of ``kinds`` whose data is
+    exactly as long as its header declares.
     """
     path = os.fspath(path)
     with open_file(path) as file:
@@ -241,25 +168,9 @@ def open_file(path):
     """Open ``path`` for binary reading if it is a regular file, never waiting.
 
     :func:`open` on a FIFO waits for a writer, possibly forever, and a device
-    may never end. The file is opened without blocking and checked before
-    anything is read.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file.
-
-    Returns
-    -------
-    file object
-        Opened ``"rb"``; the caller closes it.
-
-    Raises
-    ------
-    OSError
-        If it cannot be opened.
-    ValueError
-        If it is not a regular file (a FIFO, a device, a directory).
+    may never end: the file is opened without blocking and checked before
+    anything is read. Raises OSError if it cannot be opened, ValueError if it
+    is not a regular file. The caller closes the file.
     """
     path = os.fspath(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
@@ -277,27 +188,7 @@ def open_file(path):
 
 
 def loads(data, *, kinds=NUMERIC_KINDS, where="the .npy data"):
-    """Read ``.npy`` bytes, checked before anything is allocated.
-
-    Parameters
-    ----------
-    data : bytes
-        The whole ``.npy`` data.
-    kinds : str, default=NUMERIC_KINDS
-        The dtype kinds accepted.
-    where : str, default="the .npy data"
-        What is read, for error messages.
-
-    Returns
-    -------
-    ndarray
-        A new, writable array.
-
-    Raises
-    ------
-    ValueError
-        As :func:`read_array`.
-    """
+    """Read the ``.npy`` bytes ``data``, checked as :func:`read_array` does."""
     return read_array(io.BytesIO(data), len(data), kinds=kinds, where=where)
 
 

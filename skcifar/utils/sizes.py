@@ -1,10 +1,8 @@
 """Layer-size parameters: the one normaliser every size goes through.
 
-Every size parameter (``hidden_layer_sizes``, ``filters``, ``dense_units``,
-``widths``, ``kernel_size``, ``image_shape``) goes through :func:`check_sizes`,
-which accepts Python and NumPy integers alike, so grids built with
-``np.arange`` work. This module needs only NumPy: the Keras builders of
-:mod:`skcifar.architectures` use it without importing scikit-learn.
+Every size parameter (``hidden_layer_sizes``, ``filters``, ``widths``...) goes
+through :func:`check_sizes`, which accepts NumPy integers too (grids built with
+``np.arange``). NumPy only: the Keras builders use it without scikit-learn.
 """
 
 from __future__ import annotations

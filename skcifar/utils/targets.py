@@ -19,23 +19,8 @@ def check_target(path, what, is_own, *, directory=False):
     that ``is_own(path)`` recognises as ``what`` written by skcifar. A symbolic
     link, a directory where a file goes (and the reverse), anything else that
     is not a regular file, and content skcifar did not write are refused, with
-    a message naming ``path`` and the fix.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The target.
-    what : str
-        What is written, for the message: ``"a .skcifar model file"``.
-    is_own : callable
-        ``is_own(path) -> bool`` for an existing, non-empty file (directory).
-    directory : bool, default=False
-        Whether ``what`` is a directory.
-
-    Returns
-    -------
-    path : str
-        The absolute path.
+    a message naming ``path`` and the fix. ``what`` names what is written in
+    the message (``"a .skcifar model file"``). Returns the absolute path.
     """
     path = os.path.abspath(os.fspath(path))
     try:

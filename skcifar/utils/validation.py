@@ -15,9 +15,6 @@ Images are ``(n, H, W, C)`` arrays and are used as they are. A 2-D array
   which is never augmented or flipped (too small to be an image).
 
 Nothing else is guessed from the width: a 64-column table stays a table.
-
-Layer sizes are checked by :mod:`skcifar.utils.sizes` (NumPy only, so the
-Keras builders can use it without importing scikit-learn).
 """
 
 from __future__ import annotations
@@ -107,54 +104,28 @@ def _describe(shape):
 
 
 def _finite_half(X):
-    """Whether ``X`` is a float16 array known to hold finite values only.
+    """Whether ``X`` is a float16 array of finite values only, by an exact float32 sum.
 
-    scikit-learn's quick test sums the array in its own dtype, which
-    overflows in float16 for any large image array (``PixelScaler``'s
-    default output) and falls back to a slow element-by-element check; a
-    float32 sum of float16 values cannot overflow, so it is exact here.
+    scikit-learn's check sums in float16, which overflows and falls back to a slow check.
     """
     if not (isinstance(X, np.ndarray) and X.dtype == np.float16):
         return False
     return bool(np.isfinite(X.sum(dtype=np.float32)))
 
 
-def _value_range(X):
-    """``(min, max)`` of ``X``, reduced block by block over its rows (no copy of ``X``)."""
+def _check_float32_range(X, name):
+    """Raise ValueError when finite values of ``X`` (of estimator ``name``) exceed float32.
+
+    The networks compute in float32 (or less), where such a value becomes
+    infinite and every output NaN. Wider floats are checked in blocks of rows.
+    """
+    if X.dtype.kind != "f" or X.dtype.itemsize <= 4 or X.size == 0:
+        return
     rows = max(1, _RANGE_BLOCK // max(1, int(np.prod(X.shape[1:]))))
     low, high = np.inf, -np.inf
     for start in range(0, len(X), rows):
         block = X[start : start + rows]
         low, high = min(low, float(block.min())), max(high, float(block.max()))
-    return low, high
-
-
-def _check_float32_range(X, name):
-    """Raise ValueError when finite values of ``X`` lie beyond float32's range.
-
-    The networks compute in float32 (or less): a larger finite value, such as
-    ``1e300`` in float64, would become infinite there and every output NaN.
-    Only float types wider than float32 can hold such values; they are
-    checked in blocks of rows, without a copy of ``X``.
-
-    Parameters
-    ----------
-    X : ndarray
-        Validated input (finite values only).
-    name : str
-        The estimator's name, for the message.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> _check_float32_range(np.array([[0.5, 1e300]]), "CNNClassifier")
-    Traceback (most recent call last):
-    ...
-    ValueError: X holds values in [0.5, 1e+300], beyond float32's range ...
-    """
-    if X.dtype.kind != "f" or X.dtype.itemsize <= 4 or X.size == 0:
-        return
-    low, high = _value_range(X)
     if low < -FLOAT32_MAX or high > FLOAT32_MAX:
         raise ValueError(
             f"X holds values in [{low:.3g}, {high:.3g}], beyond float32's range "

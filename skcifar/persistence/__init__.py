@@ -17,6 +17,10 @@ Archive layout::
 checkpoints that the classifiers' ``memory`` stores and resumes fits from,
 also without pickle.
 
+:data:`SKOPS_TRUSTED_TYPES` names skcifar's estimator classes for skops (and
+MLflow's sklearn flavour, which writes skops files): the types to trust when
+loading a skops file of a skcifar estimator or pipeline.
+
 :func:`export` writes a fitted classifier for serving instead: one ONNX file or
 TensorFlow SavedModel with the preprocessing and test-time augmentation in its
 graph, read without skcifar (and without pickle) by ONNX Runtime or TensorFlow.
@@ -48,7 +52,28 @@ from ._estimators import capture, restore
 from ._export import export
 from ._targets import MODEL_FILE, check_save_target
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "CheckpointCache", "export", "load", "save"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "SKOPS_TRUSTED_TYPES",
+    "CheckpointCache",
+    "export",
+    "load",
+    "save",
+]
+
+#: The types a skops file of a skcifar estimator holds beyond those skops trusts by
+#: default: ``skops.io.get_untrusted_types`` of any skcifar estimator, or pipeline of
+#: them, lists some of these and nothing else. Pass it as ``trusted=`` to
+#: ``skops.io.load`` and as ``skops_trusted_types=`` to ``mlflow.sklearn.save_model``
+#: and ``log_model``. skops files name the classes by these paths, so the paths stay
+#: importable for files written earlier.
+SKOPS_TRUSTED_TYPES = (
+    "skcifar.estimators._ann.ANNClassifier",
+    "skcifar.estimators._cnn.CNNClassifier",
+    "skcifar.estimators._resnet.ResNetClassifier",
+    "skcifar.preprocessing.PixelScaler",
+)
 
 
 def save(estimator, path):

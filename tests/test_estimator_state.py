@@ -114,7 +114,7 @@ def test_an_unpickled_network_is_loaded_in_keras_safe_mode():
     clf = CLASSIFIERS["ann"]().fit(X, y)
     clf.model_ = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Lambda(lambda x: x * 2)])
     data = pickle.dumps(clf)
-    with pytest.raises(ValueError, match="safe mode .*Lambda layers"):
+    with pytest.raises(ValueError, match="safe mode.*Lambda"):
         pickle.loads(data)
     # Keras' global opt-out (enable_unsafe_deserialization) does not weaken unpickling.
     from keras.src.backend.common import global_state

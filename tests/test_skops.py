@@ -154,11 +154,6 @@ def test_a_lambda_layer_is_refused_by_safe_mode(lambda_file):
         sio.loads(lambda_file, trusted=SKOPS_TRUSTED_TYPES)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="network_from_bytes loads without skcifar's safe-mode scope, so Keras' global "
-    "enable_unsafe_deserialization() lets the Lambda layer through",
-)
 def test_a_lambda_layer_is_refused_after_enable_unsafe_deserialization(lambda_file):
     import keras
     from keras.src.backend.common import global_state
@@ -176,11 +171,6 @@ def _never_called(*args, **kwargs):
     raise AssertionError("Keras loaded the network before its declarations were checked")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="network_from_bytes does not check the .keras bytes with check_keras_file",
-)
 def test_a_network_declaring_more_weights_than_the_file_holds_is_refused(fitted, monkeypatch):
     def huge_output_layer(config):
         dense = [layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense"]

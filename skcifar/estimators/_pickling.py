@@ -32,11 +32,15 @@ def network_to_bytes(network):
 def network_from_bytes(data):
     """The network of the ``.keras`` archive ``data``, compiled as it was, read in safe mode.
 
-    A network that safe mode refuses (it would run code from the bytes, e.g.
-    a ``Lambda`` layer) raises ValueError, even after
-    ``keras.config.enable_unsafe_deserialization()``.
+    What the archive declares is checked first, as :func:`skcifar.load` checks
+    a ``.keras`` member (``utils.file_limits.check_keras_file``). A network that
+    safe mode refuses (it would run code from the bytes, e.g. a ``Lambda``
+    layer) raises ValueError, even after
+    ``keras.config.enable_unsafe_deserialization()``. Unpickling and skops
+    loading both come here.
     """
     from ..architectures import register_keras_objects
+    from ..utils.file_limits import check_keras_file
 
     keras = import_keras()
     register_keras_objects()
@@ -44,12 +48,13 @@ def network_from_bytes(data):
         filename = os.path.join(tmpdir, "network.keras")
         with open(filename, "wb") as file:
             file.write(data)
-        try:
-            with safe_mode_scope():
+        with safe_mode_scope():
+            check_keras_file(filename, "the network in the classifier's state")
+            try:
                 return keras.saving.load_model(filename, compile=True, safe_mode=True)
-        except Exception as exc:
-            raise ValueError(
-                "The pickled network could not be loaded in Keras' safe mode "
-                f"({type(exc).__name__}: {exc}). Unpickling refuses networks that would run "
-                "code from the pickle (e.g. Lambda layers)."
-            ) from exc
+            except Exception as exc:
+                raise ValueError(
+                    "The network in the classifier's state could not be loaded in Keras' safe "
+                    f"mode ({type(exc).__name__}: {exc}). Unpickling and skops loading refuse "
+                    "networks that would run code from the file (e.g. Lambda layers)."
+                ) from exc

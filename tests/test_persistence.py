@@ -142,6 +142,17 @@ def test_ann_round_trip_on_flat_rows_with_object_labels(data, tmp_path):
     assert_same_params(loaded, clf)
 
 
+def test_an_initialized_classifier_round_trips_untrained(data, tmp_path):
+    X, y = data
+    clf = tiny_ann().initialize(X, y)
+    loaded = roundtrip(clf, tmp_path)
+    assert loaded.initialized_ and loaded.current_epoch == 0 and loaded.history_ == {}
+    # Exact: same process, same weights, same rows in the same batches: identical bits on any CPU.
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    loaded.partial_fit(X, y)
+    assert loaded.current_epoch == 1
+
+
 def test_pixel_scaler_round_trip(data, tmp_path):
     X, _ = data
     scaler = PixelScaler(standardize=True).fit(X)

@@ -310,8 +310,6 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             )
             initial_epoch = self.current_epoch if continuing else 0
             kept = {k: v for k, v in vars(self).items() if k in ("history_", "n_iter_")}
-            if not continuing or not hasattr(self, "history_"):  # (after initialize)
-                self.history_ = {}
             fit = Fit(self, X, y, weights, rows, validation_rows, seed, epochs,
                       steps_per_epoch=math.ceil(len(rows) / self.batch_size),
                       continuing=continuing, partial=partial, started=started,
@@ -401,8 +399,9 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         X, y, weights = self._validate(X, y, sample_weight, reset=not continuing)
         y = self._encode(y, reset=not continuing, classes=classes)
         rows, validation_rows = split_rows(y, weights, 0.0 if partial else fraction, seed)
-        if not continuing:  # a fresh network, seeded
+        if not continuing:  # a fresh network, seeded, with no epoch trained
             self._build(len(rows), seed, **self._data_build_args(X, rows))
+            self.history_ = {}
         return seed, X, y, weights, rows, validation_rows
 
     def _validate(self, X, y, sample_weight, reset):
@@ -475,7 +474,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     @property
     def current_epoch(self):
         """Epochs trained so far: the length of ``history_["loss"]`` (0 before any)."""
-        return len(self.history_["loss"]) if hasattr(self, "history_") else 0
+        return len(getattr(self, "history_", {}).get("loss", []))
 
     def __getstate__(self):
         """The state to pickle: ``model_`` as the bytes of its ``.keras`` archive."""

@@ -14,10 +14,9 @@ from ..utils.atomic import atomic_output
 from ..utils.codec import array_to_npy
 from ..utils.file_limits import (
     ARCHIVE_ERRORS,
-    MAX_NESTING,
     check_inflation,
     check_methods,
-    nesting_depth,
+    read_json,
 )
 
 FORMAT = "skcifar-model"
@@ -126,15 +125,11 @@ def _read_manifest(archive, path):
     if info.file_size > _MAX_MANIFEST_BYTES:
         raise ValueError(f"{path!r}: {MANIFEST} is implausibly large; the file is damaged.")
     try:
-        data = archive.read(info)
-        depth = nesting_depth(data)
-        if depth > MAX_NESTING:
-            raise ValueError(
-                f"it nests brackets {depth} deep, more than the {MAX_NESTING} "
-                "levels a skcifar manifest can have"
-            )
-        manifest = json.loads(
-            data.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float
+        manifest = read_json(
+            archive.read(info),
+            "it",
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
         )
     except (*ARCHIVE_ERRORS, ValueError, RecursionError) as exc:  # ValueError: JSON, UTF-8
         raise ValueError(

@@ -99,14 +99,17 @@ def check_inflation(archive, size, where):
         )
 
 
-def read_json(data, where):
-    """Parse JSON ``data`` (bytes) whose nesting is checked first; errors are ValueError."""
+def read_json(data, where, **options):
+    """Parse JSON ``data`` (bytes) whose nesting is checked first; errors are ValueError.
+
+    ``options`` go to :func:`json.loads`.
+    """
     depth = nesting_depth(data)
     if depth > MAX_NESTING:
         raise ValueError(
             f"{where} nests brackets {depth} deep, more than the {MAX_NESTING} levels skcifar reads"
         )
-    return json.loads(data.decode("utf-8"))
+    return json.loads(data.decode("utf-8"), **options)
 
 
 def nesting_depth(text):

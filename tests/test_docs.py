@@ -161,6 +161,8 @@ def _takes_parameters(name):
 
     module, _, attribute = name.rpartition(".")
     obj = getattr(importlib.import_module(module), attribute)
+    if isinstance(obj, type) and issubclass(obj, Exception):
+        return True  # its message, documented (the built-in __init__ has no signature)
     return bool(inspect.signature(obj).parameters)
 
 

@@ -10,6 +10,11 @@ pytest.importorskip("optuna")
 optuna_integration = pytest.importorskip("optuna_integration")
 
 
+# Optuna's own notices: tuple choices in a database storage (the study here is in
+# memory), OptunaSearchCV's experimental status, its deprecated terminator module.
+@pytest.mark.filterwarnings("ignore:Choices for a categorical distribution:UserWarning")
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:`optuna.terminator`:FutureWarning")
 def test_optuna_search_over_epochs_widths_and_learning_rate():
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 

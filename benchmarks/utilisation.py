@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -171,6 +172,8 @@ def run(quick, networks=None):
     return result
 
 
+# The environment variables of skcifar's thread budget (see docs/distributed.rst).
+THREAD_BUDGET_VARIABLES = ("SKCIFAR_NUM_THREADS", "OMP_NUM_THREADS")
 # The networks of the thread comparison.
 THREAD_CONFIGS = {
     "widths-32-64-128-relu-b256": dict(widths=(32, 64, 128), batch_size=256, precision="float32"),
@@ -179,15 +182,18 @@ THREAD_CONFIGS = {
 
 
 def threads_child(intra, inter, quick):
-    """Training speeds under one thread setting (runs in a fresh process)."""
-    from skcifar.utils import backend
+    """Training speeds under one thread setting (runs in a fresh process).
 
-    tf = backend.import_tensorflow()
+    Its environment holds no thread budget (:func:`compare_threads`), so
+    skcifar leaves TensorFlow's threads as set here.
+    """
+    from skcifar.utils.backend import import_tensorflow
+
+    tf = import_tensorflow()
     if intra:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
     if inter:
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    backend._THREADS_CONFIGURED = True  # keep skcifar from setting its own
     configs = {"quick": dict(widths=(8, 16), batch_size=64)} if quick else THREAD_CONFIGS
     result = {"intra_op": intra, "inter_op": inter}
     for name, params in configs.items():
@@ -197,13 +203,17 @@ def threads_child(intra, inter, quick):
 
 
 def compare_threads(settings, quick):
-    """One fresh process per ``(intra, inter)`` setting; their results in order."""
+    """One fresh process per ``(intra, inter)`` setting; their results in order.
+
+    The processes run without ``SKCIFAR_NUM_THREADS`` and ``OMP_NUM_THREADS``,
+    the thread budget skcifar would apply over the setting.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_BUDGET_VARIABLES}
     results = []
     for intra, inter in settings:
         argv = [sys.executable, __file__, "--threads-child", f"{intra},{inter}"]
-        out = subprocess.run(
-            argv + (["--quick"] if quick else []), capture_output=True, text=True, check=True
-        ).stdout
+        argv += ["--quick"] if quick else []
+        out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
     return {"threads": results}

@@ -139,7 +139,7 @@ ESTIMATOR_CASES = {
         ValueError,
         "hidden_layer_sizes",
     ),
-    # the residual network
+    # the ResNet-style network
     "ResNet widths negative": (_fit_resnet(widths=(8, -1)), ValueError, "'widths'"),
     "ResNet widths zero": (_fit_resnet(widths=0), ValueError, "'widths'"),
     "ResNet widths a string": (_fit_resnet(widths="wide"), ValueError, "'widths'"),

@@ -27,7 +27,6 @@ PAIRS = [
 IDS = [pair[0].__name__ for pair in PAIRS]
 # Builder arguments a fit computes from its data and seed, not from a parameter.
 FROM_THE_FIT = {"input_shape", "n_classes", "seed", "schedule_steps", "whitening", "compile"}
-# A fit's precision setting is resolved once per process; "auto" either way.
 X, y = make_images(n=24, size=8)
 
 

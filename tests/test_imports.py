@@ -276,25 +276,58 @@ def benchmarks_graph(root=BENCHMARKS):
     return graph
 
 
+def _private(name):
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _dotted(node):
+    """``["a", "b", "c"]`` of the expression ``a.b.c``, or None when it starts with no name."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return [node.id, *reversed(parts)] if isinstance(node, ast.Name) else None
+
+
 def private_skcifar_imports(root=BENCHMARKS):
-    """``file: import`` of every private skcifar module or name the benchmarks import."""
+    """``file:line: name [private parts]`` of each private skcifar name the benchmarks use.
+
+    A private module or name imported from skcifar counts, and so does an
+    attribute read or written on what an import from skcifar binds
+    (``backend._name`` after ``from skcifar.utils import backend``), at its
+    first private part.
+    """
     found = []
     for path in sorted(root.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        bound = {}  # a name an import from skcifar binds -> the skcifar name it stands for
+        for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 modules, names = [alias.name for alias in node.names], []
+                for alias in node.names:
+                    local = alias.asname or alias.name.split(".")[0]
+                    bound[local] = alias.name if alias.asname else local
             elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
                 modules, names = [node.module], [alias.name for alias in node.names]
+                for alias in node.names:
+                    bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"
             else:
                 continue
             for module in modules:
                 if module.split(".")[0] != "skcifar":
                     continue
-                private = [p for p in module.split(".") if p.startswith("_")]
-                private += [n for n in names if n.startswith("_")]
+                private = [p for p in module.split(".") if _private(p)]
+                private += [n for n in names if _private(n)]
                 if private:
                     found.append(f"{path.name}:{node.lineno}: {module} {private}")
-    return found
+        bound = {k: v for k, v in bound.items() if v.split(".")[0] == "skcifar"}
+        for node in ast.walk(tree):
+            dotted = _dotted(node) if isinstance(node, ast.Attribute) else None
+            if dotted and dotted[0] in bound and _private(node.attr):
+                if not any(map(_private, dotted[1:-1])):  # else reported at an inner part
+                    name = ".".join([bound[dotted[0]], *dotted[1:]])
+                    found.append(f"{path.name}:{node.lineno}: {name} {[node.attr]}")
+    return sorted(found, key=lambda line: (line.split(":")[0], int(line.split(":")[1]), line))
 
 
 def benchmark_layer_violations(graph, layers=BENCHMARK_LAYERS):
@@ -331,7 +364,15 @@ def test_the_benchmarks_use_skcifars_public_names_only():
 def test_the_benchmark_checks_see_cycles_and_private_names(tmp_path):
     (tmp_path / "a.py").write_text("import b\n")
     (tmp_path / "b.py").write_text("def f():\n    from a import x\n")
-    private = "from skcifar.estimators._base import X\nfrom skcifar import _y\n"
+    private = (
+        "from skcifar.estimators._base import X\n"
+        "from skcifar import _y\n"
+        "from skcifar.utils import backend\n"
+        "import skcifar.utils as utils, numpy as np, skcifar\n"
+        "def f():\n"
+        "    backend._FLAG = backend.public + np._private + skcifar.__version__\n"
+        "    return utils.backend._read()._inner, skcifar._hidden.value, local._name\n"
+    )
     (tmp_path / "c.py").write_text(private)
     assert cycles(benchmarks_graph(tmp_path)) == [["a", "b", "a"]]
     (tmp_path / "_leaf.py").write_text("import c\n")
@@ -343,4 +384,7 @@ def test_the_benchmark_checks_see_cycles_and_private_names(tmp_path):
     assert private_skcifar_imports(tmp_path) == [
         "c.py:1: skcifar.estimators._base ['_base']",
         "c.py:2: skcifar ['_y']",
+        "c.py:6: skcifar.utils.backend._FLAG ['_FLAG']",
+        "c.py:7: skcifar._hidden ['_hidden']",
+        "c.py:7: skcifar.utils.backend._read ['_read']",
     ]

@@ -117,7 +117,7 @@ def _add_train(commands):
         "--widths",
         type=filters,
         metavar="W1,W2,...",
-        help="filters of each residual stage, resnet only (default 64,256,256)",
+        help="filters of each stage, resnet only (default 64,256,256)",
     )
     parser.add_argument(
         "--time-budget",

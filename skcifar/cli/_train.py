@@ -38,7 +38,7 @@ def _make_pipeline(args):
 
     params = {"random_state": args.seed, "verbose": progress_verbosity(args.quiet)}
     # Options left out keep the classifier's own defaults (e.g. batches of 32 for the
-    # notebook's networks, 1,024 for the residual network); train() has refused
+    # notebook's networks, 1,024 for the ResNet-style network); train() has refused
     # --filters and --widths for the other networks.
     for name in ("epochs", "batch_size", "time_budget", "filters", "widths"):
         if getattr(args, name) is not None:

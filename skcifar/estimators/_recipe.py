@@ -137,6 +137,10 @@ class Recipe(TrainingPlugin):
         Average the weights (:class:`Lookahead`).
     """
 
+    # The network's schedule, and lookahead with it, spans the whole fit: a
+    # longer fit is no continuation of a shorter one.
+    continues_shorter_runs = False
+
     def __init__(self, *, alternating_flip, whiten_bias_epochs, lookahead):
         self.alternating_flip = bool(alternating_flip)
         self.whiten_bias_epochs = whiten_bias_epochs

@@ -199,7 +199,6 @@ class ResNetClassifier(KerasImageClassifier):
         "lookahead": ["boolean"],
         "tta_shift": [Interval(Integral, 0, None, closed="left")],
     }
-    _schedule_spans_the_fit = True  # memory reuses exact repeats only
 
     def __init__(
         self,

@@ -150,7 +150,15 @@ class Recipe(TrainingPlugin):
         return {"flip": AlternatingFlip(len(fit.X), fit.seed)} if self.alternating_flip else {}
 
     def plan(self, fit, steps):
-        set_schedule_steps(fit.estimator.model_, steps)  # the schedule spans the planned steps
+        """A fresh fit's schedule spans the planned steps; a continued fit keeps its schedule.
+
+        The schedule is a function of the optimizer's steps since the network
+        was built, so a continued fit (``warm_start``, budgeted or not) goes
+        on along the schedule laid out when the network was built, and at
+        its end rate once it has run out.
+        """
+        if not fit.continuing:
+            set_schedule_steps(fit.estimator.model_, steps)
 
     def callbacks(self, fit):
         callbacks = []

@@ -108,17 +108,32 @@ def test_a_budget_plans_from_the_timed_step_and_tells_every_plugin(monkeypatch):
     fit = SimpleNamespace(
         estimator=clf.initialize(X, y), X=np.asarray(X, np.float32) / 255, y=np.arange(40) % 2,
         weights=None, rows=np.arange(40), validation_rows=None, steps_per_epoch=5, started=100.0,
-        replan=lambda steps: plugin.plan(None, steps),
+        partial=False, replan=lambda steps: plugin.plan(None, steps),
     )  # fmt: skip
     budget = Budget(0.13)
     limit = budget.step_limit(fit, done=0)
     assert budget.per_step == 0.01 and budget.deadline == 100.13
     assert limit.limit == 13 and plugin.plans == [13]  # 0.13 s of 0.01 s steps
     assert limit.max_steps == budget.max_steps == math.ceil(13 * _budget.MAX_GROWTH)
+    with pytest.raises(RuntimeError, match="3 steps were resumed"):
+        budget.step_limit(fit, done=3)  # a budget plans a fit from its start only
 
 
-def _spying_on_resume(exact_only=None, **params):
-    """A classifier whose Resume plug-in records the steps it resumed from."""
+def test_partial_fit_ignores_the_budget_and_early_stopping():
+    plugin = Recording()
+    clf = _with(plugin, time_budget=0.001, early_stopping=True).partial_fit(X, y)
+    assert plugin.calls[-1] == "finish after 5" and plugin.plans == []  # one epoch, unplanned
+    assert set(clf.history_) == {"loss", "accuracy"}  # no validation: no early stopping
+
+
+class Exact(TrainingPlugin):
+    """A plug-in whose longer fits are no continuation of shorter ones."""
+
+    continues_shorter_runs = False
+
+
+def _spying_on_resume(*plugins, **params):
+    """A classifier with ``plugins`` whose Resume plug-in records the steps it resumed from."""
 
     class Spied(Resume):
         def resume(self, fit):
@@ -126,12 +141,13 @@ def _spying_on_resume(exact_only=None, **params):
             return self.done
 
     class WithSpy(CNNClassifier):
+        def _extra_plugins(self, fit):
+            return list(plugins)
+
         def _plugins(self, fit):
             plugins = super()._plugins(fit)
-            self.resume_plugin = next(p for p in plugins if isinstance(p, Resume))
-            index = plugins.index(self.resume_plugin)
-            only = self.resume_plugin.exact_only if exact_only is None else exact_only
-            plugins[index] = self.resume_plugin = Spied(only)
+            index = next(i for i, p in enumerate(plugins) if isinstance(p, Resume))
+            plugins[index] = self.resume_plugin = Spied()
             return plugins
 
     return WithSpy(**{**TINY, **params})
@@ -142,10 +158,11 @@ def test_resume_returns_the_steps_of_the_longest_usable_checkpoint(tmp_path):
     assert first.resume_plugin.done == 0  # nothing cached yet; stored at 10 steps
     longer = _spying_on_resume(epochs=3, memory=tmp_path).fit(X, y)
     assert longer.resume_plugin.done == 10 and longer.n_iter_ == 3
-    # Exact only: the 15-step run may not continue the 10-step one, but is cached itself.
-    exact = _spying_on_resume(exact_only=True, epochs=2.6, memory=tmp_path).fit(X, y)
+    # A plug-in of exact runs only: the 13-step run may not continue the 10-step one,
+    # but is cached itself.
+    exact = _spying_on_resume(Exact(), epochs=2.6, memory=tmp_path).fit(X, y)
     assert exact.resume_plugin.done == 0 and exact.n_iter_ == pytest.approx(13 / 5)
-    repeat = _spying_on_resume(exact_only=True, epochs=2.6, memory=tmp_path).fit(X, y)
+    repeat = _spying_on_resume(Exact(), epochs=2.6, memory=tmp_path).fit(X, y)
     assert repeat.resume_plugin.done == 13  # the very run: nothing left to train
     assert repeat.history_ == exact.history_ and repeat.n_iter_ == exact.n_iter_
 
@@ -157,7 +174,9 @@ def test_resume_never_resumes_a_continued_fit(tmp_path):
 
 
 def test_user_callbacks_are_checked_and_early_stopping_keeps_the_best_weights():
-    fit = SimpleNamespace(estimator=SimpleNamespace(callbacks=[keras.callbacks.History(), "x"]))
+    fit = SimpleNamespace(
+        estimator=SimpleNamespace(callbacks=[keras.callbacks.History(), "x"]), partial=False
+    )
     with pytest.raises(TypeError, match="'callbacks' parameter must be a list of keras"):
         UserCallbacks().callbacks(fit)
     fit.estimator.callbacks = None
@@ -169,3 +188,4 @@ def test_user_callbacks_are_checked_and_early_stopping_keeps_the_best_weights():
         3,
         True,
     )
+    assert EarlyStopping(3).callbacks(SimpleNamespace(partial=True)) == []  # no validation

@@ -13,6 +13,7 @@ import skcifar
 from skcifar import PixelScaler, ResNetClassifier
 from skcifar.architectures import build_resnet, patch_whitening, schedule_steps
 from skcifar.architectures._training import MuonSGD, ScaledSGD, WarmupDecay, orthogonalised
+from skcifar.estimators._inputs import split_rows
 from skcifar.estimators._recipe import AlternatingFlip, Lookahead, Recipe, WhiteningBiasFreeze
 from skcifar.utils.backend import import_keras, import_tensorflow
 from skcifar.utils.input_pipeline import batches
@@ -166,9 +167,10 @@ def test_lookahead_averages_by_the_schedule_as_planned(data):
     X, y = data
     clf = ResNetClassifier(**{**TINY, "epochs": 2}).fit(X, y)
     recipe = Recipe(alternating_flip=False, whiten_bias_epochs=None, lookahead=True)
-    fit = SimpleNamespace(estimator=clf, X=X, seed=0)  # what the plug-in reads of a fit
+    fit = SimpleNamespace(estimator=clf, X=X, seed=0, continuing=False)  # what the plug-in reads
     lookahead = Lookahead(start_epoch=0, every=1, decay=1.0, power=1.0)  # rho = step / total
     lookahead.set_model(clf.model_)
+    clf.model_.optimizer.iterations.assign(0)  # the steps are counted from the optimizer's
     lookahead.on_train_begin()
     lookahead.on_train_batch_end(0)  # step 1: the average starts from the weights
     variable, start = lookahead.variables[0], lookahead.variables[0].numpy()
@@ -181,6 +183,47 @@ def test_lookahead_averages_by_the_schedule_as_planned(data):
         rho = step / total
         np.testing.assert_allclose(variable.numpy(), average + (1 - rho), rtol=1e-6)
     assert not np.allclose(variable.numpy(), start)
+
+
+def test_validation_sees_the_lookahead_average(data):
+    X, y = data
+    # 150 training rows in batches of 25: 6 steps an epoch. Lookahead starts its average
+    # at step 20 and the fit ends at step 28, so the epoch ends off an averaging step.
+    params = dict(TINY, batch_size=25, epochs=28 / 6, learning_rate=0.2, validation_fraction=0.25)
+    clf = ResNetClassifier(**params).fit(X, y)
+    rows, validation_rows = split_rows(np.arange(200) % 4, None, 0.25, 0)
+    assert len(rows) == 150 and clf.n_iter_ == pytest.approx(28 / 6)
+    kept = clf.model_.evaluate(
+        X[validation_rows], y[validation_rows], batch_size=256, verbose=0, return_dict=True
+    )
+    # The last validation pass measured the weights the fit kept, the average (the step-28
+    # weights it trained to measure 7e-4 lower). One batch of 50 rows either way.
+    assert clf.history_["val_loss"][-1] == pytest.approx(kept["loss"], rel=1e-5)
+
+
+def test_lookahead_counts_the_steps_of_the_whole_run(data):
+    X, y = data
+    lookaheads = []
+
+    class Spied(Recipe):
+        def callbacks(self, fit):
+            callbacks = super().callbacks(fit)
+            lookaheads.extend(c for c in callbacks if isinstance(c, Lookahead))
+            return callbacks
+
+    class WithSpy(ResNetClassifier):
+        def _extra_plugins(self, fit):
+            return [Spied(alternating_flip=False, whiten_bias_epochs=None, lookahead=True)]
+
+    # 4 steps an epoch: 16 steps fill the schedule; the warm-started fit goes past its end.
+    clf = WithSpy(**{**TINY, "batch_size": 50, "epochs": 4, "warm_start": True}).fit(X, y)
+    first = clf.predict_proba(X)
+    clf.fit(X, y)
+    assert schedule_steps(clf.model_) == 16
+    assert [lookahead.step for lookahead in lookaheads] == [16, 32]
+    # Past the schedule, it averages as at the schedule's end: the weights stay finite.
+    assert np.isfinite(clf.predict_proba(X)).all()
+    assert not np.allclose(clf.predict_proba(X), first)
 
 
 def test_the_recipe_plugin_gives_the_pieces_asked_for(fitted, data):

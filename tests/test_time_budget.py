@@ -115,6 +115,19 @@ def test_resnet_schedule_spans_a_fractional_run(data):
     assert float(clf.model_.optimizer.learning_rate) == pytest.approx(_schedule_end(clf))
 
 
+def test_a_continued_budgeted_fit_keeps_the_schedule_of_the_build(data, monkeypatch):
+    X, y = data
+    monkeypatch.setattr(_budget, "TIME_BUDGET_TOLERANCE", float("inf"))
+    clf = ResNetClassifier(widths=(4,), stem_filters=4, batch_size=40, epochs=1, warm_start=True)
+    clf.fit(X, y)  # 6 steps: the schedule of the build, run out
+    clf.set_params(time_budget=1.0).fit(X, y)
+    steps = int(clf.model_.optimizer.iterations.numpy())
+    assert steps >= 7 and schedule_steps(clf.model_) == 6  # the budget's plan left it
+    assert float(clf.model_.optimizer.learning_rate) == pytest.approx(_schedule_end(clf))
+    fresh = clone(clf).set_params(warm_start=False).fit(X, y)  # a fresh fit's spans its plan
+    assert schedule_steps(fresh.model_) == int(fresh.model_.optimizer.iterations.numpy())
+
+
 def _schedule_end(clf):
     """The rate at the end of a ResNet's schedule: the last step was reached."""
     return clf.learning_rate * SCHEDULES[clf.schedule]["end_fraction"]

@@ -100,7 +100,13 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         )
 
     def set_total_steps(self, total_steps):
-        """Lay the schedule out over ``total_steps`` optimiser steps from now on."""
+        """Lay the schedule out over the optimiser's first ``total_steps`` steps.
+
+        The rate is a function of the optimiser's step count since it was
+        built (its ``iterations``), so a new length also moves the steps
+        already taken along the new schedule; from step ``total_steps`` on
+        the rate stays at its end value.
+        """
         self.total_steps.assign(float(max(int(total_steps), 1)))
 
     def __call__(self, step):

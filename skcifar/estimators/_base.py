@@ -58,7 +58,6 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     * ``_check_architecture()`` - checks the parameter constraints cannot express;
     * ``_extra_plugins(fit)`` - plug-ins of the network's own training recipe;
     * ``_inference_batch()`` - rows per batch of prediction and the validation loss;
-    * ``_schedule_spans_the_fit`` - True where a longer fit is no continuation of a shorter one;
     * ``_wrap_inference(probabilities)`` - :meth:`inference_function` around the network's.
 
     ``ClassifierMixin`` comes first in the bases, as scikit-learn requires.
@@ -82,8 +81,6 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
     }
-    # A learning-rate schedule laid out over the whole fit: memory reuses exact repeats only.
-    _schedule_spans_the_fit = False
 
     def _set_params_from(self, arguments):
         """Store ``__init__``'s ``arguments`` (its ``locals()``) unchanged, as scikit-learn asks."""
@@ -330,15 +327,17 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
                 plugin.finish(fit, limit)
 
     def _plugins(self, fit):
-        """The fit's plug-ins, in the order their callbacks run (see ``_plugins.py``)."""
-        plugins = []
-        if self.memory is not None:
-            plugins.append(Resume(exact_only=self.early_stopping or self._schedule_spans_the_fit))
-        if self.time_budget is not None and not fit.partial:
+        """The fit's plug-ins, in the order the loop asks them (see ``_plugins.py``).
+
+        Their callbacks run in this order too, before the step limit's and
+        the non-finite guard's.
+        """
+        plugins = [Resume()] if self.memory is not None else []
+        if self.time_budget is not None:
             plugins.append(Budget(self.time_budget))
         plugins += self._extra_plugins(fit)
         plugins.append(UserCallbacks())
-        if self.early_stopping and not fit.partial:
+        if self.early_stopping:
             plugins.append(EarlyStopping(self.n_iter_no_change))
         return plugins
 

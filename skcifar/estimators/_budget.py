@@ -31,7 +31,8 @@ REPLAN_WINDOW = 20
 #: again (or twice that share early): a budgeted fit ends within
 #: ``(1 + TIME_BUDGET_TOLERANCE) * time_budget``, barring a single slow step.
 TIME_BUDGET_TOLERANCE = 0.02
-# ... and may grow by up to this factor when the machine turns out faster.
+# A later plan has at most this factor times the first plan's steps (the
+# machine turned out faster).
 MAX_GROWTH = 1.25
 
 
@@ -70,7 +71,8 @@ class Budget(TrainingPlugin):
     plug-ins (:meth:`Fit.replan <skcifar.estimators._plugins.Fit.replan>`).
     Every ``REPLAN_SHARE`` of the steps it plans again (:meth:`check`) when
     the fit would end more than ``TIME_BUDGET_TOLERANCE`` of the budget late,
-    or twice that early (growing by at most ``MAX_GROWTH``).
+    or twice that early (growing by at most ``MAX_GROWTH``). ``partial_fit``
+    ignores the budget.
     """
 
     def __init__(self, seconds):
@@ -81,8 +83,17 @@ class Budget(TrainingPlugin):
         self.replanned = 0  # how often the plan changed while training
         self._tell = None
 
+    def not_cached_because(self, fit):
+        return "a time_budget fit's length depends on the clock"
+
     def step_limit(self, fit, done):
-        # done is 0: memory never resumes a time_budget fit (_resume._why_not_cached).
+        if fit.partial:
+            return None
+        if done:  # not_cached_because keeps memory from resuming a budgeted fit
+            raise RuntimeError(
+                f"A time_budget fit plans its steps from the start, but {done} steps were "
+                "resumed: a plug-in resumed a budgeted fit."
+            )
         estimator = fit.estimator
         n_validation = 0 if fit.validation_rows is None else len(fit.validation_rows)
         # In training batches: the estimate is a share of a training step.

@@ -1,13 +1,16 @@
 """What a fit is made of beyond validate, build, feed and ``model.fit``: plug-ins.
 
 The training loop (:meth:`KerasImageClassifier._train`) knows the features
-of a fit only through :class:`TrainingPlugin`'s hooks. It asks every
-plug-in in order, each hook once: ``resume``, ``batches``, ``step_limit``,
-``callbacks`` and, once training ends, ``finish``; each plan of the fit's
-steps reaches every plug-in's ``plan``. A classifier lists its plug-ins in
-``_plugins``: ``Resume`` (``memory``, ``_resume.py``), ``Budget``
-(``time_budget``, ``_budget.py``), the ResNet's ``Recipe`` (``_recipe.py``),
-:class:`UserCallbacks` and :class:`EarlyStopping` (here).
+of a fit only through :class:`TrainingPlugin`'s hooks. It asks the plug-ins
+in order, hook by hook: every plug-in's ``resume``, then ``batches``, then
+``step_limit`` until one gives a limit, then every ``callbacks`` and, once
+training ends, every ``finish``; each plan of the fit's steps reaches every
+plug-in's ``plan``. Each plug-in tells ``Resume`` what ``memory`` may do
+with a fit (``continues_shorter_runs``, ``not_cached_because``). A
+classifier lists its plug-ins in ``_plugins``: ``Resume`` (``memory``,
+``_resume.py``), ``Budget`` (``time_budget``, ``_budget.py``), the ResNet's
+``Recipe`` (``_recipe.py``), :class:`UserCallbacks` and
+:class:`EarlyStopping` (here).
 """
 
 from __future__ import annotations
@@ -67,6 +70,15 @@ def state_variables(model):
 class TrainingPlugin:
     """A feature of a fit; every hook does nothing unless a plug-in overrides it."""
 
+    #: Whether a fit with this plug-in continues a shorter run of itself, so
+    #: that ``memory`` may resume it from a shorter run's checkpoint (False:
+    #: from a checkpoint of exactly its own steps only).
+    continues_shorter_runs = True
+
+    def not_cached_because(self, fit):
+        """Why ``memory`` can neither resume nor store this fit, or None (it can)."""
+        return None
+
     def resume(self, fit):
         """Steps of this run already trained (and loaded into the network); 0 to start anew."""
         return 0
@@ -98,6 +110,9 @@ class TrainingPlugin:
 class UserCallbacks(TrainingPlugin):
     """The ``callbacks`` parameter: the user's Keras callbacks, checked."""
 
+    def not_cached_because(self, fit):
+        return "callbacks cannot be compared between fits" if fit.estimator.callbacks else None
+
     def callbacks(self, fit):
         keras = import_keras()
         callbacks = list(fit.estimator.callbacks or [])
@@ -113,13 +128,18 @@ class UserCallbacks(TrainingPlugin):
 class EarlyStopping(TrainingPlugin):
     """``early_stopping``: stop after ``patience`` epochs without a better validation loss.
 
-    The best epoch's weights are kept.
+    The best epoch's weights are kept, so a longer fit is no continuation of
+    a shorter one. ``partial_fit`` (no validation rows) does not stop early.
     """
+
+    continues_shorter_runs = False
 
     def __init__(self, patience):
         self.patience = int(patience)
 
     def callbacks(self, fit):
+        if fit.partial:
+            return []
         keras = import_keras()
         return [
             keras.callbacks.EarlyStopping(

@@ -70,11 +70,17 @@ class Lookahead(keras.callbacks.Callback):
 
     From epoch ``start_epoch`` on, every ``every`` steps the average moves
     towards the weights by ``1 - rho`` and the weights are set to it, with
-    ``rho = decay ** every * (step / total) ** power``: little averaging
-    early, strong averaging at the end. ``total`` is the length of the
-    network's learning-rate schedule (:func:`skcifar.architectures.schedule_steps`),
-    read at each averaging, since a time budget may plan the fit again.
-    Batch-norm statistics are averaged too.
+    ``rho = decay ** every * min(step / total, 1) ** power``: little averaging
+    early, strong averaging at the end. ``step`` counts the optimizer's steps
+    of the whole run (its ``iterations``: a ``warm_start`` fit or
+    ``partial_fit`` counts on), as the learning-rate schedule does; ``total``
+    is the schedule's length (:func:`skcifar.architectures.schedule_steps`),
+    read at each averaging, since a time budget may plan the fit again. A
+    continued fit past the schedule's end averages as at its end.
+    Batch-norm statistics are averaged too. The weights are set to the
+    average at each epoch's end and before each validation pass, so the
+    validation loss (and ``early_stopping``, which keeps the best epoch's
+    weights) measures the weights the epoch ends with.
     """
 
     def __init__(self, start_epoch=3, every=5, decay=0.95, power=3.0):
@@ -83,7 +89,8 @@ class Lookahead(keras.callbacks.Callback):
         self.decay, self.power = float(decay), float(power)
 
     def on_train_begin(self, logs=None):
-        self.step, self.average, self.epoch = 0, None, 0
+        self.step = int(self.model.optimizer.iterations.numpy())  # 0 in a fresh fit
+        self.average, self.epoch = None, 0
         moving = [v for v in self.model.non_trainable_variables if "moving_" in v.path]
         self.variables = list(self.model.trainable_variables) + moving
 
@@ -97,14 +104,21 @@ class Lookahead(keras.callbacks.Callback):
         if self.average is None:
             self.average = [v.numpy() for v in self.variables]
             return
-        rho = self.decay**self.every * (self.step / schedule_steps(self.model)) ** self.power
+        progress = min(self.step / schedule_steps(self.model), 1.0)
+        rho = self.decay**self.every * progress**self.power
         for variable, average in zip(self.variables, self.average, strict=True):
             average *= rho
             average += (1 - rho) * variable.numpy()
             variable.assign(average)
 
+    def on_test_begin(self, logs=None):
+        self._set_to_average()  # Keras validates before on_epoch_end
+
     def on_epoch_end(self, epoch, logs=None):
-        if self.average is not None:  # the averaged weights, also for validation
+        self._set_to_average()
+
+    def _set_to_average(self):
+        if self.average is not None:
             for variable, average in zip(self.variables, self.average, strict=True):
                 variable.assign(average)
 
@@ -123,6 +137,10 @@ class Recipe(TrainingPlugin):
         Average the weights (:class:`Lookahead`).
     """
 
+    # The network's schedule, and lookahead with it, spans the whole fit: a
+    # longer fit is no continuation of a shorter one.
+    continues_shorter_runs = False
+
     def __init__(self, *, alternating_flip, whiten_bias_epochs, lookahead):
         self.alternating_flip = bool(alternating_flip)
         self.whiten_bias_epochs = whiten_bias_epochs
@@ -132,7 +150,15 @@ class Recipe(TrainingPlugin):
         return {"flip": AlternatingFlip(len(fit.X), fit.seed)} if self.alternating_flip else {}
 
     def plan(self, fit, steps):
-        set_schedule_steps(fit.estimator.model_, steps)  # the schedule spans the planned steps
+        """A fresh fit's schedule spans the planned steps; a continued fit keeps its schedule.
+
+        The schedule is a function of the optimizer's steps since the network
+        was built, so a continued fit (``warm_start``, budgeted or not) goes
+        on along the schedule laid out when the network was built, and at
+        its end rate once it has run out.
+        """
+        if not fit.continuing:
+            set_schedule_steps(fit.estimator.model_, steps)
 
     def callbacks(self, fit):
         callbacks = []

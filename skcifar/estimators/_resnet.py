@@ -199,7 +199,6 @@ class ResNetClassifier(KerasImageClassifier):
         "lookahead": ["boolean"],
         "tta_shift": [Interval(Integral, 0, None, closed="left")],
     }
-    _schedule_spans_the_fit = True  # memory reuses exact repeats only
 
     def __init__(
         self,
@@ -262,6 +261,11 @@ class ResNetClassifier(KerasImageClassifier):
             momentum=self.momentum,
             weight_decay=self.weight_decay,
             label_smoothing=self.label_smoothing,
+            # The schedule is laid out here, over ``epochs`` of the fit's
+            # steps per epoch, not by the recipe when training starts:
+            # initialize() builds without a fit, and partial_fit and warm_start
+            # continue along the schedule of the build. A time budget lays it
+            # out again over its plan (Recipe.plan).
             schedule_steps=training_steps(
                 self.epochs, math.ceil(max(n_train, 1) / self.batch_size)
             ),

@@ -31,16 +31,14 @@ _NOT_IN_KEY = ("epochs", "memory", "verbose", "callbacks")
 class Resume(TrainingPlugin):
     """``memory``: the plug-in that resumes a fit from its cached run and stores the run.
 
-    Parameters
-    ----------
-    exact_only : bool
-        Use only a checkpoint of exactly the fit's own step count:
-        ``early_stopping`` (the run ends on the best epoch's weights) and a
-        learning-rate schedule laid out over the whole fit.
+    The fit's plug-ins say what it may do: a plug-in's
+    :meth:`~skcifar.estimators._plugins.TrainingPlugin.not_cached_because`
+    keeps the fit out of the cache, and one with ``continues_shorter_runs``
+    False (``early_stopping``, the ResNet's recipe) lets it use only a
+    checkpoint of exactly the fit's own step count.
     """
 
-    def __init__(self, exact_only):
-        self.exact_only = bool(exact_only)
+    def __init__(self):
         self.cache = self.key = self.description = None
 
     def resume(self, fit):
@@ -50,7 +48,7 @@ class Resume(TrainingPlugin):
         cache = CheckpointCache(estimator.memory)
         if cache.path is None:  # joblib.Memory(None)
             return 0
-        reason = _why_not_cached(estimator)
+        reason = _why_not_cached(fit)
         if reason is None:
             params = estimator.get_params(deep=False)
             description = {
@@ -83,14 +81,18 @@ class Resume(TrainingPlugin):
                 stacklevel=user_stacklevel(),
             )
         self.cache, self.key, self.description = cache, key, description
+        exact_only = not all(plugin.continues_shorter_runs for plugin in fit.plugins)
         steps = training_steps(fit.epochs, fit.steps_per_epoch)
-        return self._load_longest(estimator, steps, fit.steps_per_epoch)
+        return self._load_longest(estimator, steps, fit.steps_per_epoch, exact_only)
 
-    def _load_longest(self, estimator, steps, steps_per_epoch):
-        """Load the longest usable checkpoint of at most ``steps``; return its steps (0: none)."""
+    def _load_longest(self, estimator, steps, steps_per_epoch, exact_only):
+        """Load the longest usable checkpoint of at most ``steps``; return its steps (0: none).
+
+        ``exact_only``: only a checkpoint of exactly ``steps``.
+        """
         for done in self.cache.steps(self.key):
             exact = done == steps
-            if done > steps or not exact and (self.exact_only or done % steps_per_epoch):
+            if done > steps or not exact and (exact_only or done % steps_per_epoch):
                 continue
             found = self.cache.read(self.key, done)
             if found is None:
@@ -133,16 +135,14 @@ class Resume(TrainingPlugin):
             )
 
 
-def _why_not_cached(estimator):
-    if not isinstance(estimator.random_state, Integral):
+def _why_not_cached(fit):
+    """Why the cache can hold no run of ``fit``: this plug-in's reasons, then the others'."""
+    if not isinstance(fit.estimator.random_state, Integral):
         return "random_state is not an int"
-    if estimator.callbacks:
-        return "callbacks cannot be compared between fits"
-    if estimator.time_budget is not None:
-        return "a time_budget fit's length depends on the clock"
-    if estimator.warm_start:
+    if fit.estimator.warm_start:
         return "warm_start continues the estimator's own network"
-    return None
+    reasons = (plugin.not_cached_because(fit) for plugin in fit.plugins)
+    return next((reason for reason in reasons if reason is not None), None)
 
 
 def _versions():

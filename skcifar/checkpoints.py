@@ -28,7 +28,7 @@ import numpy as np
 from .utils import npy
 from .utils.atomic import atomic_output
 from .utils.codec import encode
-from .utils.file_limits import ARCHIVE_ERRORS, check_methods
+from .utils.file_limits import ARCHIVE_ERRORS, check_methods, read_json
 from .utils.stacklevel import user_stacklevel
 
 DIRECTORY = "skcifar-checkpoints"
@@ -313,10 +313,7 @@ def _read_checkpoint(path, steps):
         text = member("meta", npy.STRING_KINDS)
         if text.shape != () or text.dtype.kind != "U":
             raise ValueError(f"meta is a {text.dtype} array of shape {text.shape}, not a text")
-        try:
-            meta = json.loads(str(text[()]))
-        except RecursionError:
-            raise ValueError("meta is JSON nested too deep") from None
+        meta = read_json(str(text[()]).encode(), "meta")
         if not isinstance(meta, dict):
             raise ValueError(f"meta is a JSON {type(meta).__name__}, not an object")
         n_variables = meta.get("n_variables")

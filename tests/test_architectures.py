@@ -83,3 +83,20 @@ def test_optimizer_learning_rate_and_copy():
 
 def test_uncompiled_model():
     assert not build_cnn(compile=False).compiled
+
+
+def test_muon_keeps_the_weight_decay_rules_of_scaled_sgd():
+    import numpy as np
+
+    from skcifar.architectures._training import MuonSGD
+
+    # A kernel of norm sqrt(filters), which Muon's rescaling keeps as it is.
+    kernel = keras.Variable(np.full((1, 1, 1, 4), 1.0, "float32"), name="kernel")
+    dense = keras.Variable(np.ones((2, 2), "float32"), name="dense")
+    bias = keras.Variable(np.ones(2, "float32"), name="bias")
+    optimizer = MuonSGD(learning_rate=0.1, weight_decay=0.5)
+    optimizer.apply_gradients([(keras.ops.zeros_like(v), v) for v in (kernel, dense, bias)])
+    # Muon's step (which rescales the kernel: a decay would change it by rounding only).
+    np.testing.assert_allclose(kernel.numpy(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(dense.numpy(), 1.0 - 0.1 * 0.5, rtol=1e-6)  # SGD's decay
+    np.testing.assert_allclose(bias.numpy(), 1.0, rtol=1e-6)  # decay_exempt

@@ -152,6 +152,23 @@ def test_invalid_ann_parameters(data):
         ANNClassifier(activation="wiggle").fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "name, optimizer_class",
+    [("AdamW", "AdamW"), ("RMSprop", "RMSprop"), ("NADAM", "Nadam"), ("sgd", "SGD")],
+)
+def test_optimizer_names_are_read_in_any_case(data, name, optimizer_class):
+    X, y = data
+    clf = ANNClassifier(**{**FAST_ANN, "epochs": 1, "optimizer": name}).fit(X, y)
+    assert type(clf.model_.optimizer).__name__ == optimizer_class
+
+
+def test_unknown_optimizer_error_lists_the_names(data):
+    X, y = data
+    with pytest.raises(ValueError, match="optimizer") as error:
+        ANNClassifier(**{**FAST_ANN, "optimizer": "Adamax"}).fit(X, y)
+    assert all(name in str(error.value) for name in ("'adam'", "'adamw'", "'rmsprop'"))
+
+
 def test_label_errors(data):
     X, y = data
     with pytest.raises(ValueError, match="2 classes"):

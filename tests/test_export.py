@@ -236,6 +236,18 @@ def test_savedmodel_export_replaces_only_its_own_directories(fitted, tmp_path, m
     )
 
 
+def test_savedmodel_target_with_deeply_nested_metadata_is_refused(fitted, tmp_path):
+    """Metadata nested too deep for ``json.loads`` is not skcifar's: the target is kept."""
+    target = tmp_path / "sm"
+    (target / "assets.extra").mkdir(parents=True)
+    (target / "saved_model.pb").write_bytes(b"graph")
+    (target / "assets.extra" / "skcifar.json").write_text("[" * 100_000 + "]" * 100_000)
+    before = tree(tmp_path)
+    with pytest.raises(ValueError, match="Cannot write a SavedModel.*a non-empty directory"):
+        skcifar.export(fitted["cnn"], target, format="savedmodel")
+    assert tree(tmp_path) == before
+
+
 def test_onnx_export_replaces_only_its_own_files(fitted, tmp_path):
     import onnx
 

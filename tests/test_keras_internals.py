@@ -110,18 +110,14 @@ def test_learning_rate_schedule_is_the_optimizers_schedule():
     assert keras_internals.learning_rate_schedule(None) is None
 
 
-def test_variable_index_and_weight_decay_hook():
+def test_variable_index_indexes_the_slot_lists():
     first, bias = keras.Variable(np.ones((2, 2), "float32")), keras.Variable(np.ones(2, "float32"))
-    optimizer = keras.optimizers.SGD(0.1, momentum=0.9, weight_decay=0.1)
-    optimizer.exclude_from_weight_decay(var_list=[bias])
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
     optimizer.build([first, bias])
     assert keras_internals.variable_index(optimizer, bias) == 1, _explained(
         "Optimizer._get_variable_index does not index the built variables"
     )
     assert optimizer.momentums[1].shape == bias.shape
-    assert optimizer._use_weight_decay(first) and not optimizer._use_weight_decay(bias), _explained(
-        "Optimizer._use_weight_decay no longer decides weight decay per variable"
-    )
 
 
 # -- nothing else reaches in --------------------------------------------------
@@ -130,11 +126,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skcifar"
 _INTERNAL_MODULES = ("keras.src", "tensorflow.python")
 _INTERNAL_ATTRIBUTES = {
     name.rpartition(".")[2] for name, _ in INTERNALS if name.startswith("keras.optimizers.")
-}
-#: Internal names used outside keras_internals, each with why it must stay.
-_ALLOWED = {
-    # An optimizer subclass overrides Keras' hook, so the method carries Keras' name.
-    ("skcifar/architectures/_training.py", "_use_weight_decay"),
 }
 
 
@@ -155,7 +146,7 @@ def _internal_uses(path):
             continue
         for name in names:
             internal = name.startswith(_INTERNAL_MODULES) or name in _INTERNAL_ATTRIBUTES
-            if internal and (relative, name) not in _ALLOWED:
+            if internal:
                 yield f"{relative}:{node.lineno}: {name}"
 
 

@@ -9,17 +9,16 @@ That network is ResNet-style and plain by default (``residual=False``;
 
 from __future__ import annotations
 
-from ..utils.backend import import_keras
+from ..utils.backend import import_keras, import_tensorflow
 
 keras = import_keras()
 ops = keras.ops
-
-import tensorflow as tf  # noqa: E402 - the backend (imported quietly above)
+tf = import_tensorflow()
 
 
 @keras.saving.register_keras_serializable(package="skcifar")
 class RandomShiftFlip(keras.layers.Layer):
-    """Random crop with zero padding plus random horizontal flip, per image.
+    """Random crop of the padded image plus random horizontal flip, per image.
 
     Equivalent to padding each image by ``max_shift`` pixels and cropping a
     random window of the original size, then flipping it left-right with

@@ -157,7 +157,7 @@ def build_resnet(
 ):
     """Build the fast network for small images (plain; ``residual=True`` adds skips).
 
-    Stem: Conv 2x2 (``stem_filters``, relu), or a frozen patch-whitening
+    Stem: Conv 2x2 (``stem_filters``, ``activation``), or a frozen patch-whitening
     layer (``whitening``). Then one stage per entry of ``widths``: Conv 3x3
     -> MaxPool 2x2 -> BatchNorm -> activation -> Conv 3x3 -> BatchNorm ->
     activation; ``residual=True`` adds the stage's input around its second

@@ -250,14 +250,13 @@ class MuonSGD(ScaledSGD):
         self.newton_schulz_steps = int(newton_schulz_steps)
 
     def build(self, variables):
-        super().build(variables)
         self._muon = [len(variable.shape) == 4 for variable in variables]
+        # Muon rescales the kernels itself: weight decay spares them (and decay_exempt's names).
+        kernels = [variable for variable in variables if len(variable.shape) == 4]
+        self.exclude_from_weight_decay(var_list=kernels, var_names=list(self.decay_exempt))
+        super().build(variables)
         if not self.momentum:  # SGD made no momentum slots; Muon needs them
             self.momentums = self.add_optimizer_variables(variables, "momentum")
-
-    def _use_weight_decay(self, variable):
-        index = variable_index(self, variable)
-        return not self._muon[index] and super()._use_weight_decay(variable)
 
     def update_step(self, gradient, variable, learning_rate):
         index = variable_index(self, variable)

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from ..architectures import build_ann
 from ..utils.sizes import check_sizes
-from ._base import KerasImageClassifier
+from ._base import NOTEBOOK_CONSTRAINTS, KerasImageClassifier
 from ._docstrings import common_parameters
 
 
@@ -53,6 +53,7 @@ class ANNClassifier(KerasImageClassifier):
 
     _parameter_constraints: dict = {
         **KerasImageClassifier._parameter_constraints,
+        **NOTEBOOK_CONSTRAINTS,
         "hidden_layer_sizes": [tuple, list, np.ndarray, Integral],
         "activation": [StrOptions({"relu", "tanh", "sigmoid", "elu", "gelu", "linear"})],
     }

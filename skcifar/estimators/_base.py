@@ -1,7 +1,7 @@
 """Stage 3 - the path of every classifier from ``fit`` to Keras' ``model.fit``.
 
 Read :meth:`KerasImageClassifier._train` top to bottom: validate -> encode ->
-build (seeded) -> plug-ins -> feed -> train -> record history. The features
+build (seeded) -> plug-ins -> feed -> train -> finish. The features
 of a fit (``memory``, ``time_budget``, a recipe, callbacks, early stopping)
 are plug-ins (:mod:`skcifar.estimators._plugins`).
 """
@@ -44,7 +44,23 @@ from ._steps import StepLimit, training_steps
 
 #: Smallest batch of prediction and of the validation loss (``batch_size`` may be larger).
 MIN_INFERENCE_BATCH = 256
-_OPTIMIZER_NAMES = {form for name in OPTIMIZERS for form in (name, name.upper(), name.title())}
+
+
+class _AnyCase(StrOptions):
+    """Constraint: a str among ``options`` in any case (Keras' "AdamW", "RMSprop")."""
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, str) and val.lower() in self.options
+
+    def __str__(self):
+        return f"{super().__str__()} (any case)"
+
+
+#: The parameters of the notebook classifiers (ANN, CNN) beyond the shared ones.
+NOTEBOOK_CONSTRAINTS = {
+    "optimizer": [_AnyCase(set(OPTIMIZERS)), HasMethods(["get_config"])],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+}
 
 
 class KerasImageClassifier(ClassifierMixin, BaseEstimator):
@@ -64,7 +80,6 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "optimizer": [StrOptions(_OPTIMIZER_NAMES), HasMethods(["get_config"])],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "epochs": [Interval(Real, 0, None, closed="neither")],
         "time_budget": [Interval(Real, 0, None, closed="neither"), None],
@@ -78,7 +93,6 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         "callbacks": [list, None],
         "warm_start": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
     }
 
@@ -314,7 +328,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             fit.plugins = self._plugins(fit)
             done = sum(plugin.resume(fit) for plugin in fit.plugins)
             fit.initial_epoch += done // fit.steps_per_epoch
-            train, validation = self._feed(fit)
+            train, validation = self._feed(fit)  # first: a time budget's plan counts its cost
             limit = self._step_limit(fit, done)
             if limit.trained >= limit.limit:  # the cache held this very run: nothing to train
                 return
@@ -489,7 +503,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
 
     # -- scikit-learn protocol --------------------------------------------------
     def __sklearn_is_fitted__(self):
-        return hasattr(self, "model_")
+        return self.initialized_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..architectures import build_cnn
 from ..utils.sizes import check_kernel_size, check_sizes
-from ._base import KerasImageClassifier
+from ._base import NOTEBOOK_CONSTRAINTS, KerasImageClassifier
 from ._docstrings import common_parameters
 
 
@@ -56,6 +56,7 @@ class CNNClassifier(KerasImageClassifier):
 
     _parameter_constraints: dict = {
         **KerasImageClassifier._parameter_constraints,
+        **NOTEBOOK_CONSTRAINTS,
         "filters": [tuple, list, np.ndarray, Integral],
         "kernel_size": [Integral, tuple, list, np.ndarray],
         "dense_units": [tuple, list, np.ndarray, Integral],

@@ -118,8 +118,6 @@ class Resume(TrainingPlugin):
         if self.key is None:
             return
         meta = {
-            "steps_per_epoch": limit.steps_per_epoch,
-            "trained_steps": limit.trained,
             "stopped_early": limit.trained < limit.limit,
             "n_iter": fit.estimator.n_iter_,
             "history": fit.estimator.history_,

@@ -82,7 +82,7 @@ def is_model_file(path):
             info = archive.getinfo(MANIFEST)
             if info.file_size > _MAX_MANIFEST_BYTES:
                 return False
-            manifest = json.loads(archive.read(info).decode("utf-8"))
+            manifest = read_json(archive.read(info), MANIFEST)
     except (OSError, KeyError, ValueError, RuntimeError, NotImplementedError, *ARCHIVE_ERRORS):
         return False
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT
@@ -131,7 +131,7 @@ def _read_manifest(archive, path):
             parse_constant=_refuse_constant,
             parse_float=_finite_float,
         )
-    except (*ARCHIVE_ERRORS, ValueError, RecursionError) as exc:  # ValueError: JSON, UTF-8
+    except (*ARCHIVE_ERRORS, ValueError) as exc:  # ValueError: JSON, UTF-8, nesting
         raise ValueError(
             f"{path!r}: cannot read {MANIFEST} ({exc}); the file is damaged. Save it again."
         ) from None

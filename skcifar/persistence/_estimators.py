@@ -9,6 +9,7 @@ never imports a path read from the file. No path is taken from a file either
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
@@ -146,7 +147,7 @@ def restore(node, read_member, load_model, notes, where=None, depth=0):
         params["steps"] = _restore_steps(
             node.get("steps"), read_member, load_model, notes, where, depth
         )
-    unknown = set(params) - set(cls._get_param_names())
+    unknown = set(params) - set(inspect.signature(cls).parameters)
     if unknown:
         raise ValueError(
             f"Unknown parameters {sorted(unknown)} for {where} ({name}): the file was written by "
@@ -154,7 +155,8 @@ def restore(node, read_member, load_model, notes, where=None, depth=0):
         )
     try:
         estimator = cls(**params)
-        estimator._validate_params()  # scikit-learn's parameter constraints
+        # The constraints, checked at load rather than at fit: scikit-learn has no public call.
+        estimator._validate_params()
     except (TypeError, ValueError) as exc:
         raise ValueError(f"Cannot rebuild {where} ({name}): {exc}") from exc
     if name != "Pipeline" and node.get("fitted") is True:

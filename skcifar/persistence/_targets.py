@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 
+from ..utils.file_limits import read_json
 from ..utils.targets import check_directory, check_target
 from ._archive import is_model_file
 
@@ -69,9 +70,9 @@ def is_savedmodel_export(path):
             return False
         if os.path.islink(metadata) or os.path.getsize(metadata) > _MAX_METADATA_BYTES:
             return False
-        with open(metadata, encoding="utf-8") as file:
-            info = json.load(file)
-    except (OSError, UnicodeDecodeError, ValueError):
+        with open(metadata, "rb") as file:
+            info = read_json(file.read(), metadata)
+    except (OSError, ValueError):  # ValueError: JSON, UTF-8, nesting
         return False
     return isinstance(info, dict) and info.get("format") == "savedmodel"
 

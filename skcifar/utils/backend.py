@@ -194,7 +194,7 @@ def released_gradient_registrations():
     Keras' TensorFlow optimizer sums gradients with ``all_reduce``, built on
     ``tf.custom_gradient``: every graph trace registers a ``CustomGradient-<n>``
     function whose closure holds the whole train step, and TensorFlow never
-    removes it (20 fits of a grid search grew the process by ~190 MB). They are
+    removes it (a grid search's process grows with each fit: docs/benchmarks.md). They are
     needed only while tracing, so those added during the block are removed
     when it ends. Where TensorFlow's private registry moved, this does nothing.
     """
@@ -234,8 +234,8 @@ def release_memory():
     Keras models hold reference cycles, so a discarded model is freed only by
     the cyclic garbage collector, and glibc keeps the freed blocks mapped.
     Called before each new network is built, it keeps long searches flat. A
-    full collection takes about 0.2 s with TensorFlow loaded, so it runs the
-    first time, then only when the time since the last one is at least
+    full collection is slow with TensorFlow loaded (docs/benchmarks.md), so it
+    runs the first time, then only when the time since the last one is at least
     1 / ``RELEASE_SHARE`` times what that one took, or the resident size has
     grown by ``RELEASE_GROWTH`` since it.
 

@@ -174,9 +174,9 @@ def batches(
     options.experimental_optimization.apply_default_optimizations = False
     # No autotuning thread: destroying an iterator waits for that thread, and
     # with the garbage collector holding the interpreter (Keras models are
-    # freed by it) that wait took 1 to 2 s per iterator, 16 to 40 s for 20 of
-    # them. AUTOTUNE then means one call per core and a small fixed prefetch,
-    # far faster than any network here consumes (10,000+ images/s).
+    # freed by it) that wait lasts seconds (docs/benchmarks.md). AUTOTUNE then
+    # means one call per core and a small fixed prefetch, far faster than any
+    # network here consumes.
     options.autotune.enabled = False
     data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     return data.with_options(options)

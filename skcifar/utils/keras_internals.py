@@ -56,10 +56,6 @@ INTERNALS = (
         "keras.optimizers.Optimizer._get_variable_index",
         "the index of a trained variable in the optimizer's slot lists",
     ),
-    (
-        "keras.optimizers.Optimizer._use_weight_decay",
-        "the hook that decides per variable whether weight decay applies",
-    ),
 )
 
 _UNINITIALIZED_VARIABLES = "uninitialized_variables"

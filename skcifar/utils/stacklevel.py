@@ -10,7 +10,7 @@ _LIBRARIES = frozenset({"skcifar", "sklearn", "joblib"})
 
 
 def user_stacklevel():
-    """``warnings.warn``'s ``stacklevel`` for the first caller outside skcifar and scikit-learn.
+    """``warnings.warn``'s ``stacklevel``: the first caller outside skcifar, sklearn and joblib.
 
     Counted from the function that calls this one, which passes it straight
     to ``warnings.warn``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from importlib import metadata
 
-#: skcifar's version (``skcifar.__version__``; pyproject.toml holds the same).
+#: skcifar's version (``skcifar.__version__``; pyproject.toml reads it from here).
 __version__ = "0.1.0"
 
 

@@ -34,8 +34,8 @@ _DOC_TRAINING = """
         ``partial_fit`` ignores it.
     batch_size : int, default={batch_size}
         Samples per gradient step. Prediction and the validation loss run
-        in batches of ``max(batch_size, 256)``: an image's output does not
-        depend on its batch.
+        in batches of ``max(batch_size, 256)``; a row predicted in another
+        batch can differ in its last bits (see ``predict_proba``'s Notes).
     validation_fraction : float in [0, 1) or None, default=None
         Fraction of the training data held out (stratified, seeded by
         ``random_state``) to report ``val_loss``/``val_accuracy`` each epoch

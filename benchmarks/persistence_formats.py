@@ -1,9 +1,8 @@
 """skcifar.save/load against skops.io.dump/load: file size, seconds, what each refuses.
 
 Two models: a small CNN pipeline fitted for one epoch on 512 CIFAR-shaped
-images, and the default ResNetClassifier fitted for one epoch on 64 of them
-(skcifar.load refuses a classifier that ``initialize`` built but no fit
-trained). Seconds are the median of 5 runs. Then four crafted files per
+images, and the default ResNetClassifier fitted for one epoch on 64 of them.
+Seconds are the median of 5 runs, printed with lscpu's CPU model. Then four crafted files per
 format: a network with a ``Lambda`` layer, a ``memory`` path, an array
 declaring 4 GiB, and a type outside skcifar's. Needs skops::
 
@@ -22,6 +21,7 @@ import tracemalloc
 import warnings
 import zipfile
 
+import _common
 import numpy as np
 import skops.io as sio
 from sklearn.pipeline import make_pipeline
@@ -175,6 +175,7 @@ def outcome(load, path):
 
 
 def main():
+    print(f"CPU: {_common.cpu_model()}, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmpdir:
         for row in measure(tmpdir):
             print(

@@ -1,4 +1,4 @@
-"""Start Python processes that do one thing at the same moment, for tests of concurrent writers."""
+"""Start fresh Python processes: one at a time (``run_python``), or several released together."""
 
 import os
 import subprocess
@@ -34,3 +34,18 @@ def run_together(script, argvs, outs, go, timeout):
         results = [process.communicate(timeout=timeout) for process in processes]
     assert [process.returncode for process in processes] == [0] * len(processes), results
     return results
+
+
+def run_python(script, *args, env=None):
+    """Run ``script`` in a fresh Python process with this process's import path (and ``env``)."""
+    env = {
+        **os.environ,
+        **(env or {}),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr

@@ -1,11 +1,8 @@
 """MLflow's sklearn flavour in its default (skops) format: save or log, load in a new process."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
+from _processes import run_python
 from _synthetic import make_images
 from sklearn.pipeline import make_pipeline
 
@@ -52,17 +49,7 @@ def load_in_fresh_process(uri, X, tmp_path, env=None):
     """``(predict_proba, pyfunc predict)`` of the model at ``uri``, loaded by a new process."""
     files = [str(tmp_path / name) for name in ("X.npy", "p.npy", "l.npy")]
     np.save(files[0], X)
-    env = {
-        **os.environ,
-        **(env or {}),
-        "PYTHONPATH": os.pathsep.join(sys.path),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", _LOAD, uri, *files],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    run_python(_LOAD, uri, *files, env=env)
     return np.load(files[1]), np.load(files[2])
 
 

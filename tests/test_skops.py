@@ -2,13 +2,11 @@
 
 import io
 import json
-import os
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
 import pytest
+from _processes import run_python
 from _synthetic import make_images
 from sklearn.pipeline import make_pipeline
 
@@ -85,16 +83,6 @@ from skcifar.persistence import SKOPS_TRUSTED_TYPES
 model = skops.io.load(sys.argv[1], trusted=SKOPS_TRUSTED_TYPES)
 np.save(sys.argv[2], model.predict_proba(np.load(sys.argv[3])))
 """
-
-
-def run_python(script, *args):
-    """Run ``script`` in a fresh Python process with this process's import path."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run(
-        [sys.executable, "-c", script, *map(str, args)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
 
 
 def test_a_file_loads_in_a_fresh_process(fitted, data, tmp_path):

@@ -56,8 +56,7 @@ def _limit_threads_here(n_threads, slots_on_host, dask_worker=None):
     # something else started TensorFlow's runtime), the old setting stays, and
     # the read-back below shows it.
     _backend.configure_threads()
-    tf = _backend.import_tensorflow()
-    return n_threads, tf.config.threading.get_intra_op_parallelism_threads()
+    return n_threads, _backend.intra_op_threads()
 
 
 def limit_worker_threads(client, n_threads=None):

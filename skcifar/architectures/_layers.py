@@ -9,11 +9,10 @@ That network is ResNet-style and plain by default (``residual=False``;
 
 from __future__ import annotations
 
-from ..utils.backend import import_keras, import_tensorflow
+from ..utils.backend import backend_name, import_keras, import_tensorflow
 
 keras = import_keras()
 ops = keras.ops
-tf = import_tensorflow()
 
 
 @keras.saving.register_keras_serializable(package="skcifar")
@@ -62,10 +61,8 @@ class RandomShiftFlip(keras.layers.Layer):
             )
             rows = offsets[:, :1] + ops.arange(height, dtype="int32")[None, :]
             cols = offsets[:, 1:] + ops.arange(width, dtype="int32")[None, :]
-            # Batched int32 gathers (ops.take_along_axis goes through int64
-            # indices, which oneDNN logs a complaint about).
-            x = tf.gather(x, rows, axis=1, batch_dims=1)
-            x = tf.gather(x, cols, axis=2, batch_dims=1)
+            x = _batched_gather(x, rows, axis=1)
+            x = _batched_gather(x, cols, axis=2)
         if self.flip:
             coin = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator)
             x = ops.where(coin < 0.5, ops.flip(x, axis=2), x)
@@ -80,6 +77,17 @@ class RandomShiftFlip(keras.layers.Layer):
             max_shift=self.max_shift, flip=self.flip, seed=self.seed, padding=self.padding
         )
         return config
+
+
+def _batched_gather(x, index, axis):
+    """``x[b]`` gathered along ``axis`` at ``index[b]`` (shape (batch, n)), for each image ``b``."""
+    if backend_name() == "tensorflow":
+        # An int32 gather: ops.take_along_axis goes through int64 indices,
+        # which oneDNN logs a complaint about.
+        return import_tensorflow().gather(x, index, axis=axis, batch_dims=1)
+    shape = [1, 1, 1, 1]
+    shape[0], shape[axis] = -1, ops.shape(index)[1]
+    return ops.take_along_axis(x, ops.reshape(index, shape), axis=axis)
 
 
 @keras.saving.register_keras_serializable(package="skcifar")

@@ -34,11 +34,11 @@ def convolution_seconds(x, kernel, dtype, repeats=10):
 
     Parameters
     ----------
-    x : tensor of shape (batch, height, width, channels_in)
+    x : array of shape (batch, height, width, channels_in)
         The input.
-    kernel : tensor of shape (3, 3, channels_in, channels_out)
+    kernel : array of shape (3, 3, channels_in, channels_out)
         The filters.
-    dtype : str or tf.DType
+    dtype : str
         The precision, e.g. ``"float32"`` or ``"bfloat16"``.
     repeats : int, default=10
         Timed runs.
@@ -48,26 +48,31 @@ def convolution_seconds(x, kernel, dtype, repeats=10):
     seconds : float
         The fastest run.
     """
-    from ..utils.backend import import_tensorflow
+    from ..utils.backend import backend_name, import_keras, import_tensorflow
 
-    tf = import_tensorflow()
-    x, kernel = tf.cast(x, dtype), tf.cast(kernel, dtype)
-    conv = tf.function(lambda x, kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
-    conv(x, kernel).numpy()  # trace and warm up
+    ops = import_keras().ops
+    if backend_name() == "tensorflow":
+        tf = import_tensorflow()
+        function = tf.function(lambda x, kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
+    else:
+        function = lambda x, kernel: ops.conv(x, kernel, padding="same")  # noqa: E731
+    x, kernel = ops.cast(x, dtype), ops.cast(kernel, dtype)
+    ops.convert_to_numpy(function(x, kernel))  # trace and warm up
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        conv(x, kernel).numpy()
+        ops.convert_to_numpy(function(x, kernel))
         best = min(best, time.perf_counter() - start)
     return best
 
 
 @functools.cache
 def bfloat16_runs():
-    """True if TensorFlow computes bfloat16 convolutions and matrix products on this CPU.
+    """True if the backend computes bfloat16 convolutions and matrix products on this CPU.
 
-    Runs one tiny convolution and one matrix product in bfloat16, forward and
-    backward, once per process. False where TensorFlow cannot create them:
+    Runs one tiny convolution and one matrix product in bfloat16 once per
+    process: on TensorFlow forward and backward, as training computes them; on
+    JAX and PyTorch forward. False where the backend cannot run them, e.g.
     TensorFlow's oneDNN build on a CPU with bfloat16 instructions when oneDNN
     is held to an older instruction set (``ONEDNN_MAX_CPU_ISA=AVX2``, how
     other CPUs are tried out on one machine).
@@ -78,9 +83,23 @@ def bfloat16_runs():
     >>> bfloat16_runs() in (True, False)
     True
     """
-    from ..utils.backend import configure_threads, import_tensorflow, quiet
+    from ..utils.backend import (
+        backend_name,
+        configure_threads,
+        import_keras,
+        import_tensorflow,
+        quiet,
+    )
 
     configure_threads()
+    if backend_name() != "tensorflow":
+        ops = import_keras().ops
+        try:
+            y = ops.conv(ops.ones((1, 4, 4, 8), "bfloat16"), ops.ones((3, 3, 8, 8), "bfloat16"))
+            ops.convert_to_numpy(ops.matmul(ops.reshape(y, (4, 8)), ops.ones((8, 8), "bfloat16")))
+        except Exception:  # noqa: BLE001 - whatever the backend raises: it does not run here
+            return False
+        return True
     tf = import_tensorflow()
     x = tf.ones((1, 4, 4, 8), tf.bfloat16)
     kernel = tf.Variable(tf.ones((3, 3, 8, 8), tf.bfloat16))
@@ -105,7 +124,7 @@ def bfloat16_speedup(repeats=5):
     Times one convolution of a training-sized shape (64 images of 16x16x64
     to 128 channels, about 2.4 GFLOP) in each precision, best of ``repeats``,
     once per process (about half a second; the result is cached). Returns 0.0
-    on a CPU without bfloat16 instructions, or where TensorFlow cannot compute
+    on a CPU without bfloat16 instructions, or where the backend cannot compute
     in bfloat16 (:func:`bfloat16_runs`); nothing is timed then.
 
     Examples
@@ -116,13 +135,12 @@ def bfloat16_speedup(repeats=5):
     """
     if not (_cpu_has_bf16() and bfloat16_runs()):
         return 0.0
-    from ..utils.backend import configure_threads, import_tensorflow, quiet
+    from ..utils.backend import configure_threads, quiet
 
     configure_threads()
-    tf = import_tensorflow()
     rng = np.random.RandomState(0)  # a private generator: global seeds untouched
-    x = tf.constant(rng.standard_normal((64, 16, 16, 64)).astype(np.float32))
-    kernel = tf.constant(rng.standard_normal((3, 3, 64, 128)).astype(np.float32))
+    x = rng.standard_normal((64, 16, 16, 64)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3, 64, 128)).astype(np.float32)
     with quiet():
         float32 = convolution_seconds(x, kernel, "float32", repeats)
         bfloat16 = convolution_seconds(x, kernel, "bfloat16", repeats)
@@ -180,7 +198,7 @@ def resolve_precision(precision):
     Raises
     ------
     ValueError
-        For an unknown ``precision``, and for ``"bfloat16"`` where TensorFlow
+        For an unknown ``precision``, and for ``"bfloat16"`` where the backend
         cannot compute in bfloat16 on this CPU (:func:`bfloat16_runs`).
 
     Returns
@@ -198,7 +216,7 @@ def resolve_precision(precision):
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
     if precision == "bfloat16" and not bfloat16_runs():
         raise ValueError(
-            "precision='bfloat16': TensorFlow cannot compute bfloat16 convolutions on this "
+            "precision='bfloat16': the backend cannot compute bfloat16 convolutions on this "
             "CPU (with these oneDNN settings). Use precision='float32', or 'auto' to pick "
             "the faster precision that runs here."
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils.backend import import_keras
+from ..utils.backend import import_keras, sync_state
 from ..utils.keras_internals import learning_rate_schedule
 from ..utils.sizes import check_sizes
 from ._precision import resolve_precision
@@ -87,6 +87,7 @@ def set_schedule_steps(model, schedule_steps):
     """
     schedule = _warmup_decay(model)
     if schedule is not None:
+        sync_state(model)  # within a fit on JAX: the variables hold the current values
         schedule.set_total_steps(schedule_steps)
     return schedule is not None
 
@@ -109,7 +110,10 @@ def schedule_steps(model):
     20
     """
     schedule = _warmup_decay(model)
-    return None if schedule is None else int(schedule.total_steps.numpy())
+    if schedule is None:
+        return None
+    sync_state(model)
+    return schedule.total_steps
 
 
 def _warmup_decay(model):

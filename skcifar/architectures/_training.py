@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils.backend import import_keras, import_tensorflow
-from ..utils.keras_internals import variable_index
+from ..utils.backend import import_keras
+from ..utils.keras_internals import learning_rate_schedule, variable_index
 
 keras = import_keras()
 ops = keras.ops
-tf = import_tensorflow()
 
 
 @keras.saving.register_keras_serializable(package="skcifar")
@@ -59,10 +58,13 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     For the first ``round(warmup_fraction * total_steps)`` steps the rate
     rises linearly from ``start_fraction * peak`` to ``peak``; over the rest
     it falls to ``end_fraction * peak``, along a half cosine or a straight
-    line, and stays there after ``total_steps``. ``total_steps`` is held in a
-    variable that the traced training step reads, so :meth:`set_total_steps`
-    can lay the schedule out anew after training has been compiled
-    (``time_budget`` fits decide it only then).
+    line, and stays there after ``total_steps``. :class:`ScaledSGD` and
+    :class:`MuonSGD` carry ``total_steps`` as one of their variables, which
+    the compiled training step reads on every backend, so
+    :meth:`set_total_steps` can lay the schedule out anew after training has
+    been compiled (``time_budget`` fits decide it only then). With another
+    optimizer the length is a constant of the schedule: on JAX a compiled
+    training step keeps the length it was compiled with.
 
     Parameters
     ----------
@@ -95,9 +97,19 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.start_fraction = float(start_fraction)
         self.end_fraction = float(end_fraction)
         self.shape = shape
-        self.total_steps = tf.Variable(
-            float(max(int(total_steps), 1)), trainable=False, dtype=tf.float32
-        )
+        self._length = float(max(int(total_steps), 1))  # or the optimizer's variable: bind
+
+    def bind(self, optimizer):
+        """Hold ``total_steps`` in a variable of ``optimizer``, which its training step reads."""
+        if isinstance(self._length, float):
+            self._length = optimizer.add_variable(
+                (), keras.initializers.Constant(self._length), "float32", name="schedule_steps"
+            )
+
+    @property
+    def total_steps(self):
+        """The steps the schedule is laid out over (an int)."""
+        return int(ops.convert_to_numpy(self._length))
 
     def set_total_steps(self, total_steps):
         """Lay the schedule out over the optimiser's first ``total_steps`` steps.
@@ -107,23 +119,27 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         already taken along the new schedule; from step ``total_steps`` on
         the rate stays at its end value.
         """
-        self.total_steps.assign(float(max(int(total_steps), 1)))
+        length = float(max(int(total_steps), 1))
+        if isinstance(self._length, float):
+            self._length = length
+        else:
+            self._length.assign(length)
 
     def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        total = self.total_steps
-        warmup = tf.minimum(tf.round(self.warmup_fraction * total), total - 1.0)
-        rising = self.start_fraction + (1.0 - self.start_fraction) * step / tf.maximum(warmup, 1.0)
-        progress = tf.clip_by_value((step - warmup) / tf.maximum(total - warmup, 1.0), 0.0, 1.0)
+        step = ops.cast(step, "float32")
+        total = ops.cast(self._length, "float32")
+        warmup = ops.minimum(ops.round(self.warmup_fraction * total), total - 1.0)
+        rising = self.start_fraction + (1.0 - self.start_fraction) * step / ops.maximum(warmup, 1.0)
+        progress = ops.clip((step - warmup) / ops.maximum(total - warmup, 1.0), 0.0, 1.0)
         if self.shape == "cosine":
-            progress = 0.5 * (1.0 - tf.cos(np.pi * progress))
+            progress = 0.5 * (1.0 - ops.cos(np.pi * progress))
         falling = 1.0 - (1.0 - self.end_fraction) * progress
-        return self.peak * tf.where(step < warmup, rising, falling)
+        return self.peak * ops.where(step < warmup, rising, falling)
 
     def get_config(self):
         return {
             "peak": self.peak,
-            "total_steps": int(self.total_steps.numpy()),
+            "total_steps": self.total_steps,
             "warmup_fraction": self.warmup_fraction,
             "start_fraction": self.start_fraction,
             "end_fraction": self.end_fraction,
@@ -162,6 +178,9 @@ class ScaledSGD(keras.optimizers.SGD):
 
     def build(self, variables):
         super().build(variables)
+        schedule = learning_rate_schedule(self)
+        if isinstance(schedule, WarmupDecay):
+            schedule.bind(self)
         self._lr_scales = [
             self.bias_lr_scale if variable.path.endswith("beta") else 1.0 for variable in variables
         ]
@@ -189,6 +208,11 @@ class ScaledSGD(keras.optimizers.SGD):
 _NEWTON_SCHULZ = (3.4445, -4.7750, 2.0315)
 
 
+def _norm(x):
+    """The Frobenius norm of ``x``: the square root of the sum of its squared entries."""
+    return ops.sqrt(ops.sum(ops.square(x)))
+
+
 def orthogonalised(matrix, steps=3):
     """``matrix`` with its singular values pushed towards 1 (Newton-Schulz).
 
@@ -208,12 +232,12 @@ def orthogonalised(matrix, steps=3):
     """
     a, b, c = _NEWTON_SCHULZ
     tall = matrix.shape[0] > matrix.shape[1]
-    x = tf.transpose(matrix) if tall else matrix
-    x = x / (tf.norm(x) + 1e-7)  # every singular value at most 1
+    x = ops.transpose(matrix) if tall else matrix
+    x = x / (_norm(x) + 1e-7)  # every singular value at most 1
     for _ in range(int(steps)):
-        gram = tf.matmul(x, x, transpose_b=True)
-        x = a * x + tf.matmul(b * gram + c * tf.matmul(gram, gram), x)
-    return tf.transpose(x) if tall else x
+        gram = ops.matmul(x, ops.transpose(x))
+        x = a * x + ops.matmul(b * gram + c * ops.matmul(gram, gram), x)
+    return ops.transpose(x) if tall else x
 
 
 @keras.saving.register_keras_serializable(package="skcifar")
@@ -262,15 +286,15 @@ class MuonSGD(ScaledSGD):
         index = variable_index(self, variable)
         if not self._muon[index]:
             return super().update_step(gradient, variable, learning_rate)
-        gradient = tf.cast(gradient, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
         momentum = self.momentums[index]
         momentum.assign(self.muon_momentum * momentum + gradient)
         direction = gradient + self.muon_momentum * momentum  # Nesterov
         filters = variable.shape[-1]
-        update = orthogonalised(tf.reshape(direction, (-1, filters)), self.newton_schulz_steps)
-        weights = variable * (float(filters) ** 0.5 / (tf.norm(variable) + 1e-12))
-        rate = tf.cast(learning_rate, variable.dtype) * self.muon_scale
-        variable.assign(weights - rate * tf.reshape(update, variable.shape))
+        update = orthogonalised(ops.reshape(direction, (-1, filters)), self.newton_schulz_steps)
+        weights = variable * (float(filters) ** 0.5 / (_norm(variable) + 1e-12))
+        rate = ops.cast(learning_rate, variable.dtype) * self.muon_scale
+        variable.assign(weights - rate * ops.reshape(update, variable.shape))
 
     def get_config(self):
         config = super().get_config()

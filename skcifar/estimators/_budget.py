@@ -98,7 +98,8 @@ class Budget(TrainingPlugin):
         n_validation = 0 if fit.validation_rows is None else len(fit.validation_rows)
         # In training batches: the estimate is a share of a training step.
         n_validation_steps = math.ceil(n_validation / estimator.batch_size)
-        data = batches(fit.X, fit.y, fit.weights, batch_size=estimator.batch_size, indices=fit.rows)
+        data = batches(fit.X, fit.y, fit.weights, batch_size=estimator.batch_size,
+                       indices=fit.rows, shuffle=True, seed=0)  # fmt: skip
         deadline = fit.started + self.seconds
         seconds_left = deadline - time.perf_counter()  # the timed steps are the fit's own
         per_step = self._time_steps(estimator.model_, data)
@@ -132,14 +133,14 @@ class Budget(TrainingPlugin):
 
     @staticmethod
     def _time_steps(model, data):
-        """Seconds of one training step of ``model`` on ``data``, timed and undone."""
-        timed = data.repeat().take(TIMED_STEPS + 1)
+        """Seconds of one training step of ``model`` on ``data`` (endless), timed and undone."""
         variables = state_variables(model)
         saved = [variable.numpy() for variable in variables]
         clock = _StepClock()
         try:
             with released_gradient_registrations():
-                model.fit(timed, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
+                model.fit(data, epochs=1, steps_per_epoch=TIMED_STEPS + 1, verbose=0,
+                          shuffle=False, callbacks=[clock])  # fmt: skip
         finally:
             for variable, value in zip(variables, saved, strict=True):
                 variable.assign(value)

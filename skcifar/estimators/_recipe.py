@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..architectures import schedule_steps, set_schedule_steps
-from ..utils.backend import import_keras
+from ..utils.backend import import_keras, sync_state
 from ._plugins import TrainingPlugin
 
 keras = import_keras()
@@ -101,10 +101,11 @@ class Lookahead(keras.callbacks.Callback):
         self.step += 1
         if self.epoch < self.start_epoch or self.step % self.every:
             return
+        model = self.model  # on JAX this writes the running fit's values into the variables
         if self.average is None:
             self.average = [v.numpy() for v in self.variables]
             return
-        progress = min(self.step / schedule_steps(self.model), 1.0)
+        progress = min(self.step / schedule_steps(model), 1.0)
         rho = self.decay**self.every * progress**self.power
         for variable, average in zip(self.variables, self.average, strict=True):
             average *= rho
@@ -119,6 +120,7 @@ class Lookahead(keras.callbacks.Callback):
 
     def _set_to_average(self):
         if self.average is not None:
+            sync_state(self.model)
             for variable, average in zip(self.variables, self.average, strict=True):
                 variable.assign(average)
 

@@ -18,7 +18,7 @@ import warnings
 from numbers import Integral
 
 from ..checkpoints import CheckpointCache
-from ..utils.backend import import_tensorflow
+from ..utils.backend import backend_versions
 from ..utils.stacklevel import user_stacklevel
 from ..utils.versions import library_versions
 from ._plugins import TrainingPlugin, state_variables
@@ -144,8 +144,7 @@ def _why_not_cached(fit):
 
 
 def _versions():
-    # TensorFlow as imported: its distribution may be named tensorflow-cpu, tf-nightly, ...
-    return {**library_versions("keras"), "tensorflow": import_tensorflow().__version__}
+    return {**library_versions("keras"), **backend_versions()}
 
 
 def _history(meta):

@@ -1,4 +1,4 @@
-"""ResNetClassifier's test-time augmentation and temperature, as TensorFlow operations.
+"""ResNetClassifier's test-time augmentation and temperature, as Keras operations.
 
 Each function here wraps an inference function (a batch of images ->
 probabilities) into
@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils.backend import import_tensorflow
+from ..utils.backend import import_keras
+
+ops = import_keras().ops
 
 
 def _moved(images, shift, offset):
     """``images`` moved by ``offset - shift`` pixels down and right, borders mirrored."""
-    tf = import_tensorflow()
     height, width = images.shape[1], images.shape[2]
-    padded = tf.pad(images, [[0, 0], [shift] * 2, [shift] * 2, [0, 0]], "REFLECT")
+    padded = ops.pad(images, [[0, 0], [shift] * 2, [shift] * 2, [0, 0]], mode="reflect")
     return padded[:, offset : offset + height, offset : offset + width]
 
 
 def _mirrored(images):
-    return import_tensorflow().reverse(images, axis=[2])
+    return ops.flip(images, axis=2)
 
 
 def augmented(probabilities, shift):
@@ -61,9 +62,8 @@ def sharpened(probabilities, temperature):
     tiny = np.finfo(np.float32).tiny
 
     def sharpen(images):
-        tf = import_tensorflow()
-        logits = tf.math.log(tf.maximum(probabilities(images), tiny)) / divisor
-        exp = tf.exp(logits - tf.reduce_max(logits, axis=1, keepdims=True))
-        return exp / tf.reduce_sum(exp, axis=1, keepdims=True)
+        logits = ops.log(ops.maximum(probabilities(images), tiny)) / divisor
+        exp = ops.exp(logits - ops.max(logits, axis=1, keepdims=True))
+        return exp / ops.sum(exp, axis=1, keepdims=True)
 
     return sharpen

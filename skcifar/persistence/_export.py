@@ -86,6 +86,13 @@ def export(estimator, path, format="onnx", *, opset=None):
     TypeError
         If the estimator, or a pipeline step, cannot be exported: the
         message names the step.
+    ImportError
+        If TensorFlow is not installed (both formats are written by it): the
+        message names the extra that installs it.
+    RuntimeError
+        If Keras runs on another backend than TensorFlow in this process:
+        save the model, and export it in a process with
+        ``KERAS_BACKEND=tensorflow``.
     NotFittedError
         If the classifier or a PixelScaler step is not fitted.
     ImportError
@@ -107,6 +114,9 @@ def export(estimator, path, format="onnx", *, opset=None):
         raise ValueError(f"Unknown export format {format!r}; choose one of {FORMATS}.")
     if opset is not None and format != "onnx":
         raise ValueError(f"opset applies to the 'onnx' format only, not {format!r}.")
+    from ..utils.backend import require_tensorflow_backend
+
+    require_tensorflow_backend(f"skcifar.export(format={format!r})")
     scaler, classifier, steps = _exported_steps(estimator)
     input_shape = tuple(int(s) for s in (scaler or classifier).input_shape_)
     dtype = "float32" if scaler is None else "uint8"

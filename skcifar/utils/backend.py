@@ -1,6 +1,8 @@
-"""Keras/TensorFlow runtime helpers: quiet imports and calls, thread limits, seeding.
+"""Keras runtime helpers: the backend, quiet imports and calls, thread limits, seeding.
 
-Everything that touches process-wide TensorFlow state lives here, so the rest
+skcifar runs on Keras' TensorFlow (the default), JAX and PyTorch backends; the
+backend is Keras' own choice (``KERAS_BACKEND``, read when Keras is imported).
+Everything that touches process-wide backend state lives here, so the rest
 of the package stays free of backend details. Nothing here changes the caller's
 process for good: the log levels, warnings filters, environment and random
 seeds it touches are restored when the import or the call that needed them
@@ -113,10 +115,96 @@ def import_keras():
     return import_quietly("keras")
 
 
+#: The install extra of each Keras backend skcifar supports.
+BACKEND_EXTRAS = {"tensorflow": "tensorflow-cpu", "jax": "jax", "torch": "torch"}
+
+
+def backend_name():
+    """The Keras backend in use: ``"tensorflow"``, ``"jax"`` or ``"torch"``.
+
+    Keras reads it from ``KERAS_BACKEND`` (or ``~/.keras/keras.json``) when it
+    is first imported; it cannot change within a process.
+
+    Examples
+    --------
+    >>> from skcifar.utils.backend import backend_name
+    >>> backend_name() in ("tensorflow", "jax", "torch")
+    True
+    """
+    return import_keras().backend.backend()
+
+
 def import_tensorflow():
-    """Import and return :mod:`tensorflow` with its start-up output silenced."""
+    """Import and return :mod:`tensorflow` with its start-up output silenced.
+
+    Raises
+    ------
+    ImportError
+        TensorFlow is not installed; the message names the extra that installs it.
+    """
     import_keras()
-    return import_quietly("tensorflow")
+    try:
+        return import_quietly("tensorflow")
+    except ModuleNotFoundError as exc:
+        if exc.name != "tensorflow":
+            raise
+        raise ImportError(
+            "This needs TensorFlow, which is not installed: pip install "
+            "'skcifar[tensorflow-cpu]' (or 'skcifar[tensorflow]' for the GPU build)."
+        ) from exc
+
+
+def require_tensorflow_backend(what):
+    """Raise unless Keras runs on TensorFlow: ``what`` (e.g. "SavedModel export") needs it.
+
+    Raises
+    ------
+    ImportError
+        TensorFlow is not installed (the message names the extra).
+    RuntimeError
+        TensorFlow is installed but Keras runs on another backend.
+    """
+    import_tensorflow()
+    name = backend_name()
+    if name != "tensorflow":
+        raise RuntimeError(
+            f"{what} runs on Keras' TensorFlow backend, and Keras runs on {name!r} in this "
+            "process. Save the model (skcifar.save), then load it and run this in a process "
+            "started with KERAS_BACKEND=tensorflow."
+        )
+
+
+def backend_versions():
+    """The versions of the backend's libraries, which decide a network's numbers with Keras'.
+
+    ``{"tensorflow": ...}`` (as imported: its distribution may be named
+    tensorflow-cpu, tf-nightly, ...), ``{"jax": ..., "jaxlib": ...}`` or
+    ``{"torch": ...}``.
+    """
+    name = backend_name()
+    if name == "tensorflow":
+        return {"tensorflow": import_tensorflow().__version__}
+    if name == "jax":
+        import jax
+        import jaxlib
+
+        return {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
+    import torch
+
+    return {"torch": torch.__version__}
+
+
+def sync_state(model):
+    """Write the values a running ``fit`` holds outside ``model`` back into its variables.
+
+    Keras on JAX keeps the variables' values apart from the model while it
+    trains; code that reads or assigns variables in a callback calls this
+    first (Keras' ``Callback.model`` does so too). On the other backends, and
+    outside ``fit``, it does nothing.
+    """
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is not None:
+        sync()
 
 
 def _thread_budget():
@@ -132,7 +220,11 @@ def _thread_budget():
 
 
 def configure_threads():
-    """Apply the thread budget to TensorFlow once, before its runtime starts."""
+    """Apply the thread budget to the backend once, before its runtime starts.
+
+    TensorFlow's and PyTorch's thread pools take it; JAX (XLA) sizes its
+    pools when it starts, from ``XLA_FLAGS``, so there the budget does nothing.
+    """
     global _THREADS_CONFIGURED
     if _THREADS_CONFIGURED:
         return
@@ -140,12 +232,36 @@ def configure_threads():
     n = _thread_budget()
     if n is None:
         return
+    name = backend_name()
+    if name == "torch":
+        import torch
+
+        torch.set_num_threads(n)
+        return
+    if name != "tensorflow":
+        return
     tf = import_tensorflow()
     # Where the runtime is initialised already (something ran an op first), the
     # limit cannot change any more, which only costs speed.
     with contextlib.suppress(RuntimeError):
         tf.config.threading.set_intra_op_parallelism_threads(n)
         tf.config.threading.set_inter_op_parallelism_threads(min(n, 2))
+
+
+def intra_op_threads():
+    """The threads the backend's operations run on: 0 is the backend's own choice (all cores).
+
+    TensorFlow's intra-op setting, ``torch.get_num_threads()``; None on JAX,
+    which has no such setting after it started.
+    """
+    name = backend_name()
+    if name == "tensorflow":
+        return import_tensorflow().config.threading.get_intra_op_parallelism_threads()
+    if name == "torch":
+        import torch
+
+        return torch.get_num_threads()
+    return None
 
 
 def seed_from(random_state):
@@ -162,29 +278,48 @@ def seed_from(random_state):
 
 @contextlib.contextmanager
 def seeded(seed):
-    """Seed Python, NumPy, TensorFlow and Keras for the block; restore them after.
+    """Seed Python, NumPy, Keras and the backend for the block; restore them after.
 
-    With ``seed=None`` nothing is touched. On exit the global generators of
-    Python and NumPy get their states back, and Keras' and TensorFlow's global
-    seeds their earlier values, so fitting an estimator does not change the
-    random streams of the surrounding program.
+    With ``seed=None`` nothing is touched. On TensorFlow this is
+    ``keras.utils.set_random_seed``; on JAX, Keras' own generators are all
+    there is (no TensorFlow is imported); on PyTorch, ``torch.manual_seed``
+    too. On exit the global generators of Python and NumPy get their states
+    back, and Keras' and the backend's global seeds their earlier values, so
+    fitting an estimator does not change the random streams of the
+    surrounding program.
     """
     if seed is None:
         yield
         return
     keras = import_keras()
-    tf = import_tensorflow()
+    name = backend_name()
     py_state, np_state = random.getstate(), np.random.get_state()
     keras_state = keras_random_state()
-    tf_seed = tensorflow_global_seed()
+    if name == "tensorflow":
+        tf = import_tensorflow()
+        tf_seed = tensorflow_global_seed()
+    elif name == "torch":
+        import torch
+
+        torch_state = torch.random.get_rng_state()
     try:
-        keras.utils.set_random_seed(seed)
+        if name == "tensorflow":
+            keras.utils.set_random_seed(seed)
+        else:  # what set_random_seed does, less importing TensorFlow to seed it
+            restore_keras_random_state((seed, None))
+            random.seed(seed)
+            np.random.seed(seed)
+            if name == "torch":
+                torch.manual_seed(seed)
         yield
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)
         restore_keras_random_state(keras_state)
-        tf.random.set_seed(tf_seed)
+        if name == "tensorflow":
+            tf.random.set_seed(tf_seed)
+        elif name == "torch":
+            torch.random.set_rng_state(torch_state)
 
 
 @contextlib.contextmanager

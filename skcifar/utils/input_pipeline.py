@@ -1,15 +1,21 @@
-"""Feeding arrays to TensorFlow without copying them.
+"""Feeding arrays to Keras without copying them.
 
-``model.fit(ndarray)`` converts the training array to a TensorFlow tensor, a
-full copy (0.6 GB for CIFAR-10 in float32). TensorFlow can instead use the
-array's own memory through DLPack, provided the buffer is C-contiguous,
-writeable and aligned to 64 bytes: :func:`aligned_empty` allocates arrays so,
-:func:`as_tensor` shares them and :func:`batches` gathers batches from them.
+``model.fit(ndarray)`` converts the training array to a tensor of the backend,
+a full copy (0.6 GB for CIFAR-10 in float32). :func:`batches` instead gathers
+each batch from the array's own memory. On TensorFlow it is a ``tf.data``
+pipeline over the array shared through DLPack, which needs a buffer that is
+C-contiguous, writeable and aligned to 64 bytes: :func:`aligned_empty`
+allocates arrays so, :func:`as_tensor` shares them. On JAX and PyTorch it is
+a ``keras.utils.PyDataset`` whose batches NumPy gathers (:class:`ArrayBatches`).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from .backend import backend_name, import_keras
 
 _ALIGN = 64
 
@@ -65,17 +71,20 @@ def batches(
     flip=None,
     first_epoch=0,
 ):
-    """A ``tf.data.Dataset`` of batches gathered straight from ``X``'s memory.
+    """Batches gathered straight from ``X``'s memory, for ``model.fit`` and inference.
 
     Keras' own array feeding copies a float array that is not float32 into a
     float32 array first, and a validation split needs its rows copied out.
-    Here ``X`` is shared with TensorFlow once (:func:`as_tensor`) and each
-    batch is a gather of its rows in ``X``'s dtype, except that float16 rows
-    come out as float32: TensorFlow's oneDNN build logs an error for every
-    float16 operation on CPUs without AVX512-FP16, so float16 data travels as
-    its bit patterns and a lookup table of all 65,536 widens each batch,
-    exactly. An epoch depends on the seed and its number only, so a fit
-    resumed at epoch ``k`` sees what a fit from scratch sees in epoch ``k``.
+    Here each batch is a gather of its rows in ``X``'s dtype, except that
+    float16 rows come out as float32; memory beyond ``X`` is a few batches.
+    On TensorFlow ``X`` is shared with it once (:func:`as_tensor`); its
+    oneDNN build logs an error for every float16 operation on CPUs without
+    AVX512-FP16, so float16 data travels as its bit patterns and a lookup
+    table of all 65,536 widens each batch, exactly. An epoch depends on the
+    seed and its number only, so a fit resumed at epoch ``k`` sees what a fit
+    from scratch sees in epoch ``k``. On JAX and PyTorch the batches come
+    from an :class:`ArrayBatches`, whose epochs are other permutations (NumPy's
+    generator, not TensorFlow's) with the same guarantees.
 
     Parameters
     ----------
@@ -106,7 +115,7 @@ def batches(
 
     Returns
     -------
-    tf.data.Dataset
+    tf.data.Dataset or ArrayBatches
         Elements ``x``, ``(x, y)`` or ``(x, y, sample_weight)``; ``x`` has
         ``X``'s dtype, or float32 where that is float16.
 
@@ -116,24 +125,29 @@ def batches(
     >>> from skcifar.utils.input_pipeline import batches
     >>> X = np.arange(10, dtype=np.float32)
     >>> data = batches(X, batch_size=4, shuffle=True, seed=0, first_epoch=3)
-    >>> epoch_3 = np.concatenate([b.numpy() for b in data.take(3)])
+    >>> def epoch(data):  # the first three batches, as one array
+    ...     return np.concatenate([np.asarray(b) for _, b in zip(range(3), data)])
+    >>> epoch_3 = epoch(data)
     >>> sorted(epoch_3) == list(X)
     True
     >>> again = batches(X, batch_size=4, shuffle=True, seed=0, first_epoch=3)
-    >>> bool(np.array_equal(np.concatenate([b.numpy() for b in again.take(3)]), epoch_3))
+    >>> bool(np.array_equal(epoch(again), epoch_3))
     True
     """
+    rows = np.arange(len(X)) if indices is None else indices
+    rows = np.asarray(rows, dtype=np.int64)
+    if shuffle and seed is None:  # scikit-learn's random_state=None: NumPy's global generator
+        seed = np.random.randint(np.iinfo(np.int32).max)  # noqa: NPY002
+    if backend_name() != "tensorflow":
+        arrays = (X,) + tuple(np.asarray(a) for a in (y, sample_weight) if a is not None)
+        return ArrayBatches(arrays, rows, batch_size, shuffle, seed, flip, first_epoch)
     import tensorflow as tf
 
     half = X.dtype == np.float16
     if half:  # carried as its bit patterns, widened per batch below
         X = X.view(np.uint16)
-    rows = np.arange(len(X)) if indices is None else indices
-    rows = np.asarray(rows, dtype=np.int64)
     size = int(batch_size)
     if shuffle:
-        if seed is None:  # scikit-learn's random_state=None: NumPy's global generator
-            seed = np.random.randint(np.iinfo(np.int32).max)  # noqa: NPY002
         key = tf.constant(seed, tf.int64)
         every_row = tf.constant(rows)
 
@@ -180,3 +194,48 @@ def batches(
     options.autotune.enabled = False
     data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     return data.with_options(options)
+
+
+class ArrayBatches(import_keras().utils.PyDataset):
+    """:func:`batches` for JAX and PyTorch: a ``keras.utils.PyDataset`` gathering from arrays.
+
+    Item ``i`` is batch ``i`` of the current epoch, gathered with NumPy from
+    ``arrays`` (no copy of them is made). With ``shuffle``, the epoch's order
+    is a permutation of ``rows`` drawn from ``(seed, epoch)`` alone, and
+    Keras' ``on_epoch_end`` moves on to the next epoch; iterating the object
+    yields one epoch's batches. See :func:`batches` for the parameters.
+    """
+
+    def __init__(self, arrays, rows, batch_size, shuffle, seed, flip, first_epoch):
+        super().__init__()
+        self.arrays, self.rows, self.size = arrays, rows, int(batch_size)
+        self.shuffle, self.seed = bool(shuffle), seed
+        self.flip_rows = None if flip is None else np.asarray(flip.rows, dtype=bool)
+        self._start(int(first_epoch))
+
+    def _start(self, epoch):
+        self.epoch = epoch
+        if self.shuffle:
+            self.order = np.random.default_rng([self.seed, epoch]).permutation(self.rows)
+        else:
+            self.order = self.rows
+
+    def __len__(self):
+        return math.ceil(len(self.rows) / self.size)
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.size : (index + 1) * self.size]
+        picked = [array[rows] for array in self.arrays]
+        if picked[0].dtype == np.float16:
+            picked[0] = picked[0].astype(np.float32)
+        if self.flip_rows is not None:
+            mirrored = self.flip_rows[rows] != (self.epoch % 2 == 1)
+            picked[0] = np.where(mirrored[:, None, None, None], picked[0][:, :, ::-1], picked[0])
+        return tuple(picked) if len(picked) > 1 else picked[0]
+
+    def __iter__(self):
+        return (self[index] for index in range(len(self)))
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self._start(self.epoch + 1)

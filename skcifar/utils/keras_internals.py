@@ -96,6 +96,10 @@ def tensorflow_global_seed():
 
 def gradient_registry():
     """TensorFlow's global registry of gradient functions (a dict), or None if it moved."""
+    import sys
+
+    if "tensorflow" not in sys.modules:  # nothing registered: do not import it
+        return None
     try:
         from tensorflow.python.framework import ops
 

@@ -13,7 +13,7 @@ export SKCIFAR_DATA ?= $(SHARED_DATA)
 endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install train test test-min test-isa test-all lint docs docs-noplot bench bench-full clean
+.PHONY: install train test test-min test-isa test-backends test-all lint docs docs-noplot bench bench-full clean
 
 install: $(STAMP)
 
@@ -66,6 +66,31 @@ test-isa: $(STAMP)
 			-n $(TEST_WORKERS) --dist loadfile || exit 1; \
 	done
 
+# The fast suite on Keras' JAX and PyTorch backends, each in its own environment
+# without TensorFlow (docs/backends.rst): the tests that need TensorFlow skip
+# themselves there. PyTorch's CPU build: torch==2.13.0 lies in this machine's
+# wheel cache; elsewhere set TORCH to e.g.
+# "torch --index-url https://download.pytorch.org/whl/cpu".
+TEST_BACKENDS ?= jax torch
+TORCH ?= torch==2.13.0
+
+.venv-%/.skcifar-installed: pyproject.toml
+	rm -rf .venv-$*
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install -q --upgrade pip
+	if [ "$*" = torch ]; then .venv-$*/bin/python -m pip install -q "$(TORCH)"; fi
+	.venv-$*/bin/python -m pip install -q -e ".[$*,test]"
+	@! .venv-$*/bin/python -c "import tensorflow" 2>/dev/null || \
+		{ echo "TensorFlow is installed in .venv-$*: the backend run must do without it"; exit 1; }
+	@touch $@
+
+test-backends: $(foreach b,$(TEST_BACKENDS),.venv-$(b)/.skcifar-installed)
+	@for backend in $(TEST_BACKENDS); do \
+		echo "== KERAS_BACKEND=$$backend"; \
+		KERAS_BACKEND=$$backend .venv-$$backend/bin/python -m pytest -m "not slow" \
+			-n $(TEST_WORKERS) --dist loadfile || exit 1; \
+	done
+
 test-all: $(STAMP)
 	$(PY) -m pytest
 
@@ -92,5 +117,5 @@ lint: $(STAMP)
 	$(PY) -m ruff check skcifar tests examples benchmarks
 
 clean:
-	rm -rf $(VENV) $(VENV_MIN) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_MIN) .venv-jax .venv-torch build *.egg-info .pytest_cache .ruff_cache
 	rm -rf docs/_build docs/generated docs/auto_examples docs/gen_modules docs/sg_execution_times.rst

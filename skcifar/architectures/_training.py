@@ -194,7 +194,9 @@ class ScaledSGD(keras.optimizers.SGD):
     def reset_momentum(self, variable):
         """Zero the momentum of ``variable``, so a frozen parameter stops at once."""
         if self.built and self.momentum:
-            self.momentums[variable_index(self, variable)].assign(ops.zeros_like(variable))
+            self.momentums[variable_index(self, variable)].assign(
+                ops.zeros(variable.shape, variable.dtype)
+            )
 
     def get_config(self):
         config = super().get_config()

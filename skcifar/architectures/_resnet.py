@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils.backend import import_keras, sync_state
+from ..utils.backend import import_keras, sync_state, values_of
 from ..utils.keras_internals import learning_rate_schedule
 from ..utils.sizes import check_sizes
 from ._precision import resolve_precision
@@ -367,7 +367,7 @@ def build_resnet(
 def _identity_init(convolutions):
     """Make each 3x3 convolution's first filters the identity on its input channels."""
     for layer in convolutions:
-        kernel = layer.kernel.numpy()
+        (kernel,) = values_of([layer.kernel])
         if kernel.shape[:2] != (3, 3):
             continue
         n = min(kernel.shape[2], kernel.shape[3])

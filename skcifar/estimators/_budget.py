@@ -13,7 +13,7 @@ from collections import deque
 
 import numpy as np
 
-from ..utils.backend import import_keras, released_gradient_registrations
+from ..utils.backend import import_keras, released_gradient_registrations, values_of
 from ..utils.input_pipeline import batches
 from ._plugins import TrainingPlugin, state_variables
 from ._steps import StepLimit
@@ -135,7 +135,7 @@ class Budget(TrainingPlugin):
     def _time_steps(model, data):
         """Seconds of one training step of ``model`` on ``data`` (endless), timed and undone."""
         variables = state_variables(model)
-        saved = [variable.numpy() for variable in variables]
+        saved = values_of(variables)
         clock = _StepClock()
         try:
             with released_gradient_registrations():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ..utils.backend import import_keras
+from ..utils.backend import import_keras, values_of
 from ._plugins import state_variables
 
 keras = import_keras()
@@ -66,7 +66,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.restore:
-            self._saved = [variable.numpy() for variable in state_variables(self.model)]
+            self._saved = values_of(state_variables(self.model))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch

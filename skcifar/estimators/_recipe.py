@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..architectures import schedule_steps, set_schedule_steps
-from ..utils.backend import import_keras, sync_state
+from ..utils.backend import import_keras, sync_state, values_of
 from ._plugins import TrainingPlugin
 
 keras = import_keras()
@@ -89,7 +89,7 @@ class Lookahead(keras.callbacks.Callback):
         self.decay, self.power = float(decay), float(power)
 
     def on_train_begin(self, logs=None):
-        self.step = int(self.model.optimizer.iterations.numpy())  # 0 in a fresh fit
+        self.step = int(values_of([self.model.optimizer.iterations])[0])  # 0 in a fresh fit
         self.average, self.epoch = None, 0
         moving = [v for v in self.model.non_trainable_variables if "moving_" in v.path]
         self.variables = list(self.model.trainable_variables) + moving
@@ -103,13 +103,15 @@ class Lookahead(keras.callbacks.Callback):
             return
         model = self.model  # on JAX this writes the running fit's values into the variables
         if self.average is None:
-            self.average = [v.numpy() for v in self.variables]
+            self.average = values_of(self.variables)
             return
         progress = min(self.step / schedule_steps(model), 1.0)
         rho = self.decay**self.every * progress**self.power
-        for variable, average in zip(self.variables, self.average, strict=True):
+        for variable, value, average in zip(
+            self.variables, values_of(self.variables), self.average, strict=True
+        ):
             average *= rho
-            average += (1 - rho) * variable.numpy()
+            average += (1 - rho) * value
             variable.assign(average)
 
     def on_test_begin(self, logs=None):

@@ -18,7 +18,7 @@ import warnings
 from numbers import Integral
 
 from ..checkpoints import CheckpointCache
-from ..utils.backend import backend_versions
+from ..utils.backend import backend_versions, values_of
 from ..utils.stacklevel import user_stacklevel
 from ..utils.versions import library_versions
 from ._plugins import TrainingPlugin, state_variables
@@ -122,7 +122,7 @@ class Resume(TrainingPlugin):
             "n_iter": fit.estimator.n_iter_,
             "history": fit.estimator.history_,
         }
-        arrays = [variable.numpy() for variable in state_variables(fit.estimator.model_)]
+        arrays = values_of(state_variables(fit.estimator.model_))
         try:
             self.cache.write(self.key, limit.limit, meta, arrays, self.description)
         except OSError as exc:

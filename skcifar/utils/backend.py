@@ -194,6 +194,16 @@ def backend_versions():
     return {"torch": torch.__version__}
 
 
+def values_of(variables):
+    """The values of Keras ``variables``, as NumPy arrays (copies).
+
+    ``keras.Variable.numpy()`` goes through ``__array__``, which NumPy 2
+    warns about on the JAX backend; the backend's tensor is converted instead.
+    """
+    to_numpy = import_keras().ops.convert_to_numpy
+    return [np.array(to_numpy(variable.value)) for variable in variables]
+
+
 def sync_state(model):
     """Write the values a running ``fit`` holds outside ``model`` back into its variables.
 

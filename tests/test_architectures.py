@@ -95,7 +95,7 @@ def test_muon_keeps_the_weight_decay_rules_of_scaled_sgd():
     dense = keras.Variable(np.ones((2, 2), "float32"), name="dense")
     bias = keras.Variable(np.ones(2, "float32"), name="bias")
     optimizer = MuonSGD(learning_rate=0.1, weight_decay=0.5)
-    optimizer.apply_gradients([(keras.ops.zeros_like(v), v) for v in (kernel, dense, bias)])
+    optimizer.apply_gradients([(keras.ops.zeros(v.shape), v) for v in (kernel, dense, bias)])
     # Muon's step (which rescales the kernel: a decay would change it by rounding only).
     np.testing.assert_allclose(kernel.numpy(), 1.0, rtol=1e-6)
     np.testing.assert_allclose(dense.numpy(), 1.0 - 0.1 * 0.5, rtol=1e-6)  # SGD's decay

@@ -341,6 +341,7 @@ def test_out_in_a_read_only_directory_fails_before_training(read_only_dir, no_tr
     _check_error(main(["train", "--out", out]), capsys.readouterr(), out, "not writable")
 
 
+@pytest.mark.tensorflow  # exports are written by TensorFlow
 def test_export_refuses_a_directory_it_did_not_write(tiny_model, tmp_path, monkeypatch, capsys):
     """The model and report in runs/ survive an export to runs/ (or to ``.``)."""
     runs = tmp_path / "runs"

@@ -21,7 +21,7 @@ from skcifar import ANNClassifier, CNNClassifier, PixelScaler, ResNetClassifier
 from skcifar.cli import main
 
 # Float results here depend on the CPU: make test-isa runs them again under other settings.
-pytestmark = pytest.mark.cpu_numerics
+pytestmark = [pytest.mark.cpu_numerics, pytest.mark.tensorflow]  # TensorFlow writes the exports
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("tf2onnx")

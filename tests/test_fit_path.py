@@ -181,17 +181,19 @@ _SIDE_EFFECTS = textwrap.dedent(
             tf_logger=logging.getLogger("tensorflow").level,
             env=os.environ.get("TF_CPP_MIN_LOG_LEVEL"),
         )
-        if full:  # needs TensorFlow imported; its import adds warnings filters itself
+        if full:  # needs the backend imported; TensorFlow's import adds warnings filters itself
             from keras.src.utils import rng_utils
-            from tensorflow.python.eager import context
-            import absl.logging
 
-            seen.update(
-                absl=absl.logging.get_verbosity(),
-                filters=list(warnings.filters),
-                keras_seed=rng_utils.get_random_seed(),
-                tf_seed=context.global_seed(),
-            )
+            seen.update(filters=list(warnings.filters), keras_seed=rng_utils.get_random_seed())
+            if "tensorflow" in sys.modules:
+                from tensorflow.python.eager import context
+                import absl.logging
+
+                seen.update(absl=absl.logging.get_verbosity(), tf_seed=context.global_seed())
+            if "torch" in sys.modules:
+                import torch
+
+                seen.update(torch_rng=bytes(torch.random.get_rng_state().numpy()))
         return seen
 
     import sklearn.model_selection  # the caller's own scikit-learn (its import draws from random)

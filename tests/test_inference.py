@@ -11,6 +11,7 @@ from sklearn.exceptions import NotFittedError
 
 from skcifar import CNNClassifier, ResNetClassifier
 from skcifar.estimators._inference import compiled_inference
+from skcifar.utils.backend import import_keras
 
 RESNET = dict(
     widths=(4,),
@@ -35,13 +36,18 @@ def resnet(data):
     return ResNetClassifier(**RESNET).fit(*data)
 
 
+def _numpy(tensor):
+    """A backend tensor as NumPy (a PyTorch output records gradients: no np.asarray)."""
+    return import_keras().ops.convert_to_numpy(tensor)
+
+
 def _views_mean(network, X):
     """The six test-time views' weighted mean of the network's outputs, in NumPy."""
 
     def pair(images):
         images = np.ascontiguousarray(images, dtype=np.float32)
         mirrored = np.ascontiguousarray(images[:, :, ::-1])
-        return (np.asarray(network(images)) + np.asarray(network(mirrored))) / 2
+        return (_numpy(network(images)) + _numpy(network(mirrored))) / 2
 
     padded = np.pad(X, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
     up_left, down_right = padded[:, :-2, :-2], padded[:, 2:, 2:]
@@ -56,7 +62,7 @@ def _sharpened(proba, temperature):  # the temperature's formula: p ** (1 / T), 
 def test_the_resnets_function_averages_the_views_and_applies_the_temperature(resnet, data):
     X, _ = data
     expected = _sharpened(_views_mean(resnet.model_, X), resnet.temperature)
-    got = np.asarray(resnet.inference_function()(X))
+    got = _numpy(resnet.inference_function()(X))
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(resnet.predict_proba(X), expected, rtol=1e-4, atol=1e-6)
 
@@ -67,13 +73,14 @@ def test_predict_proba_follows_set_params(data):
     sharpened = clf.predict_proba(X)
     clf.set_params(tta=False, temperature=1.0)
     plain = clf.predict_proba(X)
-    network = np.asarray(clf.model_(X.astype(np.float32), training=False))
+    network = _numpy(clf.model_(X.astype(np.float32), training=False))
     np.testing.assert_allclose(plain, network, rtol=1e-4, atol=1e-6)
     assert np.abs(plain - sharpened).max() > 1e-3
     clf.set_params(tta=True, temperature=0.5)
     np.testing.assert_allclose(clf.predict_proba(X), sharpened, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.tensorflow  # counts tf.function traces
 def test_the_function_is_compiled_once_per_network_and_parameters(data):
     X, y = data
     clf = CNNClassifier(filters=(4,), dense_units=8, epochs=1, batch_size=16, random_state=0)

@@ -1,18 +1,41 @@
-"""skcifar.utils.input_pipeline: aligned arrays, zero-copy hand-over to TensorFlow."""
+"""skcifar.utils.input_pipeline: aligned arrays, batches gathered without copying X.
+
+The ``tensorflow``-marked tests check the zero-copy hand-over to TensorFlow;
+the batch tests run on every backend (tf.data on TensorFlow, ArrayBatches on
+JAX and PyTorch).
+"""
 
 import numpy as np
 import pytest
 
 from skcifar import PixelScaler, ResNetClassifier
 from skcifar.utils import input_pipeline
-from skcifar.utils.backend import import_keras
-from skcifar.utils.input_pipeline import aligned_empty, as_tensor, batches
+from skcifar.utils.backend import backend_name, import_keras
+from skcifar.utils.input_pipeline import ArrayBatches, aligned_empty, as_tensor, batches
 
 # Exact comparisons in this file compare moved or copied values (no arithmetic),
 # the same on every CPU.
 
 import_keras()  # quiet TensorFlow start-up
-import tensorflow as tf  # noqa: E402
+ON_TENSORFLOW = backend_name() == "tensorflow"
+if ON_TENSORFLOW:
+    import tensorflow as tf
+
+
+def _take(data, n):
+    """The first ``n`` batches of ``data`` (endless tf.data, or ArrayBatches epoch by epoch)."""
+    if isinstance(data, ArrayBatches):
+        taken = []
+        while len(taken) < n:
+            taken.extend(data)
+            data.on_epoch_end()  # as Keras' fit calls it
+        taken = taken[:n]
+    else:
+        taken = list(data.take(n))
+    return [
+        tuple(np.asarray(t) for t in batch) if isinstance(batch, tuple) else np.asarray(batch)
+        for batch in taken
+    ]
 
 
 class _DLPack:
@@ -55,6 +78,7 @@ def test_aligned_empty_is_aligned_for_many_sizes():
     assert all(aligned_empty((n, 3), np.float32).ctypes.data % 64 == 0 for n in range(1, 40))
 
 
+@pytest.mark.tensorflow
 def test_aligned_array_is_shared_not_copied():
     X = _aligned((6, 4, 4, 3))
     tensor = as_tensor(X)
@@ -64,6 +88,7 @@ def test_aligned_array_is_shared_not_copied():
     assert tensor.numpy()[2, 1, 1, 0] == -7.0
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("dtype", [np.float16, np.uint8])
 def test_other_dtypes_are_shared(dtype):
     X = _aligned((5, 3), dtype)
@@ -91,6 +116,7 @@ def _byteswapped(X):
     return X.astype(X.dtype.newbyteorder(">" if np.little_endian else "<"))
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize(
     "make",
     [
@@ -114,11 +140,13 @@ def test_other_arrays_are_copied_once_with_equal_values(make):
     assert _address(tensor) != X.ctypes.data
 
 
+@pytest.mark.tensorflow
 def test_empty_array():
     tensor = as_tensor(np.zeros((0, 8, 8, 3), np.float32))
     assert tuple(tensor.shape) == (0, 8, 8, 3) and tensor.dtype == tf.float32
 
 
+@pytest.mark.tensorflow
 def test_tensor_keeps_the_array_alive():
     X = _aligned((50, 8))
     expected = X.copy()
@@ -135,7 +163,7 @@ def test_batches_cover_every_row_once_per_epoch_in_a_fresh_order():
     data = batches(X, y, w, batch_size=16, shuffle=True, seed=3)
 
     def epochs(dataset, n):
-        parts = [tuple(t.numpy() for t in batch) for batch in dataset.take(4 * n)]
+        parts = _take(dataset, 4 * n)
         assert [len(p[0]) for p in parts] == [16, 16, 16, 2] * n
         columns = [np.concatenate(column) for column in zip(*parts, strict=True)]
         return [[column[50 * k : 50 * (k + 1)] for column in columns] for k in range(n)]
@@ -157,7 +185,7 @@ def test_an_epochs_order_depends_on_the_seed_and_its_number_only():
     X = _aligned((30, 3), np.float32)
 
     def rows(dataset, n_batches):
-        return np.concatenate([b.numpy()[:, 0] for b in dataset.take(n_batches)])
+        return np.concatenate([b[:, 0] for b in _take(dataset, n_batches)])
 
     from_zero = rows(batches(X, batch_size=8, shuffle=True, seed=5), 12)  # epochs 0, 1, 2
     from_two = rows(batches(X, batch_size=8, shuffle=True, seed=5, first_epoch=2), 4)
@@ -169,10 +197,11 @@ def test_batches_for_prediction_keep_the_order_of_the_chosen_rows():
     X = _aligned((20, 3), np.uint8)
     rows = np.array([19, 0, 5])
     data = batches(X, batch_size=2, indices=rows)
-    got = np.concatenate([b.numpy() for b in data])
+    got = np.concatenate([np.asarray(b) for b in data])
     np.testing.assert_array_equal(got, X[rows])
 
 
+@pytest.mark.tensorflow
 def test_fit_hands_scaled_images_to_tensorflow_without_a_copy(monkeypatch):
     """PixelScaler's output is shared with TensorFlow, training part of a split too."""
     seen = []
@@ -200,6 +229,7 @@ def test_fit_hands_scaled_images_to_tensorflow_without_a_copy(monkeypatch):
     assert seen[-1] == (X.ctypes.data, X.ctypes.data) and len(seen) == 5
 
 
+@pytest.mark.tensorflow
 def test_unshareable_input_is_copied_once_for_every_dataset(monkeypatch):
     """A read-only array is copied once; training and validation batches read that copy."""
     seen = []
@@ -218,3 +248,25 @@ def test_unshareable_input_is_copied_once_for_every_dataset(monkeypatch):
         validation_fraction=0.25, random_state=0,
     ).fit(X, y)  # fmt: skip
     assert len(seen) == 2 and seen[0] == seen[1] != X.ctypes.data
+
+
+def test_array_batches_mirror_each_row_on_alternate_epochs_and_widen_float16():
+    """The NumPy feed of JAX and PyTorch: flips by the epoch's parity, float16 as float32."""
+    X = _aligned((6, 2, 3, 1), np.float16)
+
+    class Flip:
+        rows = np.array([True, False, True, False, False, True])
+
+    data = ArrayBatches((X, np.arange(6)), np.arange(6), 4, False, None, Flip(), 0)
+    (x0, y0), (x1, y1) = list(data)
+    assert x0.dtype == np.float32 and len(x0) == 4 and len(x1) == 2  # the last batch is smaller
+    images = np.concatenate([x0, x1])
+    np.testing.assert_array_equal(np.concatenate([y0, y1]), np.arange(6))  # in order
+    mirrored = X[:, :, ::-1].astype(np.float32)
+    # Exact: gathers, mirror images and float16 -> float32 widening are exact.
+    np.testing.assert_array_equal(images[Flip.rows], mirrored[Flip.rows])  # epoch 0: flagged rows
+    np.testing.assert_array_equal(images[~Flip.rows], X[~Flip.rows].astype(np.float32))
+    odd = ArrayBatches((X, np.arange(6)), np.arange(6), 4, False, None, Flip(), 1)
+    images = np.concatenate([x for x, _ in odd])
+    np.testing.assert_array_equal(images[~Flip.rows], mirrored[~Flip.rows])  # epoch 1: the others
+    assert not np.shares_memory(x0, X)  # a batch is a gather: X itself is never handed out

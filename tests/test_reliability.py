@@ -27,6 +27,7 @@ def _custom_gradients():
     return sum(name.startswith("CustomGradient-") for name in ops._gradient_registry._registry)
 
 
+@pytest.mark.tensorflow  # the gradient registry is TensorFlow's
 def test_repeated_fits_release_their_networks():
     """8 fits of a fresh small CNN, as a grid search does: nothing accumulates."""
     rng = np.random.RandomState(0)
@@ -102,6 +103,7 @@ def test_ctrl_c_during_a_warm_start_keeps_the_earlier_fit(small_data):
     assert clf.predict(X).shape == (64,)
 
 
+@pytest.mark.tensorflow
 def test_joblib_worker_thread_limit_reaches_tensorflow():
     """joblib's process workers get OMP_NUM_THREADS=cores//n_jobs; a fit applies it to TF."""
     import os

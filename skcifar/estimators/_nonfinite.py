@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ..utils.backend import import_keras, values_of
+from ..utils.backend import import_keras, to_numpy, values_of
 from ._plugins import state_variables
 
 keras = import_keras()
@@ -100,7 +100,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
     def _rate(self):
         """``" (it is 0.01 now)"``: the optimizer's learning rate, where it has one to read."""
         try:
-            rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            rate = float(to_numpy(self.model.optimizer.learning_rate))
         except (AttributeError, TypeError, ValueError):
             return ""
         return f" (it is {rate:.3g} now)"

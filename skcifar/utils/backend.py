@@ -194,13 +194,30 @@ def backend_versions():
     return {"torch": torch.__version__}
 
 
+def to_numpy(tensor):
+    """A tensor (or ``keras.Variable``) of the backend as a NumPy array.
+
+    ``keras.ops.convert_to_numpy`` goes through PyTorch's ``__array__``,
+    which NumPy 2 warns about (it takes no ``copy`` keyword); PyTorch's own
+    conversion is used there instead.
+    """
+    keras = import_keras()
+    if isinstance(tensor, keras.Variable):
+        tensor = tensor.value
+    if backend_name() == "torch":
+        import torch
+
+        tensor = tensor.detach().cpu()
+        return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+    return keras.ops.convert_to_numpy(tensor)
+
+
 def values_of(variables):
     """The values of Keras ``variables``, as NumPy arrays (copies).
 
-    ``keras.Variable.numpy()`` goes through ``__array__``, which NumPy 2
-    warns about on the JAX backend; the backend's tensor is converted instead.
+    ``keras.Variable.numpy()`` goes through ``__array__``, which NumPy 2 warns
+    about on JAX and PyTorch; the backend's tensors are converted instead.
     """
-    to_numpy = import_keras().ops.convert_to_numpy
     return [np.array(to_numpy(variable.value)) for variable in variables]
 
 

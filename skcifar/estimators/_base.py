@@ -32,7 +32,7 @@ from ..utils.backend import (
 from ..utils.input_pipeline import batches, distributed_batch_multiple, epoch_steps
 from ..utils.validation import check_image_shape, image_shape_for, validate_pixels
 from ._budget import Budget
-from ._devices import distributed
+from ._devices import distributed, place
 from ._inference import run_inference
 from ._inputs import combined_weights, network_input, split_rows, validation_fraction
 from ._labels import encode_labels, fit_classes
@@ -420,6 +420,8 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         if not continuing:  # a fresh network, seeded, with no epoch trained
             self._build(len(rows), seed, **self._data_build_args(X, rows))
             self.history_ = {}
+        else:  # built before, maybe on other devices: onto this fit's
+            place(self.model_)
         return seed, X, y, weights, rows, validation_rows
 
     def _validate(self, X, y, sample_weight, reset):

@@ -84,3 +84,27 @@ def distributed(devices, batch_size):
         return
     with distribution.scope():
         yield
+
+
+def place(network):
+    """Put ``network``'s variables where the Keras distribution in effect keeps them.
+
+    A network built outside the distribution (unpickled, loaded, or trained
+    on another device count) keeps its values on its own devices; training
+    it further within the distribution needs them laid out as the
+    distribution lays out new variables (replicated, for data parallelism).
+    Without a distribution nothing changes.
+    """
+    keras = import_keras()
+    distribution = keras.distribution.distribution()
+    if distribution is None:
+        return
+    optimizer = getattr(network, "optimizer", None)
+    variables = [
+        *network.variables,
+        *getattr(network, "metrics_variables", []),
+        *(optimizer.variables if optimizer is not None else []),
+    ]
+    for variable in {id(v): v for v in variables}.values():
+        layout = distribution.get_variable_layout(variable)
+        variable.assign(keras.distribution.distribute_tensor(variable.value, layout))

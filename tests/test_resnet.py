@@ -467,7 +467,7 @@ def test_defaults():
         shift_padding="reflect", schedule="linear", lookahead=True, tta_shift=0,
         image_shape=None, epochs=8, time_budget=None, batch_size=1024, validation_fraction=None,
         early_stopping=False, n_iter_no_change=5, random_state=None, verbose=0,
-        callbacks=None, warm_start=False, class_weight=None, memory=None,
+        callbacks=None, warm_start=False, class_weight=None, memory=None, devices="auto",
     )  # fmt: skip
 
 

@@ -79,6 +79,7 @@ class ANNClassifier(KerasImageClassifier):
         warm_start=False,
         class_weight=None,
         memory=None,
+        devices="auto",
     ):
         self._set_params_from(locals())
 

@@ -29,9 +29,10 @@ from ..utils.backend import (
     seed_from,
     seeded,
 )
-from ..utils.input_pipeline import batches
+from ..utils.input_pipeline import batches, distributed_batch_multiple, epoch_steps
 from ..utils.validation import check_image_shape, image_shape_for, validate_pixels
 from ._budget import Budget
+from ._devices import distributed, place
 from ._inference import run_inference
 from ._inputs import combined_weights, network_input, split_rows, validation_fraction
 from ._labels import encode_labels, fit_classes
@@ -94,6 +95,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "devices": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
     }
 
     def _set_params_from(self, arguments):
@@ -204,7 +206,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The initialised classifier.
         """
-        with quiet():
+        with quiet(), distributed(self.devices, self.batch_size):
             self._set_up(X, y, None, continuing=False)
         return self
 
@@ -313,16 +315,19 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         ``continuing`` trains the existing network (warm start, partial_fit);
         ``partial`` trains one epoch on all of ``X``, with no validation split
         or early stopping. The rest comes from the plug-ins (:meth:`_plugins`).
+        With ``devices`` over several devices, all of it runs in the scope of
+        their Keras distribution (:mod:`skcifar.estimators._devices`).
         """
         started = time.perf_counter()
-        with quiet():
+        with quiet(), distributed(self.devices, self.batch_size):
             seed, X, y, weights, rows, validation_rows = self._set_up(
                 X, y, sample_weight, continuing, partial, classes
             )
             initial_epoch = self.current_epoch if continuing else 0
             kept = {k: v for k, v in vars(self).items() if k in ("history_", "n_iter_")}
             fit = Fit(self, X, y, weights, rows, validation_rows, seed, epochs,
-                      steps_per_epoch=math.ceil(len(rows) / self.batch_size),
+                      steps_per_epoch=epoch_steps(len(rows), self.batch_size,
+                                                  distributed_batch_multiple()),
                       continuing=continuing, partial=partial, started=started,
                       initial_epoch=initial_epoch)  # fmt: skip
             fit.plugins = self._plugins(fit)
@@ -415,6 +420,8 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         if not continuing:  # a fresh network, seeded, with no epoch trained
             self._build(len(rows), seed, **self._data_build_args(X, rows))
             self.history_ = {}
+        else:  # built before, maybe on other devices: onto this fit's
+            place(self.model_)
         return seed, X, y, weights, rows, validation_rows
 
     def _validate(self, X, y, sample_weight, reset):

@@ -88,6 +88,7 @@ class CNNClassifier(KerasImageClassifier):
         warm_start=False,
         class_weight=None,
         memory=None,
+        devices="auto",
     ):
         self._set_params_from(locals())
 

@@ -77,6 +77,21 @@ _DOC_TRAINING = """
         warns when other users can write to it; see "Trust model" in
         the persistence guide). See the user guide page "Searching
         epochs" (the rules, the cache's layout, how to clear it).
+    devices : "auto" or int, default="auto"
+        Devices the training runs on, data-parallel (Keras' distribution
+        API, on its JAX backend only): each batch is split evenly over them
+        and the weights are copied to each. ``"auto"``: all accelerators
+        (GPUs, TPUs) when Keras' backend is JAX and more than one is visible,
+        else one device, with no distribution at all (as on TensorFlow). An
+        int ``n``: the first ``n`` devices of
+        ``keras.distribution.list_devices()``; 1 is one device, and ``n > 1``
+        needs ``KERAS_BACKEND=jax`` and ``n`` visible devices. Over several
+        devices ``batch_size`` must be a multiple of their count, and the
+        last, smaller batch of each epoch is cut to one: at most ``n - 1``
+        rows of an epoch are left out (other rows each epoch, as the epochs
+        are shuffled; the validation rows' last batch is cut alike). The
+        predictions equal one device's within float32 rounding. Checked when
+        ``fit`` starts, with a ValueError naming the fix.
 
     Attributes
     ----------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,6 +16,7 @@ from ..architectures import (
     patch_whitening,
     register_keras_objects,
 )
+from ..utils.input_pipeline import distributed_batch_multiple, epoch_steps
 from ..utils.sizes import check_sizes
 from ._base import KerasImageClassifier
 from ._docstrings import training_parameters
@@ -244,6 +244,7 @@ class ResNetClassifier(KerasImageClassifier):
         warm_start=False,
         class_weight=None,
         memory=None,
+        devices="auto",
     ):
         self._set_params_from(locals())
 
@@ -267,7 +268,8 @@ class ResNetClassifier(KerasImageClassifier):
             # continue along the schedule of the build. A time budget lays it
             # out again over its plan (Recipe.plan).
             schedule_steps=training_steps(
-                self.epochs, math.ceil(max(n_train, 1) / self.batch_size)
+                self.epochs,
+                max(epoch_steps(n_train, self.batch_size, distributed_batch_multiple()), 1),
             ),
             warmup_fraction=self.warmup_fraction,
             precision=self.precision,

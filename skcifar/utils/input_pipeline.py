@@ -11,8 +11,6 @@ a ``keras.utils.PyDataset`` whose batches NumPy gathers (:class:`ArrayBatches`).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .backend import backend_name, import_keras
@@ -59,6 +57,36 @@ def as_tensor(X):
     return tf.experimental.dlpack.from_dlpack(shareable(X).__dlpack__())
 
 
+def distributed_batch_multiple():
+    """The devices each batch is split over under the Keras distribution in effect (else 1).
+
+    Within ``keras.distribution.DataParallel(...).scope()`` a batch's rows are
+    shared out among the devices, so its size must be a multiple of their
+    count; outside any distribution every size is.
+    """
+    distribution = import_keras().distribution.distribution()
+    if distribution is None:
+        return 1
+    mesh = distribution.device_mesh
+    axes = dict(zip(mesh.axis_names, mesh.shape, strict=True))
+    return int(axes.get(getattr(distribution, "batch_dim_name", None), mesh.devices.size))
+
+
+def epoch_steps(n_rows, batch_size, batch_multiple=1):
+    """Batches in an epoch of ``n_rows`` rows, the last one cut to a multiple of ``batch_multiple``.
+
+    Examples
+    --------
+    >>> from skcifar.utils.input_pipeline import epoch_steps
+    >>> epoch_steps(203, 32), epoch_steps(203, 32, batch_multiple=2)
+    (7, 7)
+    >>> epoch_steps(193, 32), epoch_steps(193, 32, batch_multiple=2)
+    (7, 6)
+    """
+    full, left = divmod(int(n_rows), int(batch_size))
+    return full + int(left - left % int(batch_multiple) > 0)
+
+
 def batches(
     X,
     y=None,
@@ -70,6 +98,7 @@ def batches(
     seed=None,
     flip=None,
     first_epoch=0,
+    batch_multiple=None,
 ):
     """Batches gathered straight from ``X``'s memory, for ``model.fit`` and inference.
 
@@ -93,7 +122,8 @@ def batches(
     y, sample_weight : ndarray of shape (n_samples,) or None
         Targets and per-sample weights; None leaves them out of the batches.
     batch_size : int
-        Rows per batch (the last one of an epoch may be smaller).
+        Rows per batch (the last one of an epoch may be smaller, see
+        ``batch_multiple``).
     indices : ndarray of int or None
         Rows of ``X`` to use, in this order (None: all of them).
     shuffle : bool, default=False
@@ -112,6 +142,15 @@ def batches(
         alternate epochs.
     first_epoch : int, default=0
         The number of the first epoch (of the only one, without ``shuffle``).
+    batch_multiple : int or None, default=None
+        Every batch holds a multiple of this many rows: the last, smaller
+        batch of an epoch is cut to the largest multiple (and left out when
+        that is 0), so at most ``batch_multiple - 1`` rows of an epoch are
+        left out; in shuffled epochs those are other rows each epoch, the
+        last ones of its permutation. ``batch_size`` should be a multiple of
+        it. None: the number of devices a batch is split over under the
+        Keras distribution in effect (:func:`distributed_batch_multiple`),
+        1 (nothing cut) outside one.
 
     Returns
     -------
@@ -136,29 +175,40 @@ def batches(
     """
     rows = np.arange(len(X)) if indices is None else indices
     rows = np.asarray(rows, dtype=np.int64)
+    if batch_multiple is None:
+        batch_multiple = distributed_batch_multiple()
+    multiple = int(batch_multiple)
     if shuffle and seed is None:  # scikit-learn's random_state=None: NumPy's global generator
         seed = np.random.randint(np.iinfo(np.int32).max)  # noqa: NPY002
     if backend_name() != "tensorflow":
         arrays = (X,) + tuple(np.asarray(a) for a in (y, sample_weight) if a is not None)
-        return ArrayBatches(arrays, rows, batch_size, shuffle, seed, flip, first_epoch)
+        return ArrayBatches(arrays, rows, batch_size, shuffle, seed, flip, first_epoch, multiple)
     import tensorflow as tf
 
     half = X.dtype == np.float16
     if half:  # carried as its bit patterns, widened per batch below
         X = X.view(np.uint16)
     size = int(batch_size)
+
+    def cut(index_batches):  # the last batch to a multiple of ``multiple`` rows, if any
+        if multiple == 1:
+            return index_batches
+        index_batches = index_batches.map(lambda b: b[: tf.size(b) // multiple * multiple])
+        return index_batches.filter(lambda b: tf.size(b) > 0)
+
     if shuffle:
         key = tf.constant(seed, tf.int64)
         every_row = tf.constant(rows)
 
         def epoch_batches(epoch):
             order = tf.random.experimental.stateless_shuffle(every_row, seed=tf.stack([key, epoch]))
-            return tf.data.Dataset.from_tensor_slices(order).batch(size).map(lambda b: (b, epoch))
+            epoch_rows = cut(tf.data.Dataset.from_tensor_slices(order).batch(size))
+            return epoch_rows.map(lambda b: (b, epoch))
 
         index_batches = tf.data.Dataset.counter(int(first_epoch)).flat_map(epoch_batches)
     else:
         epoch = tf.constant(int(first_epoch), tf.int64)
-        index_batches = tf.data.Dataset.from_tensor_slices(rows).batch(size)
+        index_batches = cut(tf.data.Dataset.from_tensor_slices(rows).batch(size))
         index_batches = index_batches.map(lambda b: (b, epoch))
     arrays = (as_tensor(X),) + tuple(
         tf.constant(np.asarray(a)) for a in (y, sample_weight) if a is not None
@@ -203,12 +253,16 @@ class ArrayBatches(import_keras().utils.PyDataset):
     ``arrays`` (no copy of them is made). With ``shuffle``, the epoch's order
     is a permutation of ``rows`` drawn from ``(seed, epoch)`` alone, and
     Keras' ``on_epoch_end`` moves on to the next epoch; iterating the object
-    yields one epoch's batches. See :func:`batches` for the parameters.
+    yields one epoch's batches; the last one is cut to a multiple of
+    ``batch_multiple`` rows. See :func:`batches` for the parameters.
     """
 
-    def __init__(self, arrays, rows, batch_size, shuffle, seed, flip, first_epoch):
+    def __init__(
+        self, arrays, rows, batch_size, shuffle, seed, flip, first_epoch, batch_multiple=1
+    ):
         super().__init__()
         self.arrays, self.rows, self.size = arrays, rows, int(batch_size)
+        self.multiple = int(batch_multiple)
         self.shuffle, self.seed = bool(shuffle), seed
         self.flip_rows = None if flip is None else np.asarray(flip.rows, dtype=bool)
         self._start(int(first_epoch))
@@ -221,10 +275,11 @@ class ArrayBatches(import_keras().utils.PyDataset):
             self.order = self.rows
 
     def __len__(self):
-        return math.ceil(len(self.rows) / self.size)
+        return epoch_steps(len(self.rows), self.size, self.multiple)
 
     def __getitem__(self, index):
         rows = self.order[index * self.size : (index + 1) * self.size]
+        rows = rows[: len(rows) - len(rows) % self.multiple]
         picked = [array[rows] for array in self.arrays]
         if picked[0].dtype == np.float16:
             picked[0] = picked[0].astype(np.float32)

@@ -23,15 +23,8 @@ if ON_TENSORFLOW:
 
 
 def _take(data, n):
-    """The first ``n`` batches of ``data`` (endless tf.data, or ArrayBatches epoch by epoch)."""
-    if isinstance(data, ArrayBatches):
-        taken = []
-        while len(taken) < n:
-            taken.extend(data)
-            data.on_epoch_end()  # as Keras' fit calls it
-        taken = taken[:n]
-    else:
-        taken = list(data.take(n))
+    """The first ``n`` batches of ``data`` (endless: tf.data, or a shuffled ArrayBatches)."""
+    taken = [data[i] for i in range(n)] if isinstance(data, ArrayBatches) else data.take(n)
     return [
         tuple(np.asarray(t) for t in batch) if isinstance(batch, tuple) else np.asarray(batch)
         for batch in taken

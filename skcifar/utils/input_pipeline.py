@@ -11,6 +11,8 @@ a ``keras.utils.PyDataset`` whose batches NumPy gathers (:class:`ArrayBatches`).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .backend import backend_name, import_keras
@@ -249,12 +251,14 @@ def batches(
 class ArrayBatches(import_keras().utils.PyDataset):
     """:func:`batches` for JAX and PyTorch: a ``keras.utils.PyDataset`` gathering from arrays.
 
-    Item ``i`` is batch ``i`` of the current epoch, gathered with NumPy from
-    ``arrays`` (no copy of them is made). With ``shuffle``, the epoch's order
-    is a permutation of ``rows`` drawn from ``(seed, epoch)`` alone, and
-    Keras' ``on_epoch_end`` moves on to the next epoch; iterating the object
-    yields one epoch's batches; the last one is cut to a multiple of
-    ``batch_multiple`` rows. See :func:`batches` for the parameters.
+    Each item is a batch gathered with NumPy from ``arrays`` (no copy of them
+    is made); the last batch of an epoch is cut to a multiple of
+    ``batch_multiple`` rows. Without ``shuffle``, item ``i`` is batch ``i`` of
+    the one pass over ``rows``. With ``shuffle`` the dataset is endless, as
+    :func:`batches`' tf.data one: item ``i`` is batch ``i % steps`` of epoch
+    ``first_epoch + i // steps`` (``steps`` batches an epoch), whose order is a
+    permutation of ``rows`` drawn from ``(seed, epoch)`` alone. Iterating the
+    object yields its items in order. See :func:`batches` for the parameters.
     """
 
     def __init__(
@@ -263,34 +267,40 @@ class ArrayBatches(import_keras().utils.PyDataset):
         super().__init__()
         self.arrays, self.rows, self.size = arrays, rows, int(batch_size)
         self.multiple = int(batch_multiple)
-        self.shuffle, self.seed = bool(shuffle), seed
+        self.steps = epoch_steps(len(rows), self.size, self.multiple)
+        self.shuffle, self.seed, self.first_epoch = bool(shuffle), seed, int(first_epoch)
         self.flip_rows = None if flip is None else np.asarray(flip.rows, dtype=bool)
-        self._start(int(first_epoch))
+        self._epoch, self._order = None, None
 
-    def _start(self, epoch):
-        self.epoch = epoch
-        if self.shuffle:
-            self.order = np.random.default_rng([self.seed, epoch]).permutation(self.rows)
-        else:
-            self.order = self.rows
+    @property
+    def num_batches(self):
+        """The batches of the one pass; None (endless) for shuffled epochs."""
+        return None if self.shuffle else self.steps
 
     def __len__(self):
-        return epoch_steps(len(self.rows), self.size, self.multiple)
+        return self.steps  # of one epoch
+
+    def _order_of(self, epoch):
+        if not self.shuffle:
+            return self.rows
+        if epoch != self._epoch:  # one permutation per epoch, kept while it is read
+            self._epoch = epoch
+            self._order = np.random.default_rng([self.seed, epoch]).permutation(self.rows)
+        return self._order
 
     def __getitem__(self, index):
-        rows = self.order[index * self.size : (index + 1) * self.size]
+        epoch, batch = divmod(int(index), self.steps) if self.shuffle else (0, int(index))
+        epoch += self.first_epoch
+        rows = self._order_of(epoch)[batch * self.size : (batch + 1) * self.size]
         rows = rows[: len(rows) - len(rows) % self.multiple]
         picked = [array[rows] for array in self.arrays]
         if picked[0].dtype == np.float16:
             picked[0] = picked[0].astype(np.float32)
         if self.flip_rows is not None:
-            mirrored = self.flip_rows[rows] != (self.epoch % 2 == 1)
+            mirrored = self.flip_rows[rows] != (epoch % 2 == 1)
             picked[0] = np.where(mirrored[:, None, None, None], picked[0][:, :, ::-1], picked[0])
         return tuple(picked) if len(picked) > 1 else picked[0]
 
     def __iter__(self):
-        return (self[index] for index in range(len(self)))
-
-    def on_epoch_end(self):
-        if self.shuffle:
-            self._start(self.epoch + 1)
+        indices = itertools.count() if self.shuffle else range(self.steps)
+        return (self[index] for index in indices)

@@ -1,14 +1,15 @@
 """Training speed of the recipe's network on Keras' TensorFlow, torch and JAX backends.
 
-skcifar trains on TensorFlow. This measures whether another Keras backend would
-train the same network faster on this machine: the network of
+Keras alone, without skcifar's estimator around it (``backend_results.py``
+fits the estimator itself on each backend). This measures which Keras backend
+trains the same network fastest on this machine: the network of
 ``ResNetClassifier()``'s defaults (2x2 stem of 24 filters, widths 64/256/256, each
 stage conv -> max-pool -> batch norm -> ReLU -> conv -> batch norm -> ReLU,
 global max pooling, a dense head), written with Keras' own layers only so that
 every backend runs identical code, trained with Nesterov SGD on random images
 at the recipe's batch of 1,024. skcifar's custom pieces (whitening layer,
-in-graph augmentation, Muon) are left out: they are TensorFlow code and cost
-little next to the convolutions.
+in-graph augmentation, Muon) are left out: they cost little next to the
+convolutions, and leaving them out times each backend's Keras alone.
 
 Each backend runs in a fresh process (``KERAS_BACKEND`` is read at import),
 the rounds alternate between them (so machine noise hits both alike), and a

@@ -10,7 +10,7 @@ The package follows the four stages of the reference notebook:
 
 The ``skcifar`` command line (:mod:`skcifar.cli`) sits on top.
 
-Heavy modules (Keras, TensorFlow) are imported on first use, so importing
+Heavy modules (Keras and its backend) are imported on first use, so importing
 ``skcifar`` or loading data stays fast; importing it changes nothing in the
 caller's process (logging, warnings filters, environment, random seeds).
 """

@@ -60,11 +60,13 @@ def _limit_threads_here(n_threads, slots_on_host, dask_worker=None):
 
 
 def limit_worker_threads(client, n_threads=None):
-    """Limit the TensorFlow threads of every Dask worker process.
+    """Limit the backend's threads in every Dask worker process.
 
     On each worker (through :meth:`distributed.Client.run`) this sets
-    ``SKCIFAR_NUM_THREADS`` and applies it to TensorFlow at once, importing
-    TensorFlow there (a few seconds per worker). Call it after the workers are
+    ``SKCIFAR_NUM_THREADS`` and applies it to Keras' backend at once (a few
+    seconds per worker for TensorFlow's import; PyTorch takes
+    ``torch.set_num_threads``; JAX sizes its pools from ``XLA_FLAGS`` when it
+    starts, so there only the variable is set). Call it after the workers are
     up and before the search: TensorFlow fixes its thread pools when its
     runtime starts, so a worker that has already trained a model keeps the
     count it had. Such workers are reported with a :class:`RuntimeWarning`;
@@ -89,9 +91,9 @@ def limit_worker_threads(client, n_threads=None):
 
     Returns
     -------
-    threads : dict of str to int
-        Worker address -> TensorFlow intra-op threads now in effect there
-        (0 would mean TensorFlow's default, all cores).
+    threads : dict of str to int or None
+        Worker address -> the backend's intra-op threads now in effect there
+        (TensorFlow: 0 would mean its default, all cores; None on JAX).
 
     Examples
     --------

@@ -22,6 +22,7 @@ from sklearn.pipeline import make_pipeline
 
 from skcifar import CNNClassifier, PixelScaler
 from skcifar.distributed import limit_worker_threads
+from skcifar.utils.backend import backend_name
 
 N_IMAGES = 400
 CV = 2
@@ -112,13 +113,19 @@ def _worker_state():
 
     from skcifar.utils import backend as _backend
 
-    tf = sys.modules.get("tensorflow")
-    return {
+    tf, torch = sys.modules.get("tensorflow"), sys.modules.get("torch")
+    state = {
         "budget": os.environ.get("SKCIFAR_NUM_THREADS"),
         "configured": _backend._THREADS_CONFIGURED,
-        "intra_op": tf and tf.config.threading.get_intra_op_parallelism_threads(),
-        "inter_op": tf and tf.config.threading.get_inter_op_parallelism_threads(),
     }
+    if tf:
+        state.update(
+            intra_op=tf.config.threading.get_intra_op_parallelism_threads(),
+            inter_op=tf.config.threading.get_inter_op_parallelism_threads(),
+        )
+    elif torch:
+        state.update(intra_op=torch.get_num_threads())
+    return state
 
 
 def test_grid_search_on_dask_matches_local_search(dask_client, small_cifar, local_cv_results):
@@ -129,9 +136,10 @@ def test_grid_search_on_dask_matches_local_search(dask_client, small_cifar, loca
     workers = sorted(dask_client.nthreads())
     assert len(workers) == 2
 
-    # Thread limit: 2 cores // 2 one-thread workers.
+    # Thread limit: 2 cores // 2 one-thread workers (JAX has no limit to report).
     limits = limit_worker_threads(dask_client)
-    assert limits == {w: max(1, CPU_COUNT // 2) for w in workers}
+    expected = None if backend_name() == "jax" else max(1, CPU_COUNT // 2)
+    assert limits == {w: expected for w in workers}
 
     search = _search()
     with get_task_stream(dask_client) as stream, joblib.parallel_backend("dask"):
@@ -157,14 +165,14 @@ def test_grid_search_on_dask_matches_local_search(dask_client, small_cifar, loca
     assert sum(calls.values()) == len(GRID["cnnclassifier__filters"]) * 2 * CV, stream.data
     assert sorted(calls) == workers, calls
 
-    # TensorFlow in each worker trained with the limit skcifar set there.
+    # The backend in each worker trained with the limit skcifar set there.
     for worker, state in dask_client.run(_worker_state).items():
-        assert state == {
-            "budget": str(limits[worker]),
-            "configured": True,
-            "intra_op": limits[worker],
-            "inter_op": min(limits[worker], 2),
-        }, (worker, state)
+        wanted = {"budget": str(max(1, CPU_COUNT // 2)), "configured": True}
+        if backend_name() == "tensorflow":
+            wanted.update(intra_op=limits[worker], inter_op=min(limits[worker], 2))
+        elif backend_name() == "torch":
+            wanted.update(intra_op=limits[worker])
+        assert state == wanted, (worker, state)
 
 
 def _start_tensorflow_runtime():
@@ -174,6 +182,7 @@ def _start_tensorflow_runtime():
     return int(tf.add(1, 1))  # running an op starts the runtime: thread pools are fixed
 
 
+@pytest.mark.tensorflow
 def test_limit_reports_workers_where_tensorflow_already_runs(dask_client):
     limit_worker_threads(dask_client)  # the default limit, as in the search test
     dask_client.run(_start_tensorflow_runtime)

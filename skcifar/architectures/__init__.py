@@ -33,12 +33,12 @@ from ._shared import MIN_AUGMENTED_SIZE, OPTIMIZERS, make_optimizer
 
 
 def register_keras_objects():
-    """Register skcifar's own Keras layers and losses (imports TensorFlow).
+    """Register skcifar's own Keras layers and losses (imports Keras and its backend).
 
     Keras finds them by name when a saved or pickled network is loaded;
     :func:`build_resnet`, :mod:`skcifar.estimators` and :func:`skcifar.load`
     call this, while importing :mod:`skcifar.architectures` alone does not
-    (it stays free of TensorFlow).
+    (it stays free of Keras' backend).
     """
     from . import _layers, _training  # noqa: F401 - registration happens at import
 

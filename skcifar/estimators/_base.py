@@ -248,7 +248,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             Maps a batch of images, a tensor of shape ``(n, *image_shape_)``
             (uint8, float16 or float32: the network casts it), to the
             probabilities, a float32 tensor of shape ``(n, n_classes_)``, in
-            TensorFlow operations. It follows the parameter values at the
+            operations of the Keras backend. It follows the parameter values at the
             time of the call: after ``set_params``, ask for it again.
 
         Raises

@@ -2,7 +2,7 @@
 
 A run's key (:class:`skcifar.checkpoints.CheckpointCache`) is every parameter
 but those of ``_NOT_IN_KEY``, the classes, digests of the training data, the
-network's dtype policy and the versions of skcifar, Keras and TensorFlow.
+network's dtype policy and the versions of skcifar, Keras and its backend.
 A fit loads the longest checkpoint of its run at or below its own step count
 that ends an epoch (or has exactly its step count; only that one where a
 longer run is no continuation of a shorter one), trains the steps left and

@@ -155,7 +155,7 @@ def load(path):
     estimator : PixelScaler, ANNClassifier, CNNClassifier, ResNetClassifier or Pipeline
         The estimator, fitted if it was saved fitted; on the same machine its
         predictions equal the saved estimator's. A network trained with
-        ``precision="bfloat16"`` computes in float32 where TensorFlow cannot
+        ``precision="bfloat16"`` computes in float32 where the backend cannot
         compute bfloat16 (:func:`skcifar.architectures.bfloat16_runs`), with a
         ``UserWarning``.
 
@@ -216,8 +216,8 @@ def load(path):
         warnings.warn(f"{path!r}: {note}", UserWarning, stacklevel=2)
     for where in in_float32:
         warnings.warn(
-            f"The network of {where} in {path!r} computes in bfloat16, which TensorFlow "
-            "cannot compute on this CPU; it computes in float32 instead, so its "
+            f"The network of {where} in {path!r} computes in bfloat16, which Keras' "
+            "backend cannot compute on this CPU; it computes in float32 instead, so its "
             "probabilities differ from the saved model's by bfloat16's rounding.",
             UserWarning,
             stacklevel=2,
@@ -252,7 +252,7 @@ def _load_network(archive, member, tmpdir, path, where):
 
 
 def _computable(network):
-    """``network``, or its float32 copy where TensorFlow cannot compute its bfloat16 here."""
+    """``network``, or its float32 copy where the backend cannot compute its bfloat16 here."""
     from ..architectures import bfloat16_runs, float32_network
 
     bfloat16 = any(layer.dtype_policy.compute_dtype == "bfloat16" for layer in network.layers)

@@ -670,3 +670,30 @@ def test_manifest_records_format_and_versions(saved_cnn):
 
 def test_top_level_exports():
     assert skcifar.save is save and skcifar.load is load
+
+
+def _tiny_ann():
+    X, y = make_images(24, size=4)
+    return ANNClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0).fit(X / 255, y)
+
+
+def test_export_without_tensorflow_names_the_extra(tmp_path):
+    """Both export formats are TensorFlow's: without it, an ImportError says what to install."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("TensorFlow is installed here (make test-backends runs this without it)")
+    for format in ("savedmodel", "onnx"):
+        with pytest.raises(ImportError, match=r"pip install 'skcifar\[tensorflow-cpu\]'"):
+            skcifar.export(_tiny_ann(), tmp_path / f"model-{format}", format=format)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+@pytest.mark.tensorflow
+def test_export_on_another_backend_says_to_export_from_tensorflow(tmp_path, monkeypatch):
+    """TensorFlow installed, Keras on another backend: a RuntimeError with the way round."""
+    clf = _tiny_ann()
+    monkeypatch.setattr("skcifar.utils.backend.backend_name", lambda: "jax")
+    with pytest.raises(RuntimeError, match="KERAS_BACKEND=tensorflow"):
+        skcifar.export(clf, tmp_path / "model", format="savedmodel")
+    assert list(tmp_path.iterdir()) == []

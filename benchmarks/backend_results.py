@@ -52,7 +52,7 @@ def worker(network, epochs, seed, quick):
 
     from skcifar import ResNetClassifier, load_data
     from skcifar.architectures import resolve_precision
-    from skcifar.utils.backend import backend_name, import_keras
+    from skcifar.utils.backend import import_keras
 
     keras = import_keras()
 
@@ -79,7 +79,7 @@ def worker(network, epochs, seed, quick):
     print(
         json.dumps(
             {
-                "backend": backend_name(),
+                "backend": keras.backend.backend(),
                 "precision": resolve_precision(clf.precision),  # what "auto" chose here
                 "test_accuracy": _common.accuracy(y_test, proba),
                 "test_log_loss": _common.log_loss(y_test, proba),

@@ -68,8 +68,9 @@ test-isa: $(STAMP)
 
 # The backend-dependent part of the fast suite on Keras' JAX and PyTorch
 # backends, each in its own environment without TensorFlow (docs/backends.rst):
-# the tests that need TensorFlow skip themselves there. PyTorch's CPU build: torch==2.13.0 lies in this machine's
-# wheel cache; elsewhere set TORCH to e.g.
+# the tests that need TensorFlow skip themselves there. TORCH names PyTorch's
+# CPU build: pip finds torch 2.13.0's in the CI machine's local wheels (PyPI's
+# torch is the CUDA build); elsewhere set it to e.g.
 # "torch --index-url https://download.pytorch.org/whl/cpu".
 TEST_BACKENDS ?= jax torch
 TORCH ?= torch==2.13.0
@@ -77,12 +78,14 @@ TORCH ?= torch==2.13.0
 # optimizers, feed, inference, plug-ins and files) and the package's doctests;
 # the data, file-format, CLI, docs and example tests, scikit-learn's estimator
 # checks and the memory tests' three searches exercise logic that is the same on
-# every backend, and JAX compiles every network anew (docs/backends.rst).
+# every backend (the grid search of tests/test_resnet.py runs here), and JAX
+# compiles every network anew, so they stay in the TensorFlow runs.
 BACKEND_TESTS ?= skcifar tests/test_estimators.py tests/test_resnet.py tests/test_architectures.py \
 	tests/test_recipe.py tests/test_input_pipeline.py tests/test_inference.py \
 	tests/test_time_budget.py tests/test_plugins.py tests/test_fit_path.py tests/test_bad_input.py \
 	tests/test_devices.py tests/test_estimator_state.py tests/test_keras_internals.py \
 	tests/test_persistence.py tests/test_skops.py tests/test_reliability.py \
+	tests/test_cross_backend_files.py tests/test_mlflow.py tests/test_distributed.py \
 	tests/test_memory.py \
 	--deselect tests/test_memory.py::test_grid_search_over_epochs_trains_the_longest_epochs_only \
 	--deselect tests/test_memory.py::test_randomized_search_and_validation_curve \

@@ -63,8 +63,9 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
     the compiled training step reads on every backend, so
     :meth:`set_total_steps` can lay the schedule out anew after training has
     been compiled (``time_budget`` fits decide it only then). With another
-    optimizer the length is a constant of the schedule: on JAX a compiled
-    training step keeps the length it was compiled with.
+    optimizer the schedule holds the length in a variable of its own, which
+    TensorFlow and PyTorch read at every step; a step JAX compiled keeps the
+    length it was compiled with.
 
     Parameters
     ----------
@@ -97,19 +98,23 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.start_fraction = float(start_fraction)
         self.end_fraction = float(end_fraction)
         self.shape = shape
-        self._length = float(max(int(total_steps), 1))  # or the optimizer's variable: bind
+        self._length = keras.Variable(  # until bind() hands it to an optimizer
+            float(max(int(total_steps), 1)), trainable=False, dtype="float32", name="total_steps"
+        )
+        self._bound = False
 
     def bind(self, optimizer):
         """Hold ``total_steps`` in a variable of ``optimizer``, which its training step reads."""
-        if isinstance(self._length, float):
+        if not self._bound:
             self._length = optimizer.add_variable(
-                (), keras.initializers.Constant(self._length), "float32", name="schedule_steps"
+                (), keras.initializers.Constant(self.total_steps), "float32", name="schedule_steps"
             )
+            self._bound = True
 
     @property
     def total_steps(self):
         """The steps the schedule is laid out over (an int)."""
-        return int(self._length if isinstance(self._length, float) else to_numpy(self._length))
+        return int(to_numpy(self._length))
 
     def set_total_steps(self, total_steps):
         """Lay the schedule out over the optimiser's first ``total_steps`` steps.
@@ -119,11 +124,7 @@ class WarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
         already taken along the new schedule; from step ``total_steps`` on
         the rate stays at its end value.
         """
-        length = float(max(int(total_steps), 1))
-        if isinstance(self._length, float):
-            self._length = length
-        else:
-            self._length.assign(length)
+        self._length.assign(float(max(int(total_steps), 1)))
 
     def __call__(self, step):
         step = ops.cast(step, "float32")

@@ -119,8 +119,10 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         return probabilities
 
     def _inference_batch(self):
-        # Small training batches would make prediction several times slower.
-        return max(self.batch_size, MIN_INFERENCE_BATCH)
+        # Small training batches would make prediction several times slower;
+        # over several devices a batch is a multiple of their count.
+        multiple = distributed_batch_multiple()
+        return -(-max(self.batch_size, MIN_INFERENCE_BATCH) // multiple) * multiple
 
     # -- public API -------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -325,9 +327,14 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             )
             initial_epoch = self.current_epoch if continuing else 0
             kept = {k: v for k, v in vars(self).items() if k in ("history_", "n_iter_")}
+            multiple = distributed_batch_multiple()
+            if len(rows) < multiple:
+                raise ValueError(
+                    f"{len(rows)} training rows cannot be split over devices={multiple}: "
+                    "each device needs a row of every batch. Use fewer devices, or more data."
+                )
             fit = Fit(self, X, y, weights, rows, validation_rows, seed, epochs,
-                      steps_per_epoch=epoch_steps(len(rows), self.batch_size,
-                                                  distributed_batch_multiple()),
+                      steps_per_epoch=epoch_steps(len(rows), self.batch_size, multiple),
                       continuing=continuing, partial=partial, started=started,
                       initial_epoch=initial_epoch)  # fmt: skip
             fit.plugins = self._plugins(fit)

@@ -98,6 +98,7 @@ class Budget(TrainingPlugin):
         n_validation = 0 if fit.validation_rows is None else len(fit.validation_rows)
         # In training batches: the estimate is a share of a training step.
         n_validation_steps = math.ceil(n_validation / estimator.batch_size)
+        # An endless feed on every backend (a shuffled one is), whatever the steps timed.
         data = batches(fit.X, fit.y, fit.weights, batch_size=estimator.batch_size,
                        indices=fit.rows, shuffle=True, seed=0)  # fmt: skip
         deadline = fit.started + self.seconds

@@ -197,14 +197,17 @@ def backend_versions():
 def to_numpy(tensor):
     """A tensor (or ``keras.Variable``) of the backend as a NumPy array.
 
-    ``keras.ops.convert_to_numpy`` goes through PyTorch's ``__array__``,
-    which NumPy 2 warns about (it takes no ``copy`` keyword); PyTorch's own
-    conversion is used there instead.
+    ``keras.ops.convert_to_numpy`` goes through ``__array__`` of PyTorch's
+    tensors and of TensorFlow's variables, which NumPy 2 warns about (they
+    take no ``copy`` keyword); their own conversions are used instead.
     """
     keras = import_keras()
+    name = backend_name()
+    if name == "tensorflow":  # TensorFlow's own conversion (np.array warns of a variable)
+        return np.asarray(tensor.numpy() if hasattr(tensor, "numpy") else tensor)
     if isinstance(tensor, keras.Variable):
         tensor = tensor.value
-    if backend_name() == "torch":
+    if name == "torch":
         import torch
 
         tensor = tensor.detach().cpu()
@@ -328,7 +331,9 @@ def seeded(seed):
     elif name == "torch":
         import torch
 
-        torch_state = torch.random.get_rng_state()
+        # The CPU's generator and, where CUDA runs, every GPU's (manual_seed seeds them all).
+        gpus = range(torch.cuda.device_count()) if torch.cuda.is_available() else []
+        torch_states = torch.random.get_rng_state(), [torch.cuda.get_rng_state(g) for g in gpus]
     try:
         if name == "tensorflow":
             keras.utils.set_random_seed(seed)
@@ -346,7 +351,9 @@ def seeded(seed):
         if name == "tensorflow":
             tf.random.set_seed(tf_seed)
         elif name == "torch":
-            torch.random.set_rng_state(torch_state)
+            torch.random.set_rng_state(torch_states[0])
+            for gpu, state in zip(gpus, torch_states[1], strict=True):
+                torch.cuda.set_rng_state(state, gpu)
 
 
 @contextlib.contextmanager

@@ -335,3 +335,68 @@ def forward_flops(model):
         positions = int(np.prod(out[1:-1])) if len(out) == 4 else 1
         total += 2 * int(np.prod(shape)) * positions
     return total
+
+
+# -- training speed -----------------------------------------------------------------------
+# A training speed is the median of TIMED_STEPS steps after the first WARMUP_STEPS.
+WARMUP_STEPS = 3
+TIMED_STEPS = 12
+
+
+def conv_shapes(model, batch, distinct=True):
+    """The 3x3 convolution shapes of ``model``, as :func:`conv_peak` takes them.
+
+    ``distinct=False``: one per convolution, in the network's order.
+    """
+    shapes = []
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None or tuple(kernel.shape[:2]) != (3, 3):
+            continue
+        shape = dict(
+            batch=batch,
+            size=int(layer.input.shape[1]),
+            channels_in=int(kernel.shape[2]),
+            channels_out=int(kernel.shape[3]),
+        )
+        if shape not in shapes or not distinct:
+            shapes.append(shape)
+    return shapes
+
+
+def training_speed(params, *, n_images, image_size=32, seed=0, probe_batch=None):
+    """Images/s of ``ResNetClassifier(**params).fit``, the network's forward FLOPs and,
+    with ``probe_batch``, its 3x3 convolution shapes at that batch."""
+    from skcifar import ResNetClassifier
+    from skcifar.utils.backend import import_keras
+
+    keras = import_keras()
+
+    class StepTimes(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.times.append((time.perf_counter(), time.process_time()))
+
+    rng = np.random.RandomState(seed)
+    X = rng.rand(n_images, image_size, image_size, 3).astype(np.float16)
+    y = np.arange(n_images) % 10
+    clock = StepTimes()
+    clf = ResNetClassifier(**params, random_state=seed, callbacks=[clock])
+    batch_size = clf.batch_size
+    clf.set_params(epochs=(WARMUP_STEPS + TIMED_STEPS) * batch_size / n_images)
+    clf.fit(X, y)
+    wall, cpu = np.diff(np.array(clock.times[WARMUP_STEPS - 1 :]), axis=0).T
+    speed = {
+        "batch_size": batch_size,
+        "images_per_second": batch_size / float(np.median(wall)),
+        "images_per_cpu_second": batch_size / float(np.median(cpu)),
+        "forward_mflop_per_image": forward_flops(clf.model_) / 1e6,
+        "compute_dtype": clf.model_.layers[-2].compute_dtype,
+    }
+    if probe_batch:
+        speed["conv_shapes"] = conv_shapes(clf.model_, probe_batch)
+        speed["conv_layers"] = conv_shapes(clf.model_, batch_size, distinct=False)
+    return speed

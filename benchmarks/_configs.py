@@ -45,11 +45,14 @@ RUNS = {
         factor=1,
         seeds=(0, 1, 2),
     ),
+    # What a user writes first: the defaults and a budget; fit chooses the network
+    # (docs/benchmarks.md, "A budget picks its network"). At 1x against "1x" above.
+    "1x-auto": dict(params={}, factor=1, seeds=(0, 1, 2)),
     "6x": dict(params={}, factor=6, seeds=(0,)),
     "12x": dict(params={}, factor=12, seeds=(0,)),
     "default": dict(params={}, factor=None, seeds=(0,)),  # ResNetClassifier(random_state=0)
 }
-BENCH_RUNS = ("1x", "6x")  # make bench; make bench-full (--full) runs all of RUNS
+BENCH_RUNS = ("1x", "1x-auto", "6x")  # make bench; make bench-full (--full) runs all of RUNS
 # --quick: tiny networks (a smoke test, not a result)
 QUICK_NETWORK = dict(widths=(8, 16, 16), stem_filters=8)
 QUICK_EPOCHS = 1  # for the runs without a budget
@@ -64,3 +67,15 @@ def run_params(name, quick):
         if RUNS[name]["factor"] is None:
             params["epochs"] = QUICK_EPOCHS
     return params
+
+
+# name -> ResNetClassifier parameters of the networks utilisation.py and
+# layer_profile.py measure.
+NETWORKS = {
+    "recipe": {},  # accuracy_budget's 6x and 12x network: the defaults
+    "recipe-32-64-128": dict(widths=(32, 64, 128)),  # its widths, the defaults' batches
+    "recipe-32-64-128-b512": RUNS["1x"]["params"],  # the 1x network: a budget's small one
+    "baseline": BASELINE,  # what the recipe is compared with
+    "baseline-64-128-128": dict(BASELINE, widths=(64, 128, 128)),
+    "baseline-32-64-128": dict(BASELINE, widths=(32, 64, 128)),
+}

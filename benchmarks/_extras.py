@@ -8,7 +8,7 @@ memory, distributed search and searching epochs with ``memory``.
 from __future__ import annotations
 
 import wrapper_overhead
-from _text import run_label
+from _text import format_value, run_label
 
 
 def extras(results, scripts=None, baseline=None):
@@ -47,6 +47,10 @@ def extras(results, scripts=None, baseline=None):
             )
         )
     rows += _utilisation_extras(results.get("utilisation", {}))
+    avx2 = results.get("avx2_budget") or {}
+    if avx2:  # the same measures, with oneDNN held to AVX2
+        parts = {k: avx2[k] for k in ("accuracy_budget", "utilisation") if k in avx2}
+        rows += [(f"AVX2 setting: {measure}", value) for measure, value in extras(parts)]
     over = results.get("wrapper_overhead", {})
     if over.get("rounds"):
         med = _median_times(over["rounds"])
@@ -152,7 +156,10 @@ def _fit_rows(name, run, fit, acc):
     return [
         (
             f"{label}: pipeline fit time, epochs trained",
-            f"{fit['fit_seconds']:.1f} s ({budget_text}), {fit['n_iter']:.3f} epochs",
+            f"{fit['fit_seconds']:.1f} s ({budget_text}), {fit['n_iter']:.3f} epochs"
+            + (f"; the budget chose `{fit['chosen_network']}`: widths={format_value(p['widths'])}"
+               f", batch_size={p['batch_size']}, learning_rate={p['learning_rate']}"
+               if fit.get("chosen_network") else ""),  # fmt: skip
         ),
         (
             f"{label}: test accuracy / log-loss / ECE ({acc.get('ece_bins')} bins)",
@@ -188,13 +195,14 @@ def _utilisation_extras(util):
     for dtype, peak in (util.get("peak_gflops") or {}).items():
         rows.append((f"conv peak, {dtype} (its fastest shape above)", f"{peak:.0f} GFLOP/s"))
     for name, net in (util.get("networks") or {}).items():
+        of_bfloat16 = net.get("utilisation_of_bfloat16_peak")
         rows.append(
             (
                 f"utilisation, `{name}` network ({net['compute_dtype']}, batch "
                 f"{net['batch_size']}, {net['forward_mflop_per_image']:.1f} MFLOP forward)",
                 f"{net['images_per_second']:.0f} images/s, {net['training_gflops']:.0f} GFLOP/s: "
-                f"{net['utilisation']:.2f} of its own precision's peak, "
-                f"{net['utilisation_of_bfloat16_peak']:.2f} of bfloat16's",
+                f"{net['utilisation']:.2f} of its own precision's peak"
+                + ("" if of_bfloat16 is None else f", {of_bfloat16:.2f} of bfloat16's"),
             )
         )
     return rows

@@ -24,6 +24,7 @@ from _targets import (
     SEEDS_1X,
     TTA_PREDICT_MAX,
     TTA_RUNS,
+    UTILISATION_AVX2_MIN,
     UTILISATION_MIN,
     UTILISATION_NETWORK,
     within_budget,
@@ -149,6 +150,48 @@ def accuracy_rows(acc):
     return rows
 
 
+def auto_row(acc, fixed="1x", label=""):
+    """``ResNetClassifier(time_budget=1x)``, the sizes "auto", against run ``fixed``'s mean.
+
+    Met when its mean is at least the fixed configuration's, less the fixed
+    run's sample sd over seeds (their seed-to-seed spread; 0 with one seed).
+    """
+    metric = f"{label}`ResNetClassifier(time_budget=1x)`, sizes \"auto\": test accuracy"
+    target = f">= the fixed {fixed} run's (less its sd over seeds)"
+    run, fits = _fits(acc, "1x-auto")
+    best, best_fits = _fits(acc, fixed)
+    if run is None or best is None:
+        return _row(metric, target, why=fits if run is None else best_fits)
+    chosen = sorted({f.get("chosen_network") or "none" for f in fits})
+    sd = best.get("test_accuracy_sd") or 0.0
+    diff = run["test_accuracy_mean"] - best["test_accuracy_mean"]
+    value = (
+        f"{run['test_accuracy_mean']:.4f} ({diff:+.4f} against {best['test_accuracy_mean']:.4f}"
+        f"; seeds " + ", ".join(f"{f['seed']}: {f['test_accuracy']:.4f}" for f in fits)
+        + f"; chose {', '.join(chosen)}, tta_shift "
+        + ", ".join(str(f["params"].get("tta_shift")) for f in fits)
+        + f"; {_fit_text(run, fits)})"
+    )
+    ok = diff >= -sd and all(_within(run, f) for f in fits)
+    return _row(metric, target, value, ok)
+
+
+def avx2_rows(avx2):
+    """Under ``ONEDNN_MAX_CPU_ISA=AVX2`` (avx2_budget.py): the chosen network and the speed."""
+    rows = [auto_row(avx2.get("accuracy_budget") or {}, label="AVX2 setting: ")]
+    util = avx2.get("utilisation") or {}
+    metric = "AVX2 setting: training GFLOP/s / float32 conv peak, defaults' network"
+    target = f">= {UTILISATION_AVX2_MIN:.2f}"
+    net = lookup(util, "networks", UTILISATION_NETWORK)
+    if not net:
+        rows.append(_row(metric, target, why="failed" if util else "not run"))
+        return rows
+    value = (f"{net['utilisation']:.2f} ({net['training_gflops']:.0f} GFLOP/s / "
+             f"{util['peak_gflops']['float32']:.0f} GFLOP/s float32 peak)")  # fmt: skip
+    rows.append(_row(metric, target, value, net["utilisation"] >= UTILISATION_AVX2_MIN))
+    return rows
+
+
 def tta_row(acc):
     """``predict_proba`` time of the test set with test-time augmentation (TTA_RUNS)."""
     metric = "TTA `predict_proba`, test set"
@@ -256,6 +299,8 @@ def headline(results):
         )
     else:
         rows.append(_row(metric, f"<= {SEARCH_RATIO_MAX:.1f}"))
+    rows.append(auto_row(acc))  # the budget's own choice of network
+    rows += avx2_rows(results.get("avx2_budget", {}))
     return rows
 
 

@@ -14,6 +14,8 @@ ACCURACY_12X, LOG_LOSS_12X, ECE_12X = 0.93, 0.25, 0.015
 ACCURACY_DEFAULT, DEFAULT_FIT_MAX = 0.92, 8.0  # ResNetClassifier(): fit <= 8x the notebook's
 SEEDS_1X = 3  # the 1x run's mean +- sd is over this many seeds
 UTILISATION_MIN = 0.65
+# oneDNN held to AVX2 (avx2_budget.py): training over the float32 conv peak there.
+UTILISATION_AVX2_MIN = 0.60
 UTILISATION_NETWORK = "recipe"  # utilisation.py's network for the row (6x/12x's network)
 TTA_PREDICT_MAX = 30.0  # seconds for predict_proba of the test set, with TTA
 TTA_RUNS = ("6x", "12x", "default")  # the first of these that ran gives that row

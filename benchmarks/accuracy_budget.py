@@ -118,12 +118,16 @@ def resnet_child(name, seed, budget, quick, out):
     predict_seconds = time.perf_counter() - start
     assert np.array_equal(clf.classes_, np.arange(10))
 
-    params = clf.get_params()
+    # The values trained: "auto" sizes as fit resolved them.
+    params = {k: getattr(clf, f"{k}_", v) for k, v in clf.get_params().items()}
+    choice = getattr(clf, "network_choice_", None)  # none before the choice existed
     _common.write_json(
         out,
         {
             "seed": seed,
             "params": {k: params[k] for k in _RECORDED},
+            "chosen_network": None if choice is None else choice["network"],
+            "network_choice": choice,
             "compute_dtype": resolve_precision(clf.precision),
             "n_train": len(X),
             "n_test": len(X_test),
@@ -159,7 +163,7 @@ def summarize(fits):
     }
 
 
-def run(quick, names=BENCH_RUNS):
+def run(quick, names=BENCH_RUNS, seeds=None):
     n_train, n_test = _sizes(quick)
     epochs = QUICK_NOTEBOOK_EPOCHS if quick else NOTEBOOK_EPOCHS
     results = {
@@ -196,7 +200,7 @@ def run(quick, names=BENCH_RUNS):
                 "budget_seconds": budget,
                 "fits": [],
             }
-            for seed in spec["seeds"]:
+            for seed in seeds or spec["seeds"]:
                 out = Path(tmp) / f"{name}-{seed}.json"
                 print(
                     f"[accuracy_budget] {name}, seed {seed}: {entry['label']}, "
@@ -252,6 +256,10 @@ def main():
         help=f"comma-separated runs to do (default {', '.join(BENCH_RUNS)}; "
         f"--full: {', '.join(RUNS)})",
     )
+    parser.add_argument(
+        "--seeds", type=lambda text: tuple(int(seed) for seed in text.split(",")),
+        help="comma-separated seeds of every run instead of its own (_configs.RUNS)",
+    )  # fmt: skip
     parser.add_argument("--child", choices=sorted(RUNS), help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--budget", type=float, help=argparse.SUPPRESS)
@@ -265,7 +273,7 @@ def main():
         names = tuple(n.strip() for n in args.runs.split(",") if n.strip())
         if set(names) - set(RUNS):
             parser.error(f"unknown runs {sorted(set(names) - set(RUNS))}; choose from {list(RUNS)}")
-    results = run(args.quick, names)
+    results = run(args.quick, names, args.seeds)
     if args.json:
         _common.write_json(args.json, results)
     failed = "error" in results["notebook"] or any(

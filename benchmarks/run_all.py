@@ -48,6 +48,7 @@ from _report import render
 SCRIPTS = {
     "accuracy_budget": ([], ["--full"]),  # bench: notebook, 1x x 3 seeds, 6x; full: + 12x, default
     "utilisation": (["--networks", "recipe"], []),  # full: every network of its CONFIGS
+    "avx2_budget": ([], []),  # oneDNN held to AVX2: B, the chosen and the fixed 1x network
     "wrapper_overhead": ([], []),
     "distributed_search": ([], []),
     "repeated_fits": ([], []),

@@ -36,24 +36,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import _common
 import numpy as np
-from _common import forward_flops
-from _configs import BASELINE
+from _common import training_speed
+from _configs import NETWORKS as CONFIGS
 
 REPEATS = 10
-WARMUP_STEPS = 3
-TIMED_STEPS = 12
-# name -> ResNetClassifier parameters of the networks measured.
-CONFIGS = {
-    "recipe": {},  # accuracy_budget's 6x and 12x network: the defaults
-    "recipe-32-64-128": dict(widths=(32, 64, 128)),  # its 1x network
-    "baseline": BASELINE,  # what the recipe is compared with
-    "baseline-64-128-128": dict(BASELINE, widths=(64, 128, 128)),
-    "baseline-32-64-128": dict(BASELINE, widths=(32, 64, 128)),
-}
 PEAK_SHAPE = dict(batch=256, size=15, channels_in=64, channels_out=256)
 
 
@@ -72,69 +61,15 @@ def conv_peak(dtype, *, batch, size, channels_in, channels_out, repeats=REPEATS)
     return 2 * batch * size * size * channels_in * channels_out * 9 / seconds / 1e9
 
 
-def conv_shapes(model, batch):
-    """The distinct 3x3 convolution shapes of ``model``, as :func:`conv_peak` takes them."""
-    shapes = []
-    for layer in model.layers:
-        kernel = getattr(layer, "kernel", None)
-        if kernel is None or tuple(kernel.shape[:2]) != (3, 3):
-            continue
-        shape = dict(
-            batch=batch,
-            size=int(layer.input.shape[1]),
-            channels_in=int(kernel.shape[2]),
-            channels_out=int(kernel.shape[3]),
-        )
-        if shape not in shapes:
-            shapes.append(shape)
-    return shapes
-
-
-def training_speed(params, *, n_images, image_size=32, seed=0, probe_batch=None):
-    """Images/s of ``ResNetClassifier(**params).fit``, the network's forward FLOPs and,
-    with ``probe_batch``, its 3x3 convolution shapes at that batch."""
-    from skcifar import ResNetClassifier
-    from skcifar.utils.backend import import_keras
-
-    keras = import_keras()
-
-    class StepTimes(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.times = []
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.times.append((time.perf_counter(), time.process_time()))
-
-    rng = np.random.RandomState(seed)
-    X = rng.rand(n_images, image_size, image_size, 3).astype(np.float16)
-    y = np.arange(n_images) % 10
-    clock = StepTimes()
-    clf = ResNetClassifier(**params, random_state=seed, callbacks=[clock])
-    batch_size = clf.batch_size
-    clf.set_params(epochs=(WARMUP_STEPS + TIMED_STEPS) * batch_size / n_images)
-    clf.fit(X, y)
-    wall, cpu = np.diff(np.array(clock.times[WARMUP_STEPS - 1 :]), axis=0).T
-    speed = {
-        "batch_size": batch_size,
-        "images_per_second": batch_size / float(np.median(wall)),
-        "images_per_cpu_second": batch_size / float(np.median(cpu)),
-        "forward_mflop_per_image": forward_flops(clf.model_) / 1e6,
-        "compute_dtype": clf.model_.layers[-2].compute_dtype,
-    }
-    if probe_batch:
-        speed["conv_shapes"] = conv_shapes(clf.model_, probe_batch)
-    return speed
-
-
 def run(quick, networks=None):
-    from skcifar.architectures import bfloat16_speedup, resolve_precision
+    from skcifar.architectures import bfloat16_runs, bfloat16_speedup, resolve_precision
     from skcifar.utils.backend import configure_threads
 
     configure_threads()
     first = dict(PEAK_SHAPE, batch=32) if quick else PEAK_SHAPE
     repeats = 2 if quick else REPEATS
-    dtypes = ("bfloat16", "float32")
+    # Where the backend cannot compute bfloat16 (oneDNN held to AVX2), float32 only.
+    dtypes = ("bfloat16", "float32") if bfloat16_runs() else ("float32",)
     probes = {}  # shape's values -> {"shape", "gflops": {dtype: GFLOP/s}}
 
     def probe(shape):
@@ -165,10 +100,9 @@ def run(quick, networks=None):
     result.update(peak_gflops=peaks, probes=list(probes.values()))
     for net in result["networks"].values():
         own = "bfloat16" if net["compute_dtype"] == "bfloat16" else "float32"
-        net.update(
-            utilisation=net["training_gflops"] / peaks[own],
-            utilisation_of_bfloat16_peak=net["training_gflops"] / peaks["bfloat16"],
-        )
+        net["utilisation"] = net["training_gflops"] / peaks[own]
+        if "bfloat16" in peaks:
+            net["utilisation_of_bfloat16_peak"] = net["training_gflops"] / peaks["bfloat16"]
     return result
 
 

@@ -260,7 +260,7 @@ def test_report_rendering(bench, tmp_path):
     report = _report(_fake_results())
     text = run_all.render(report, tmp_path, tmp_path / "plot.png", committed)
     table = report["table"]
-    assert len(table) == 11
+    assert len(table) == 14
     assert [row["met"] for row in table] == [
         True,  # 1x: mean 0.865, every fit within its budget (+2%)
         True,  # 6x
@@ -273,6 +273,9 @@ def test_report_rendering(bench, tmp_path):
         False,  # predict ratio 0.952
         True,  # RSS
         False,  # search: not run
+        False,  # 1x with the sizes "auto": not run
+        False,  # AVX2 setting, the same: not run
+        False,  # AVX2 setting, utilisation: not run
     ]
     assert table[0]["value"].startswith("0.8650 (seeds 0: 0.8600, 1: 0.8700, 2: 0.8650; fit ")
     assert "fit 99.0-101.5 s <= budget 100.0 s, 5.5 epochs" in table[0]["value"]
@@ -282,6 +285,7 @@ def test_report_rendering(bench, tmp_path):
     assert "250 GFLOP/s float32 peak; peaks: bfloat16 170, float32 250" in table[5]["value"]
     assert table[6]["value"].startswith("20.0 s (10000 images, 6x run, widths=(64, 256, 256)")
     assert table[10]["value"] == "not run"
+    assert all(row["value"].startswith("not run") for row in table[11:])
     assert "| test accuracy, `time_budget` = 6x | 0.9250 (fit 601.0 s <= budget 600.0 s" in text
     assert "Level: `make bench`" in text
     assert "| 1.010 (best of 2 rounds: 10.10 s / 10.00 s; median" in text
@@ -338,6 +342,7 @@ def test_accuracy_budget_runs(bench):
     runs = configs.RUNS
     assert {name: (run["factor"], run["seeds"]) for name, run in runs.items()} == {
         "1x": (1, (0, 1, 2)),
+        "1x-auto": (1, (0, 1, 2)),
         "6x": (6, (0,)),
         "12x": (12, (0,)),
         "default": (None, (0,)),
@@ -353,7 +358,7 @@ def test_accuracy_budget_runs(bench):
     assert accuracy_budget.describe("default") == "ResNetClassifier()"
     assert configs.run_params("default", True)["epochs"] == 1
     assert configs.run_params("6x", True)["widths"] == (8, 16, 16)  # --quick: a tiny network
-    assert configs.BENCH_RUNS == ("1x", "6x")
+    assert configs.BENCH_RUNS == ("1x", "1x-auto", "6x")
     assert accuracy_budget.budget_unit(165.0, False) == 165.0
     assert accuracy_budget.budget_unit(3.0, True) == accuracy_budget.QUICK_UNIT_SECONDS
     summary = accuracy_budget.summarize(
@@ -486,14 +491,20 @@ def test_forward_flops_counts_convolutions_and_dense_layers(bench):
     from skcifar.utils.backend import import_keras
 
     keras = import_keras()
-    utilisation = importlib.import_module("utilisation")
+    common = importlib.import_module("_common")
     inputs = keras.Input((5, 5, 2))
     x = keras.layers.Conv2D(4, 3, padding="same")(inputs)  # 25 positions x 3x3x2x4 MACs
     x = keras.layers.MaxPooling2D()(x)  # no kernel: not counted
     x = keras.layers.Flatten()(x)
     outputs = keras.layers.Dense(3)(x)  # 16 inputs x 3 MACs
     model = keras.Model(inputs, outputs)
-    assert utilisation.forward_flops(model) == 2 * (25 * 3 * 3 * 2 * 4 + 16 * 3)
+    assert common.forward_flops(model) == 2 * (25 * 3 * 3 * 2 * 4 + 16 * 3)
+    # the resnet builder's own count agrees with the count from the built network
+    from skcifar.architectures import build_resnet, resnet_flops
+
+    net = build_resnet((8, 8, 3), 3, widths=(4, 8), stem_filters=4, compile=False)
+    assert common.forward_flops(net) == resnet_flops((8, 8, 3), 3, widths=(4, 8), stem_filters=4,
+                                                     whiten=False)  # fmt: skip
 
 
 @pytest.mark.slow

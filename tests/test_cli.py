@@ -224,8 +224,9 @@ def test_train_builds_each_model_with_its_own_defaults():
     resnet = _pipeline("--model", "resnet")[-1]
     assert isinstance(resnet, ResNetClassifier)
     defaults = ResNetClassifier()
-    assert resnet.get_params()["widths"] == defaults.widths == (64, 256, 256)
-    assert (resnet.epochs, resnet.batch_size) == (defaults.epochs, defaults.batch_size) == (8, 1024)
+    assert resnet.get_params()["widths"] == defaults.widths == "auto"
+    assert (resnet.epochs, resnet.batch_size) == (defaults.epochs, defaults.batch_size)
+    assert (resnet.epochs, resnet.batch_size) == (8, "auto")
     assert resnet.random_state == 0
     cnn, ann = _pipeline("--model", "cnn")[-1], _pipeline("--model", "ann")[-1]
     assert (cnn.epochs, cnn.batch_size, ann.epochs, ann.batch_size) == (10, 32, 5, 32)

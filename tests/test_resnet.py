@@ -458,14 +458,14 @@ def test_smoothed_loss_config_round_trip(predictions):
 def test_defaults():
     clf = ResNetClassifier()
     assert clf.get_params() == dict(
-        widths=(64, 256, 256), stem_filters=24, augment=True, learning_rate=1.5,
+        widths="auto", stem_filters=24, augment=True, learning_rate="auto",
         momentum=0.85, weight_decay=0.009, label_smoothing=0.2, warmup_fraction=0.23, tta=True,
         temperature=0.5, precision="auto", whiten=True, whiten_bias_epochs=3,
         identity_init=True, activation="relu", batch_norm_scale=False, batch_norm_momentum=0.6,
         bias_lr_scale=64.0, conv_optimizer="muon", muon_scale=0.16, muon_momentum=0.6,
         residual=False, flip="alternating", max_shift=2,
-        shift_padding="reflect", schedule="linear", lookahead=True, tta_shift=0,
-        image_shape=None, epochs=8, time_budget=None, batch_size=1024, validation_fraction=None,
+        shift_padding="reflect", schedule="linear", lookahead=True, tta_shift="auto",
+        image_shape=None, epochs=8, time_budget=None, batch_size="auto", validation_fraction=None,
         early_stopping=False, n_iter_no_change=5, random_state=None, verbose=0,
         callbacks=None, warm_start=False, class_weight=None, memory=None, devices="auto",
     )  # fmt: skip

@@ -92,7 +92,9 @@ def test_a_budget_too_small_still_trains_one_batch(data):
     X, y = data
     counter = _CountSteps()
     clf = ANNClassifier(hidden_layer_sizes=(4,), epochs=50, time_budget=1e-3, batch_size=40,
-                        callbacks=[counter]).fit(X, y)  # fmt: skip
+                        callbacks=[counter])  # fmt: skip
+    with pytest.warns(_budget.TimeBudgetWarning, match="0.17 epochs"):
+        clf.fit(X, y)
     assert counter.steps == 1 and clf.n_iter_ == pytest.approx(1 / 6)
 
 
@@ -130,7 +132,7 @@ def test_a_continued_budgeted_fit_keeps_the_schedule_of_the_build(data, monkeypa
 
 def _schedule_end(clf):
     """The rate at the end of a ResNet's schedule: the last step was reached."""
-    return clf.learning_rate * SCHEDULES[clf.schedule]["end_fraction"]
+    return clf.learning_rate_ * SCHEDULES[clf.schedule]["end_fraction"]
 
 
 @pytest.mark.parametrize(

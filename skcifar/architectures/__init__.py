@@ -26,6 +26,7 @@ from ._resnet import (
     SCHEDULES,
     build_resnet,
     patch_whitening,
+    resnet_flops,
     schedule_steps,
     set_schedule_steps,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "float32_network",
     "make_optimizer",
     "patch_whitening",
+    "resnet_flops",
     "register_keras_objects",
     "resolve_precision",
     "schedule_steps",

@@ -124,6 +124,54 @@ def _warmup_decay(model):
     return schedule if isinstance(schedule, WarmupDecay) else None
 
 
+def resnet_flops(input_shape=(32, 32, 3), n_classes=10, *, widths=(64, 256, 256), stem_filters=24,
+                 whiten=True):  # fmt: skip
+    """Floating-point operations of one image's forward pass through :func:`build_resnet`.
+
+    Counts the convolutions and the dense layer (a multiply-add is 2), from
+    the shapes alone, without building the network; training costs about
+    three times this per image (the backward pass computes two products per
+    layer). It is the unit of work a ``time_budget`` compares networks in.
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default=(32, 32, 3)
+        ``(height, width, channels)`` of an image.
+    n_classes : int, default=10
+        Outputs of the dense layer.
+    widths : tuple of int, default=(64, 256, 256)
+        Filters of each stage.
+    stem_filters : int, default=24
+        Filters of the learned stem (``whiten=False``).
+    whiten : bool, default=True
+        A patch-whitening stem (images at least 2 pixels high and wide):
+        twice the values of a 2x2 patch as filters.
+
+    Returns
+    -------
+    flops : int
+
+    Examples
+    --------
+    >>> from skcifar.architectures import resnet_flops
+    >>> round(resnet_flops(widths=(32, 64, 128)) / 1e6, 1)
+    39.8
+    """
+    height, width, channels = (int(size) for size in input_shape)
+    stem = (min(height, 2), min(width, 2))
+    whiten = whiten and min(height, width) >= 2  # as ResNetClassifier whitens
+    filters = 2 * stem[0] * stem[1] * channels if whiten else int(stem_filters)
+    height, width = height - stem[0] + 1, width - stem[1] + 1
+    flops = 2 * height * width * stem[0] * stem[1] * channels * filters
+    for out in check_sizes("widths", widths):
+        flops += 2 * height * width * 9 * filters * out
+        if height >= 2 or width >= 2:
+            height, width = max(height // 2, 1), max(width // 2, 1)
+        flops += 2 * height * width * 9 * out * out
+        filters = out
+    return flops + 2 * filters * int(n_classes)
+
+
 #: How :func:`build_resnet` can train its convolution filters.
 CONV_OPTIMIZERS = ("sgd", "muon")
 

@@ -38,7 +38,7 @@ def _make_pipeline(args):
 
     params = {"random_state": args.seed, "verbose": progress_verbosity(args.quiet)}
     # Options left out keep the classifier's own defaults (e.g. batches of 32 for the
-    # notebook's networks, 1,024 for the ResNet-style network); train() has refused
+    # notebook's networks, "auto" sizes for the ResNet-style one); train() has refused
     # --filters and --widths for the other networks.
     for name in ("epochs", "batch_size", "time_budget", "filters", "widths"):
         if getattr(args, name) is not None:
@@ -75,8 +75,13 @@ def train(args):
 
     start = time.perf_counter()
     model.fit(X_train, y_train)
+    chosen = ""
+    if getattr(classifier, "network_choice_", None) is not None:  # a budget chose the network
+        chosen = (f" of widths={classifier.widths_}, batch_size={classifier.batch_size_} "
+                  "(the budget's choice)")  # fmt: skip
     print(
-        f"stage 3  trained {classifier.n_iter_:.3g} epochs in {time.perf_counter() - start:.0f} s",
+        f"stage 3  trained {classifier.n_iter_:.3g} epochs{chosen} in "
+        f"{time.perf_counter() - start:.0f} s",
         flush=True,
     )
     path = save_model(model, out)

@@ -115,6 +115,24 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
     def _extra_plugins(self, fit):
         return []
 
+    def _batch(self):
+        """Rows per training step: ``batch_size``, once resolved."""
+        return self.batch_size
+
+    def _resolve_sizes(self, data, seed, build_args, deadline):
+        """Settle the parameters a fresh fit resolves, before the build (none here)."""
+
+    def _timed_step(self):
+        """``(trace, per_step)``: a first and a later training step's seconds, timed already.
+
+        None: nothing was timed (``Budget`` times the network itself).
+        """
+        return None
+
+    def _smaller_network(self, work):
+        """Parameters of a network with ``work`` times less work per image, in words, or None."""
+        return None
+
     def _wrap_inference(self, probabilities):
         return probabilities
 
@@ -122,7 +140,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         # Small training batches would make prediction several times slower;
         # over several devices a batch is a multiple of their count.
         multiple = distributed_batch_multiple()
-        return -(-max(self.batch_size, MIN_INFERENCE_BATCH) // multiple) * multiple
+        return -(-max(self._batch(), MIN_INFERENCE_BATCH) // multiple) * multiple
 
     # -- public API -------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -208,7 +226,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The initialised classifier.
         """
-        with quiet(), distributed(self.devices, self.batch_size):
+        with quiet(), distributed(self.devices, self._batch()):
             self._set_up(X, y, None, continuing=False)
         return self
 
@@ -321,10 +339,12 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         their Keras distribution (:mod:`skcifar.estimators._devices`).
         """
         started = time.perf_counter()
-        with quiet(), distributed(self.devices, self.batch_size):
+        budgeted = self.time_budget is not None and not partial
+        with quiet(), distributed(self.devices, self._batch()):
             seed, X, y, weights, rows, validation_rows = self._set_up(
-                X, y, sample_weight, continuing, partial, classes
-            )
+                X, y, sample_weight, continuing, partial, classes,
+                deadline=started + self.time_budget if budgeted else None,
+            )  # fmt: skip
             initial_epoch = self.current_epoch if continuing else 0
             kept = {k: v for k, v in vars(self).items() if k in ("history_", "n_iter_")}
             multiple = distributed_batch_multiple()
@@ -334,7 +354,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
                     "each device needs a row of every batch. Use fewer devices, or more data."
                 )
             fit = Fit(self, X, y, weights, rows, validation_rows, seed, epochs,
-                      steps_per_epoch=epoch_steps(len(rows), self.batch_size, multiple),
+                      steps_per_epoch=epoch_steps(len(rows), self._batch(), multiple),
                       continuing=continuing, partial=partial, started=started,
                       initial_epoch=initial_epoch)  # fmt: skip
             fit.plugins = self._plugins(fit)
@@ -360,7 +380,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         """
         plugins = [Resume()] if self.memory is not None else []
         if self.time_budget is not None:
-            plugins.append(Budget(self.time_budget))
+            plugins.append(Budget(self.time_budget, timed=self._timed_step()))
         plugins += self._extra_plugins(fit)
         plugins.append(UserCallbacks())
         if self.early_stopping:
@@ -378,7 +398,7 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
 
     def _feed(self, fit):
         """The training batches (with the plug-ins' options) and the validation ones, or None."""
-        train = batches(fit.X, fit.y, fit.weights, batch_size=self.batch_size, indices=fit.rows,
+        train = batches(fit.X, fit.y, fit.weights, batch_size=self._batch(), indices=fit.rows,
                         shuffle=True, seed=fit.seed, first_epoch=fit.initial_epoch,
                         **fit.batch_options())  # fmt: skip
         if fit.validation_rows is None:
@@ -410,11 +430,13 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
                 vars(self).update(kept)
             raise
 
-    def _set_up(self, X, y, sample_weight, continuing, partial=False, classes=None):
-        """check -> validate -> encode -> split -> build (unless ``continuing``).
+    def _set_up(self, X, y, sample_weight, continuing, partial=False, classes=None,
+                deadline=None):  # fmt: skip
+        """check -> validate -> encode -> split -> resolve and build (unless ``continuing``).
 
         Returns the seed, the network input, the class indices, the weights and
         the rows to train and to validate on (none for ``partial_fit``).
+        ``deadline``: the ``time.perf_counter()`` a budgeted fit ends by.
         """
         self._check_architecture()  # the checks beyond the constraints, before X is read
         fraction = validation_fraction(self.validation_fraction, self.early_stopping)
@@ -425,7 +447,9 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         y = self._encode(y, reset=not continuing, classes=classes)
         rows, validation_rows = split_rows(y, weights, 0.0 if partial else fraction, seed)
         if not continuing:  # a fresh network, seeded, with no epoch trained
-            self._build(len(rows), seed, **self._data_build_args(X, rows))
+            build_args = self._data_build_args(X, rows)
+            self._resolve_sizes((X, y, weights, rows, validation_rows), seed, build_args, deadline)
+            self._build(len(rows), seed, **build_args)
             self.history_ = {}
         else:  # built before, maybe on other devices: onto this fit's
             place(self.model_)

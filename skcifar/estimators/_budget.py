@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections import deque
 
 import numpy as np
@@ -34,6 +35,8 @@ TIME_BUDGET_TOLERANCE = 0.02
 # A later plan has at most this factor times the first plan's steps (the
 # machine turned out faster).
 MAX_GROWTH = 1.25
+#: A first plan of fewer epochs than this warns (:class:`TimeBudgetWarning`).
+MIN_PLAN_EPOCHS = 2.0
 
 
 def seconds_for(done, steps, steps_per_epoch, per_step, per_validation):
@@ -48,6 +51,23 @@ def seconds_for(done, steps, steps_per_epoch, per_step, per_validation):
     return steps * per_step + passes * per_validation
 
 
+def short_plan_message(seconds, epochs, per_step, estimator):
+    """A :class:`TimeBudgetWarning`'s words: the plan, and what would train ``MIN_PLAN_EPOCHS``.
+
+    ``estimator._smaller_network(work)`` names a network with ``work`` times
+    less work per image, or None.
+    """
+    needed = MIN_PLAN_EPOCHS / max(epochs, 1e-9)
+    smaller = estimator._smaller_network(needed)
+    instead = f"a network with {needed:.1f}x less work per image ({smaller}) or " if smaller else ""
+    return (
+        f"time_budget={seconds:g} leaves time for {epochs:.2f} epochs of "
+        f"{type(estimator).__name__}'s network ({per_step:.3g} s per training step): "
+        f"fewer than {MIN_PLAN_EPOCHS:g}, too few to train it well. Set {instead}"
+        f"a time_budget of about {seconds * needed:.3g} s to train {MIN_PLAN_EPOCHS:g} epochs."
+    )
+
+
 def steps_within(seconds, done, steps_per_epoch, per_step, per_validation):
     """The most steps after ``done`` that :func:`seconds_for` fits in ``seconds`` (maybe 0)."""
     low, high = 0, max(0, int(seconds / per_step)) + 1
@@ -58,6 +78,66 @@ def steps_within(seconds, done, steps_per_epoch, per_step, per_validation):
         else:
             high = middle - 1
     return low
+
+
+class TimeBudgetWarning(UserWarning):
+    """A ``time_budget`` leaves time for too few epochs to train the network well.
+
+    ``fit`` warns when its first plan holds fewer than ``MIN_PLAN_EPOCHS``
+    (2) epochs, naming a smaller network (a ``ResNetClassifier``'s widths) or
+    the budget that would train that many.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skcifar.estimators import TimeBudgetWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", TimeBudgetWarning)  # make it an error
+    ...     issubclass(TimeBudgetWarning, UserWarning)
+    True
+    """
+
+
+def time_steps(model, data, steps=TIMED_STEPS):
+    """Seconds of the first training step of ``model`` on ``data`` and of each later one.
+
+    Runs ``steps + 1`` steps on ``data`` (endless) and undoes them: every
+    variable is put back. The first step traces the training function; the
+    later ones give the median step time.
+    """
+    variables = state_variables(model)
+    saved = values_of(variables)
+    clock = _StepClock()
+    try:
+        with released_gradient_registrations():
+            model.fit(data, epochs=1, steps_per_epoch=steps + 1, verbose=0, shuffle=False,
+                      callbacks=[clock])  # fmt: skip
+    finally:
+        for variable, value in zip(variables, saved, strict=True):
+            variable.assign(value)
+    return clock.first_step(), clock.seconds_per_step()
+
+
+class _StepClock(import_keras().callbacks.Callback):
+    """Times training steps: the first one (tracing) apart from the others."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_train_begin(self, logs=None):
+        self.times.append(time.perf_counter())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter())
+
+    def first_step(self):
+        """Seconds from the start of training to the end of the first step."""
+        return self.times[1] - self.times[0]
+
+    def seconds_per_step(self):
+        """The median time of the steps after the first."""
+        return float(np.median(np.diff(self.times[1:])))
 
 
 class Budget(TrainingPlugin):
@@ -72,11 +152,18 @@ class Budget(TrainingPlugin):
     Every ``REPLAN_SHARE`` of the steps it plans again (:meth:`check`) when
     the fit would end more than ``TIME_BUDGET_TOLERANCE`` of the budget late,
     or twice that early (growing by at most ``MAX_GROWTH``). ``partial_fit``
-    ignores the budget.
+    ignores the budget. ``timed``: ``(trace, per_step)``, the seconds of the
+    first and of a later training step measured already on this network's
+    twin (the network a budget chose, :mod:`skcifar.estimators._choice`):
+    nothing is timed again, the plan leaves time for the network's own first
+    step (it traces), and the checks leave that step out. A first plan
+    of fewer than ``MIN_PLAN_EPOCHS`` epochs warns (:class:`TimeBudgetWarning`),
+    with the estimator's advice.
     """
 
-    def __init__(self, seconds):
+    def __init__(self, seconds, timed=None):
         self.seconds = float(seconds)
+        self._timed = timed
         self.deadline = None  # the time.perf_counter() value the fit is to end by
         self.per_step = self.per_validation = None  # seconds: timed, estimated then measured
         self.max_steps = None  # the most steps a later plan may have
@@ -97,17 +184,25 @@ class Budget(TrainingPlugin):
         estimator = fit.estimator
         n_validation = 0 if fit.validation_rows is None else len(fit.validation_rows)
         # In training batches: the estimate is a share of a training step.
-        n_validation_steps = math.ceil(n_validation / estimator.batch_size)
+        n_validation_steps = math.ceil(n_validation / estimator._batch())
         # An endless feed on every backend (a shuffled one is), whatever the steps timed.
-        data = batches(fit.X, fit.y, fit.weights, batch_size=estimator.batch_size,
+        data = batches(fit.X, fit.y, fit.weights, batch_size=estimator._batch(),
                        indices=fit.rows, shuffle=True, seed=0)  # fmt: skip
         deadline = fit.started + self.seconds
         seconds_left = deadline - time.perf_counter()  # the timed steps are the fit's own
-        per_step = self._time_steps(estimator.model_, data)
+        if self._timed is None:
+            trace, per_step = 0.0, time_steps(estimator.model_, data)[1]
+        else:  # the first step still traces
+            trace, per_step = self._timed
         per_validation = VALIDATION_STEP_COST * n_validation_steps * per_step
-        return self.start(
-            deadline, seconds_left, fit.steps_per_epoch, per_step, per_validation, fit.replan
-        )
+        limit = self.start(deadline, seconds_left - trace, fit.steps_per_epoch, per_step,
+                           per_validation, fit.replan)  # fmt: skip
+        limit.traces = self._timed is not None
+        epochs = limit.limit / fit.steps_per_epoch
+        if epochs < MIN_PLAN_EPOCHS:
+            warnings.warn(short_plan_message(self.seconds, epochs, per_step, estimator),
+                          TimeBudgetWarning, stacklevel=2)  # fmt: skip
+        return limit
 
     def start(self, deadline, seconds_left, steps_per_epoch, per_step, per_validation, tell):
         """The step limit of the plan filling ``seconds_left``; ``tell`` hears each plan's steps."""
@@ -132,37 +227,6 @@ class Budget(TrainingPlugin):
             self.replanned += 1
             self._tell(steps)
 
-    @staticmethod
-    def _time_steps(model, data):
-        """Seconds of one training step of ``model`` on ``data`` (endless), timed and undone."""
-        variables = state_variables(model)
-        saved = values_of(variables)
-        clock = _StepClock()
-        try:
-            with released_gradient_registrations():
-                model.fit(data, epochs=1, steps_per_epoch=TIMED_STEPS + 1, verbose=0,
-                          shuffle=False, callbacks=[clock])  # fmt: skip
-        finally:
-            for variable, value in zip(variables, saved, strict=True):
-                variable.assign(value)
-        return clock.seconds_per_step()
-
-
-class _StepClock(import_keras().callbacks.Callback):
-    """Times training steps; the first one (tracing) is left out."""
-
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter())
-
-    def seconds_per_step(self):
-        """The median time of the steps after the first."""
-        return float(np.median(np.diff(self.times)))
-
-
 class _OnTime(StepLimit):
     """A :class:`Budget`'s step limit: it times the steps and validation passes for the budget.
 
@@ -173,6 +237,7 @@ class _OnTime(StepLimit):
     def __init__(self, budget, limit, steps_per_epoch):
         super().__init__(limit, steps_per_epoch)
         self.budget = budget
+        self.traces = False  # the first step traces the training step: no step time
         self.check_every = max(1, int(self.limit * REPLAN_SHARE))
         self._step_seconds = deque(maxlen=REPLAN_WINDOW)
         self._last = None
@@ -193,7 +258,10 @@ class _OnTime(StepLimit):
 
     def _after_step(self):
         now = time.perf_counter()
-        self._step_seconds.append(now - self._last)
+        if self.traces:  # the step traced the training step: its time is no step's
+            self.traces = False
+        else:
+            self._step_seconds.append(now - self._last)
         self._last = now
-        if self.trained % self.check_every == 0:
+        if self._step_seconds and self.trained % self.check_every == 0:
             self.budget.check(self, now, max(float(np.median(self._step_seconds)), 1e-9))

@@ -32,8 +32,8 @@ _DOC_TRAINING = """
         the budget, the rest of the run is planned again to end on time (the
         schedule with it), and the repeat is then close but not exact.
         ``partial_fit`` ignores it.
-    batch_size : int, default={batch_size}
-        Samples per gradient step. Prediction and the validation loss run
+    batch_size : {batch_type}, default={batch_size}
+        Samples per gradient step{batch_auto}. Prediction and the validation loss run
         in batches of ``max(batch_size, 256)``; a row predicted in another
         batch can differ in its last bits (see ``predict_proba``'s Notes).
     validation_fraction : float in [0, 1) or None, default=None
@@ -123,6 +123,13 @@ def common_parameters(optimizer, epochs):
     return optimizer_doc + training_parameters(epochs, 32)
 
 
-def training_parameters(epochs, batch_size):
-    """Numpydoc text of the training parameters and attributes all classifiers share."""
-    return _DOC_TRAINING.format(epochs=epochs, batch_size=batch_size)
+def training_parameters(epochs, batch_size, auto_batch=""):
+    """Numpydoc text of the training parameters and attributes all classifiers share.
+
+    ``auto_batch``: what a ``batch_size`` of "auto" (the default then) means.
+    """
+    if auto_batch:
+        return _DOC_TRAINING.format(epochs=epochs, batch_size='"auto"', batch_type='int or "auto"',
+                                    batch_auto=f"; {auto_batch}")  # fmt: skip
+    return _DOC_TRAINING.format(epochs=epochs, batch_size=batch_size, batch_type="int",
+                                batch_auto="")  # fmt: skip

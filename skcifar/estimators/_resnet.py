@@ -15,10 +15,13 @@ from ..architectures import (
     build_resnet,
     patch_whitening,
     register_keras_objects,
+    resnet_flops,
 )
+from ..utils.backend import seeded
 from ..utils.input_pipeline import distributed_batch_multiple, epoch_steps
 from ..utils.sizes import check_sizes
 from ._base import KerasImageClassifier
+from ._choice import candidates, choose, is_auto, resolved_sizes, shifted_views
 from ._docstrings import training_parameters
 from ._recipe import Recipe
 from ._steps import training_steps
@@ -49,13 +52,16 @@ class ResNetClassifier(KerasImageClassifier):
     a parameter below; the defaults were chosen on a validation split of the
     CIFAR-10 training set, each piece's measured effect is on the benchmarks
     page (``docs/benchmarks.md``), with accuracy and training times. For a
-    fit that must end in a given time, set ``time_budget`` (and smaller
-    ``widths``, such as ``(32, 64, 128)``, for budgets near a minute or two).
+    fit that must end in a given time, set ``time_budget``: with the sizes
+    left to ``"auto"``, ``fit`` chooses the network that the budget trains
+    best (see Notes).
 
     Parameters
     ----------
-    widths : tuple of int, default=(64, 256, 256)
+    widths : tuple of int or "auto", default="auto"
         Filters of each stage (one stage per entry; each halves the size).
+        ``"auto"``: ``(64, 256, 256)``, or the budget's choice (Notes);
+        ``widths_`` holds the widths trained.
     stem_filters : int, default=24
         Filters of the learned 2x2 stem convolution, used with
         ``whiten=False`` (the whitening layer has twice the values of a 2x2
@@ -64,8 +70,9 @@ class ResNetClassifier(KerasImageClassifier):
         Random shifts (``max_shift``) and horizontal flips (``flip``) of the
         training images, done inside the training step (images at least 8
         pixels high and wide; tabular rows are never augmented).
-    learning_rate : float, default=1.5
-        Peak learning rate of the schedule.
+    learning_rate : float or "auto", default="auto"
+        Peak learning rate of the schedule. ``"auto"``: 1.5, or the rate of
+        the network a budget chose (Notes); ``learning_rate_`` holds it.
     momentum : float in [0, 1), default=0.85
         Nesterov momentum of SGD.
     weight_decay : float, default=0.009
@@ -139,15 +146,61 @@ class ResNetClassifier(KerasImageClassifier):
     lookahead : bool, default=True
         From the fourth epoch on, every 5 steps pull the weights towards
         their running average, more strongly as training ends.
-    tta_shift : int, default=0
+    tta_shift : int or "auto", default="auto"
         With ``tta``, also average the predictions (each with its mirror
         image) of the images shifted by this many pixels up-left and
-        down-right, borders mirrored: 6 passes instead of 2."""
-        + training_parameters(8, 1024)
+        down-right, borders mirrored: 6 passes instead of 2. ``"auto"``: 0,
+        or 1 where a budget chose a network that gains from it and costs
+        no more to predict so than the defaults' network with 2 passes
+        (:func:`~skcifar.estimators.shifted_views`); ``tta_shift_``
+        holds the value ``fit`` settled, which ``predict_proba`` uses while
+        the parameter is ``"auto"``."""
+        + training_parameters(
+            8, 1024, auto_batch="``\"auto\"``: 1024, or the batches of the network a "
+            "budget chose (Notes); ``batch_size_`` holds them"
+        )
         + """
+    widths_ : tuple of int
+        The widths trained (``widths``, resolved by ``fit``).
+    batch_size_ : int
+        The training batch size (``batch_size``, resolved).
+    learning_rate_ : float
+        The schedule's peak learning rate (``learning_rate``, resolved).
+    tta_shift_ : int
+        The shifted test-time views of ``predict_proba`` while ``tta_shift``
+        is ``"auto"``.
+    network_choice_ : dict or None
+        How a ``time_budget`` chose the network (None when it chose none):
+        ``"network"``, the name of the chosen one in
+        :data:`skcifar.estimators.BUDGET_NETWORKS`, and ``"candidates"``:
+        per candidate, whether it was ``"timed"`` and, if so, its measured
+        ``"seconds_per_step"`` and ``"trace_seconds"`` (the first step),
+        the ``"epochs"`` the budget left it and its frontier's
+        ``"predicted_accuracy"`` after them; if not, the ``"hoped_epochs"``
+        an optimistic speed would have left it (too few to win).
+
     Notes
     -----
-    The schedule is laid out over ``epochs`` passes on the training part of
+    **Sizes left to "auto".** Without a ``time_budget``, ``widths``,
+    ``batch_size``, ``learning_rate`` and ``tta_shift`` set to ``"auto"`` are
+    the defaults' network: ``(64, 256, 256)``, 1024, 1.5 and 0. With a
+    budget, ``fit`` chooses them among the networks of
+    :data:`skcifar.estimators.BUDGET_NETWORKS` that agree with the sizes
+    set explicitly (explicit values always win): it times a few training
+    steps of each on the data (the smallest always, a larger one only if
+    it could win), turns the seconds left into epochs of each, and takes
+    the one whose measured frontier - validation accuracy on CIFAR-10
+    after that many epochs - is highest; with one candidate left, that
+    one, untimed; with none, the defaults' sizes for the rest. The fitted
+    attributes ``widths_``, ``batch_size_``, ``learning_rate_``,
+    ``tta_shift_`` and ``network_choice_`` say what was chosen and why, and
+    those sizes with ``epochs=n_iter_`` (no budget, same seed) train the
+    same model. A budget that leaves fewer than 2 epochs of the network
+    warns (:class:`~skcifar.estimators.TimeBudgetWarning`) and names a
+    smaller network that would train 2. The docs' benchmarks page plots
+    the frontier.
+
+    **The schedule** is laid out over ``epochs`` passes on the training part of
     ``X`` when ``fit`` starts; ``partial_fit`` and ``warm_start`` continue
     along it and stay at its final (zero) rate once it has run out. Since a
     longer fit is no continuation of a shorter one, ``memory`` reuses only a
@@ -170,10 +223,11 @@ class ResNetClassifier(KerasImageClassifier):
 
     _parameter_constraints: dict = {
         **KerasImageClassifier._parameter_constraints,
-        "widths": [tuple, list, np.ndarray, Integral],
+        "widths": [tuple, list, np.ndarray, Integral, StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "stem_filters": [Interval(Integral, 1, None, closed="left")],
         "augment": ["boolean"],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
@@ -197,17 +251,17 @@ class ResNetClassifier(KerasImageClassifier):
         "shift_padding": [StrOptions({"constant", "reflect"})],
         "schedule": [StrOptions(set(SCHEDULES))],
         "lookahead": ["boolean"],
-        "tta_shift": [Interval(Integral, 0, None, closed="left")],
+        "tta_shift": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
         self,
-        widths=(64, 256, 256),
+        widths="auto",
         stem_filters=24,
         augment=True,
         *,
         image_shape=None,
-        learning_rate=1.5,
+        learning_rate="auto",
         momentum=0.85,
         weight_decay=0.009,
         label_smoothing=0.2,
@@ -231,10 +285,10 @@ class ResNetClassifier(KerasImageClassifier):
         shift_padding="reflect",
         schedule="linear",
         lookahead=True,
-        tta_shift=0,
+        tta_shift="auto",
         epochs=8,
         time_budget=None,
-        batch_size=1024,
+        batch_size="auto",
         validation_fraction=None,
         early_stopping=False,
         n_iter_no_change=5,
@@ -249,16 +303,76 @@ class ResNetClassifier(KerasImageClassifier):
         self._set_params_from(locals())
 
     def _check_architecture(self):
-        check_sizes("widths", self.widths)
+        if not is_auto(self.widths):
+            check_sizes("widths", self.widths)
+
+    def _batch(self):
+        # Before a fit resolves "auto": the network of no budget's (a devices check).
+        if not is_auto(self.batch_size):
+            return self.batch_size
+        return getattr(self, "batch_size_", resolved_sizes(self)["batch_size"])
+
+    def _resolve_sizes(self, data, seed, build_args, deadline):
+        """``widths_``, ``batch_size_``, ``learning_rate_``, ``tta_shift_``: what the fit trains.
+
+        Explicit values win; a ``time_budget`` fit chooses the "auto" ones
+        (:mod:`skcifar.estimators._choice`), and without one they are the
+        defaults' network.
+        """
+        names = candidates(self) if deadline is not None else []
+        chosen, record = (names or [None])[0], None
+        if len(names) > 1:
+            n_train = len(data[3])
+
+            def build(params):
+                with seeded(seed):
+                    return self._network_for(params, n_train, seed, **build_args)
+
+            chosen, record = choose(self, data, deadline, build)
+        sizes = resolved_sizes(self, chosen)
+        self.widths_ = tuple(sizes["widths"])
+        self.batch_size_ = int(sizes["batch_size"])
+        self.learning_rate_ = float(sizes["learning_rate"])
+        shift = self.tta_shift
+        if is_auto(shift):
+            shift = int(record is not None and shifted_views(
+                chosen, record[chosen]["epochs"], self.image_shape_, self.n_classes_))  # fmt: skip
+        self.tta_shift_ = int(shift)
+        self.network_choice_ = None if record is None else {"network": chosen, "candidates": record}
+
+    def _timed_step(self):
+        choice = getattr(self, "network_choice_", None)
+        if choice is None:
+            return None
+        timed = choice["candidates"][choice["network"]]
+        return timed["trace_seconds"], timed["seconds_per_step"]
+
+    def _smaller_network(self, work):
+        widths = np.asarray(self.widths_)
+        full = resnet_flops(self.image_shape_, self.n_classes_, widths=tuple(widths),
+                            stem_filters=self.stem_filters, whiten=self.whiten)  # fmt: skip
+        while widths.max() > 8:
+            widths = np.maximum(widths // 2, 8)
+            flops = resnet_flops(self.image_shape_, self.n_classes_, widths=tuple(widths),
+                                 stem_filters=self.stem_filters, whiten=self.whiten)  # fmt: skip
+            if full / flops >= work:
+                return f"widths={tuple(int(w) for w in widths)}"
+        return None
 
     def _build_network(self, input_shape, n_classes, n_train, seed, whitening=None):
+        sizes = dict(widths=self.widths_, batch_size=self.batch_size_,
+                     learning_rate=self.learning_rate_)  # fmt: skip
+        return self._network_for(sizes, n_train, seed, whitening)
+
+    def _network_for(self, sizes, n_train, seed, whitening=None):
+        """The compiled network of ``sizes`` (``widths``, ``batch_size``, ``learning_rate``)."""
         return build_resnet(
-            input_shape,
-            n_classes,
-            widths=self.widths,
+            self.image_shape_,
+            self.n_classes_,
+            widths=sizes["widths"],
             stem_filters=self.stem_filters,
             augment=self.augment,
-            learning_rate=self.learning_rate,
+            learning_rate=sizes["learning_rate"],
             momentum=self.momentum,
             weight_decay=self.weight_decay,
             label_smoothing=self.label_smoothing,
@@ -269,7 +383,7 @@ class ResNetClassifier(KerasImageClassifier):
             # out again over its plan (Recipe.plan).
             schedule_steps=training_steps(
                 self.epochs,
-                max(epoch_steps(n_train, self.batch_size, distributed_batch_multiple()), 1),
+                max(epoch_steps(n_train, sizes["batch_size"], distributed_batch_multiple()), 1),
             ),
             warmup_fraction=self.warmup_fraction,
             precision=self.precision,
@@ -312,5 +426,6 @@ class ResNetClassifier(KerasImageClassifier):
 
     def _wrap_inference(self, probabilities):
         if self.tta and self._is_image():  # the test-time views
-            probabilities = augmented(probabilities, int(self.tta_shift))
+            shift = self.tta_shift_ if is_auto(self.tta_shift) else self.tta_shift
+            probabilities = augmented(probabilities, int(shift))
         return sharpened(probabilities, self.temperature)

@@ -106,6 +106,51 @@ def _per_channel(positive):
     return check
 
 
+def _widths(value):
+    """``widths_``: a non-empty tuple of positive ints."""
+    if not (isinstance(value, tuple) and value and all(map(_is_size, value))):
+        raise ValueError("expected a non-empty tuple of positive ints")
+
+
+def _rate(value):
+    """``learning_rate_``: a finite positive float."""
+    if not (isinstance(value, float) and math.isfinite(value) and value > 0):
+        raise ValueError("expected a finite positive float")
+
+
+def _shift(value):
+    """``tta_shift_``: a non-negative int."""
+    if not (type(value) is int and 0 <= value < _MAX_SIZE):
+        raise ValueError("expected a non-negative int")
+
+
+def _is_figure(value):
+    return isinstance(value, bool) or (isinstance(value, Real) and math.isfinite(value))
+
+
+def _choice(value):
+    """``network_choice_``: None, or the chosen name and each candidate's figures by name."""
+    if value is None:
+        return
+    candidates = value.get("candidates") if isinstance(value, dict) else None
+    if not (
+        set(value) == {"network", "candidates"}
+        and isinstance(value["network"], str)
+        and isinstance(candidates, dict)
+        and value["network"] in candidates
+        and all(
+            isinstance(name, str)
+            and isinstance(figures, dict)
+            and all(isinstance(k, str) and _is_figure(v) for k, v in figures.items())
+            for name, figures in candidates.items()
+        )
+    ):
+        raise ValueError(
+            "expected None or a dict of 'network' (a name) and 'candidates' "
+            "(names to dicts of numbers)"
+        )
+
+
 _COMMON = {"n_features_in_": _count, "input_shape_": _shape(1, 3), "feature_names_in_": _names}
 _CLASSIFIER = {**_COMMON, "image_shape_": _shape(3), "classes_": _classes, "history_": _history}
 # Fitted attributes stored per class, each with its check; classifiers derive the rest
@@ -114,9 +159,22 @@ ATTRIBUTES = {
     "PixelScaler": {**_COMMON, "mean_": _per_channel(False), "scale_": _per_channel(True)},
     "ANNClassifier": _CLASSIFIER,
     "CNNClassifier": _CLASSIFIER,
-    "ResNetClassifier": _CLASSIFIER,
+    "ResNetClassifier": {
+        **_CLASSIFIER,
+        "widths_": _widths,
+        "batch_size_": _count,
+        "learning_rate_": _rate,
+        "tta_shift_": _shift,
+        "network_choice_": _choice,
+    },
 }
-OPTIONAL = ("feature_names_in_",)  # set only by a fit on a DataFrame
+#: Per class, the parameters that may be "auto", each resolved into the fitted
+#: attribute of its name and "_" (a file must then hold that attribute).
+RESOLVED = {"ResNetClassifier": ("widths", "batch_size", "learning_rate", "tta_shift")}
+# feature_names_in_: set only by a fit on a DataFrame. The ResNet's resolved sizes:
+# files written before they were fitted attributes hold the sizes as parameters.
+OPTIONAL = ("feature_names_in_", "widths_", "batch_size_", "learning_rate_", "tta_shift_",
+            "network_choice_")  # fmt: skip
 
 
 def check_attributes(name, values, image_shape=None):

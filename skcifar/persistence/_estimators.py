@@ -16,7 +16,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils.codec import decode, encode
-from ._attributes import ATTRIBUTES, check_attributes
+from ._attributes import ATTRIBUTES, RESOLVED, check_attributes
 
 # short name -> (module, attribute): the allow-list of storable classes.
 _REGISTRY = {
@@ -208,6 +208,13 @@ def _restore_fitted(estimator, name, node, read_member, load_model, where):
     }
     try:
         check_attributes(name, values, getattr(estimator, "image_shape", None))
+        # Sizes a fit resolved ("auto"): what prediction and a continued fit read.
+        auto = [size for size in RESOLVED.get(name, ()) if getattr(estimator, size) == "auto"]
+        unresolved = [f"{size}_" for size in auto if f"{size}_" not in values]
+        if unresolved:
+            raise ValueError(
+                f"missing fitted attributes {unresolved} of the 'auto' parameters"
+            )
     except ValueError as exc:
         raise ValueError(f"Malformed fitted state of {where} ({name}): {exc}.") from None
     for attr, value in values.items():

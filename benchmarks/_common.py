@@ -386,6 +386,8 @@ def training_speed(params, *, n_images, image_size=32, seed=0, probe_batch=None)
     clock = StepTimes()
     clf = ResNetClassifier(**params, random_state=seed, callbacks=[clock])
     batch_size = clf.batch_size
+    if batch_size == "auto":  # what a fit without a budget trains with
+        batch_size = ResNetClassifier(**params).initialize(X[:2], y[:2]).batch_size_
     clf.set_params(epochs=(WARMUP_STEPS + TIMED_STEPS) * batch_size / n_images)
     clf.fit(X, y)
     wall, cpu = np.diff(np.array(clock.times[WARMUP_STEPS - 1 :]), axis=0).T

@@ -12,11 +12,13 @@ seconds are written too, but the frontier is in epochs, which no CPU changes:
 measures.
 
 ``--plot PNG`` draws the frontier as accuracy against budget on this CPU: each
-network's training images/s measured here (``utilisation.training_speed``,
-the median step), so a point's budget is its epochs of the 50,000 training
-images at that speed; one line per network (dashed: with the shifted views),
-and, marked, what ``fit`` chooses at each budget (the same rule,
-``skcifar.estimators._choice``, on these speeds).
+network's training images/s measured here (``_common.training_speed``, the
+median step; kept in the JSON, where a later ``--plot`` reads them), so a
+point's budget is its epochs of the 50,000 training images at that speed;
+one line per network (dashed: with the shifted views), and, marked, what
+``fit`` chooses at each budget (the same rule:
+``skcifar.estimators.predicted_accuracy`` and ``shifted_views``, on these
+speeds).
 
     python benchmarks/frontier.py --json benchmarks/results/frontier.json
     python benchmarks/frontier.py --plot docs/_static/frontier.png \
@@ -118,9 +120,8 @@ def plot(path, speeds, n_train=50000):
     chosen = []
     for budget in budgets:
         epochs = {name: budget * speeds[name] / n_train for name in BUDGET_NETWORKS}
-        acc = {n: predicted_accuracy(n, e) for n, e in epochs.items()}
-        name = max(acc, key=acc.get)
-        chosen.append(predicted_accuracy(name, epochs[name], shifted_views(name, epochs[name])))
+        acc = {n: predicted_accuracy(n, e, shifted_views(n, e)) for n, e in epochs.items()}
+        chosen.append(max(acc.values()))
     ax.plot(budgets, chosen, color="k", lw=3, alpha=0.35, label="time_budget's choice")
     ax.set_xscale("log")
     ax.set_xlabel("budget on this CPU, s (epochs of 50,000 images at the measured speed)")
@@ -149,11 +150,14 @@ def main():
     if args.plot:
         from skcifar.estimators import BUDGET_NETWORKS
 
-        measured = speeds(BUDGET_NETWORKS, args.quick)
-        print(f"written: {plot(args.plot, measured)}")
-        if args.json or args.from_json:  # the speeds go with the points
+        stored = _common.read_json(args.from_json) if args.from_json else {}
+        measured = stored.get("images_per_second")  # a re-drawing keeps the speeds
+        if not measured or set(measured) != set(BUDGET_NETWORKS):
+            measured = speeds(BUDGET_NETWORKS, args.quick)
             path = args.json or args.from_json
-            _common.write_json(path, {**_common.read_json(path), "images_per_second": measured})
+            if path:  # the speeds go with the points
+                _common.write_json(path, {**_common.read_json(path), "images_per_second": measured})
+        print(f"written: {plot(args.plot, measured)}")
     return 0
 
 

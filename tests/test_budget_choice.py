@@ -242,3 +242,26 @@ def test_the_benchmarks_1x_run_is_the_small_candidate():
         sys.path.pop(0)
     # The best fixed configuration the 1x figures compare the budget's choice with.
     assert RUNS["1x"]["params"] == BUDGET_NETWORKS["small"].params
+
+
+def test_the_package_frontier_is_the_measured_one():
+    import json
+    from pathlib import Path
+
+    measured = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "frontier.json"
+    points = json.loads(measured.read_text())["points"]
+    for name, network in BUDGET_NETWORKS.items():
+        rows = sorted((p["epochs"], p["accuracy_shift0"], p["accuracy_shift1"])
+                      for p in points if p["network"] == name)  # fmt: skip
+        # Rounded to the 4 decimals the package keeps (accuracies of 5,000 images).
+        assert [tuple(round(v, 4) for v in row) for row in rows] == list(network.frontier)
+
+
+def test_a_short_default_plan_names_the_small_candidate(data, monkeypatch):
+    X, y = data
+    clf = ResNetClassifier(widths=(64, 256, 256), batch_size=80, random_state=0)
+    clf.initialize(X, y)
+    small = ", ".join(f"{k}={v!r}" for k, v in BUDGET_NETWORKS["small"].params.items())
+    # 2x less work per image: the small candidate has 5x less on these images.
+    assert clf._smaller_network(2.0) == small
+    assert clf._smaller_network(1e6) is None  # nothing is that small

@@ -105,7 +105,7 @@ def _add_train(commands):
         "--batch-size",
         type=positive_int,
         metavar="N",
-        help="batch size (default: ann and cnn 32, resnet 1024)",
+        help="batch size (default: ann and cnn 32, resnet auto: 1024 or a budget's choice)",
     )
     parser.add_argument(
         "--filters",
@@ -117,7 +117,7 @@ def _add_train(commands):
         "--widths",
         type=filters,
         metavar="W1,W2,...",
-        help="filters of each stage, resnet only (default 64,256,256)",
+        help="filters of each stage, resnet only (default auto: 64,256,256 or a budget's choice)",
     )
     parser.add_argument(
         "--time-budget",

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..utils.backend import import_keras, released_gradient_registrations, values_of
 from ..utils.input_pipeline import batches
+from ..utils.stacklevel import user_stacklevel
 from ._plugins import TrainingPlugin, state_variables
 from ._steps import StepLimit
 
@@ -199,9 +200,9 @@ class Budget(TrainingPlugin):
                            per_validation, fit.replan)  # fmt: skip
         limit.traces = self._timed is not None
         epochs = limit.limit / fit.steps_per_epoch
-        if epochs < MIN_PLAN_EPOCHS:
+        if epochs < MIN_PLAN_EPOCHS and not fit.continuing:  # a continuation may well be short
             warnings.warn(short_plan_message(self.seconds, epochs, per_step, estimator),
-                          TimeBudgetWarning, stacklevel=2)  # fmt: skip
+                          TimeBudgetWarning, stacklevel=user_stacklevel())  # fmt: skip
         return limit
 
     def start(self, deadline, seconds_left, steps_per_epoch, per_step, per_validation, tell):

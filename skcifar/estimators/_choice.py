@@ -2,11 +2,12 @@
 
 :func:`choose` turns the seconds a fit has left into epochs of each candidate
 of :data:`~skcifar.estimators._frontier.BUDGET_NETWORKS` and picks the one
-whose measured frontier (validation accuracy after that many epochs) is
-highest. Speeds are measured, not assumed: the smallest candidate's training
-step is timed on the fit's own data; a larger one is timed only when, even
-``OPTIMISM`` times faster per FLOP than the smallest, it could beat the best
-so far (at short budgets it cannot, and timing it would eat the budget).
+whose measured frontier (validation accuracy after that many epochs, with
+the test-time views the fit will use) is highest. Speeds are measured, not
+assumed: the smallest candidate's training step is timed on the fit's own
+data; a larger one is timed only when, even ``OPTIMISM`` times faster per
+FLOP than the smallest, it could beat the best so far (at short budgets it
+cannot, and timing it would eat the budget).
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def choose(estimator, data, deadline, build):
             hope = per_image * flops[name] / flops[names[0]] / OPTIMISM
             epochs = _epochs(deadline, hope * params["batch_size"], ref["trace_seconds"],
                              params["batch_size"], len(rows), n_validation)  # fmt: skip
-            if frontier_accuracy(BUDGET_NETWORKS[name].frontier, epochs) <= best[1]:
+            if _accuracy(estimator, name, epochs) <= best[1]:
                 record[name] = dict(timed=False, hoped_epochs=epochs)
                 continue
         network = build(params)
@@ -138,12 +139,18 @@ def choose(estimator, data, deadline, build):
         trace, per_step = time_steps(network, feed, CHOICE_TIMED_STEPS)
         del network
         epochs = _epochs(deadline, per_step, trace, params["batch_size"], len(rows), n_validation)
-        accuracy = frontier_accuracy(BUDGET_NETWORKS[name].frontier, epochs)
-        record[name] = dict(timed=True, seconds_per_step=per_step, trace_seconds=trace,
-                            epochs=epochs, predicted_accuracy=accuracy)  # fmt: skip
-        if best is None or accuracy > best[1]:
-            best = (name, accuracy)
-    return best[0], record
+        record[name] = dict(timed=True, seconds_per_step=per_step, trace_seconds=trace)
+        if best is None or _accuracy(estimator, name, epochs) > best[1]:
+            best = (name, _accuracy(estimator, name, epochs))
+    # The timed candidates compared at one time, the timings done.
+    for name, timed in record.items():
+        if timed["timed"]:
+            params = BUDGET_NETWORKS[name].params
+            timed["epochs"] = _epochs(deadline, timed["seconds_per_step"], timed["trace_seconds"],
+                                      params["batch_size"], len(rows), n_validation)  # fmt: skip
+            timed["predicted_accuracy"] = _accuracy(estimator, name, timed["epochs"])
+    timed = [name for name in record if record[name]["timed"]]
+    return max(timed, key=lambda name: record[name]["predicted_accuracy"]), record
 
 
 def shifted_views(network, epochs, image_shape=(32, 32, 3), n_classes=10):
@@ -182,6 +189,15 @@ def shifted_views(network, epochs, image_shape=(32, 32, 3), n_classes=10):
         return resnet_flops(image_shape, n_classes, widths=widths)
 
     return gain >= TTA_SHIFT_GAIN and 3 * flops(network) <= flops(DEFAULT_NETWORK)
+
+
+def _accuracy(estimator, name, epochs):
+    """The accuracy ``name``'s frontier predicts, with the test-time views the fit will use."""
+    if not is_auto(estimator.tta_shift):  # set: those views (shifted ones only with tta)
+        shifted = bool(estimator.tta and estimator.tta_shift)
+    else:
+        shifted = shifted_views(name, epochs, estimator.image_shape_, estimator.n_classes_)
+    return predicted_accuracy(name, epochs, shifted)
 
 
 def _epochs(deadline, per_step, trace, batch_size, n_train, n_validation):

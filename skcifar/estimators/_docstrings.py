@@ -27,7 +27,9 @@ _DOC_TRAINING = """
         batch, that fill the budget (at least one batch); a learning-rate
         schedule is laid out over them. The count is in ``n_iter_``, and
         ``set_params(time_budget=None, epochs=clf.n_iter_)`` repeats the same
-        run (same seed, same machine) without the timing. Should the machine
+        run (same seed, same machine) without the timing (a
+        ``ResNetClassifier`` whose sizes a budget chose: with those sizes
+        set too, see its Notes). Should the machine
         turn slower or faster during the fit, by more than a small share of
         the budget, the rest of the run is planned again to end on time (the
         schedule with it), and the repeat is then close but not exact.

@@ -23,6 +23,7 @@ from ..utils.sizes import check_sizes
 from ._base import KerasImageClassifier
 from ._choice import candidates, choose, is_auto, resolved_sizes, shifted_views
 from ._docstrings import training_parameters
+from ._frontier import BUDGET_NETWORKS
 from ._recipe import Recipe
 from ._steps import training_steps
 from ._tta import augmented, sharpened
@@ -156,7 +157,7 @@ class ResNetClassifier(KerasImageClassifier):
         holds the value ``fit`` settled, which ``predict_proba`` uses while
         the parameter is ``"auto"``."""
         + training_parameters(
-            8, 1024, auto_batch="``\"auto\"``: 1024, or the batches of the network a "
+            8, None, auto_batch="``\"auto\"``: 1024, or the batches of the network a "
             "budget chose (Notes); ``batch_size_`` holds them"
         )
         + """
@@ -339,23 +340,28 @@ class ResNetClassifier(KerasImageClassifier):
                 chosen, record[chosen]["epochs"], self.image_shape_, self.n_classes_))  # fmt: skip
         self.tta_shift_ = int(shift)
         self.network_choice_ = None if record is None else {"network": chosen, "candidates": record}
+        # This fit's own timing of its network, for its Budget only (_timed_step takes it).
+        timed = None if record is None else record[chosen]
+        self._chosen_timing = None if timed is None else (timed["trace_seconds"],
+                                                          timed["seconds_per_step"])  # fmt: skip
 
     def _timed_step(self):
-        choice = getattr(self, "network_choice_", None)
-        if choice is None:
-            return None
-        timed = choice["candidates"][choice["network"]]
-        return timed["trace_seconds"], timed["seconds_per_step"]
+        # Only the fit that chose, once: a continued fit times its steps again.
+        return vars(self).pop("_chosen_timing", None)
 
     def _smaller_network(self, work):
-        widths = np.asarray(self.widths_)
-        full = resnet_flops(self.image_shape_, self.n_classes_, widths=tuple(widths),
-                            stem_filters=self.stem_filters, whiten=self.whiten)  # fmt: skip
-        while widths.max() > 8:
+        def flops(widths):
+            return resnet_flops(self.image_shape_, self.n_classes_, widths=tuple(widths),
+                                stem_filters=self.stem_filters, whiten=self.whiten)  # fmt: skip
+
+        widths = np.asarray(getattr(self, "widths_", self.widths))  # a file of old: the parameter
+        full = flops(widths)
+        for network in BUDGET_NETWORKS.values():  # a candidate, tuned, smallest first
+            if full / flops(network.params["widths"]) >= work:
+                return ", ".join(f"{k}={v!r}" for k, v in network.params.items())
+        while widths.max() > 8:  # else the widths halved
             widths = np.maximum(widths // 2, 8)
-            flops = resnet_flops(self.image_shape_, self.n_classes_, widths=tuple(widths),
-                                 stem_filters=self.stem_filters, whiten=self.whiten)  # fmt: skip
-            if full / flops >= work:
+            if full / flops(widths) >= work:
                 return f"widths={tuple(int(w) for w in widths)}"
         return None
 
@@ -426,6 +432,7 @@ class ResNetClassifier(KerasImageClassifier):
 
     def _wrap_inference(self, probabilities):
         if self.tta and self._is_image():  # the test-time views
-            shift = self.tta_shift_ if is_auto(self.tta_shift) else self.tta_shift
+            # "auto" and nothing resolved (a file written before): no budget's choice, 0.
+            shift = getattr(self, "tta_shift_", 0) if is_auto(self.tta_shift) else self.tta_shift
             probabilities = augmented(probabilities, int(shift))
         return sharpened(probabilities, self.temperature)

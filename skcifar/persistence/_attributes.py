@@ -134,7 +134,8 @@ def _choice(value):
         return
     candidates = value.get("candidates") if isinstance(value, dict) else None
     if not (
-        set(value) == {"network", "candidates"}
+        isinstance(value, dict)
+        and set(value) == {"network", "candidates"}
         and isinstance(value["network"], str)
         and isinstance(candidates, dict)
         and value["network"] in candidates

@@ -209,7 +209,7 @@ def _restore_fitted(estimator, name, node, read_member, load_model, where):
     try:
         check_attributes(name, values, getattr(estimator, "image_shape", None))
         # Sizes a fit resolved ("auto"): what prediction and a continued fit read.
-        auto = [size for size in RESOLVED.get(name, ()) if getattr(estimator, size) == "auto"]
+        auto = [size for size in RESOLVED.get(name, ()) if _is_auto(getattr(estimator, size))]
         unresolved = [f"{size}_" for size in auto if f"{size}_" not in values]
         if unresolved:
             raise ValueError(
@@ -245,3 +245,8 @@ def _restore_network(clf, node, load_model, where):
         )
     clf.n_classes_ = len(classes)
     clf.model_ = model
+
+
+def _is_auto(value):
+    """A parameter left to ``"auto"`` (an array of widths is no string)."""
+    return isinstance(value, str) and value == "auto"

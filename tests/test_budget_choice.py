@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _callbacks import CountSteps
 from sklearn.base import clone
 
 from skcifar import ResNetClassifier
@@ -72,15 +73,6 @@ def _last_width(model):
     return [layer.filters for layer in model.layers if hasattr(layer, "filters")][-1]
 
 
-class _CountSteps(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.steps = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-
-
 def test_without_a_budget_auto_is_the_default_network(data):
     X, y = data
     clf = ResNetClassifier(random_state=0).initialize(X, y)
@@ -94,7 +86,7 @@ def test_without_a_budget_auto_is_the_default_network(data):
 
 def test_a_short_budget_chooses_the_small_network_without_timing_the_large(data, tiny):
     X, y = data
-    counter = _CountSteps()
+    counter = CountSteps()
     # 0.12 s: 12 steps of "small" (2 epochs, 0.60); even 2x faster per FLOP than
     # "small", "default" would train 1 epoch (0.40): it is not timed.
     clf = ResNetClassifier(time_budget=0.12, callbacks=[counter], random_state=0).fit(X, y)
@@ -110,7 +102,7 @@ def test_a_short_budget_chooses_the_small_network_without_timing_the_large(data,
 
 def test_a_long_budget_chooses_the_large_network(data, tiny):
     X, y = data
-    counter = _CountSteps()
+    counter = CountSteps()
     # 1 s: "small" trains 16.7 epochs (0.66), "default" 12 steps, 4 epochs (0.75;
     # 0.76 with the shifted views, which would triple the default's prediction cost).
     clf = ResNetClassifier(time_budget=1.0, callbacks=[counter], random_state=0).fit(X, y)

@@ -67,6 +67,12 @@ for name, params in [("too_many", {"devices": 3}),
         ResNetClassifier(**{**small, **params}).fit(X, y)
     except ValueError as error:
         errors[name] = str(error)
+one_row = np.zeros(len(y))
+one_row[0] = 1  # rows of weight 0 are left out of training: one row for two devices
+try:
+    ResNetClassifier(**small, devices=2).fit(X, y, sample_weight=one_row)
+except ValueError as error:
+    errors["one_row"] = str(error)
 result["errors"] = errors
 with open(out, "w") as file:
     json.dump(result, file)
@@ -108,6 +114,7 @@ def test_two_devices_refuse_what_cannot_run(two_devices):
     errors = two_devices["errors"]
     assert "devices=3" in errors["too_many"] and "the 2 visible" in errors["too_many"]
     assert "batch_size=33" in errors["indivisible"] and "2 devices" in errors["indivisible"]
+    assert "1 training rows cannot be split over devices=2" in errors["one_row"]
 
 
 def test_auto_builds_no_distribution_on_cpus(two_devices):

@@ -22,12 +22,12 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from _callbacks import CountSteps
 from _synthetic import make_images
 
 from skcifar import ANNClassifier, CNNClassifier, ResNetClassifier
 from skcifar.estimators import _base, _budget
 from skcifar.persistence import CheckpointCache
-from skcifar.utils.backend import import_keras
 
 # Float results here depend on the CPU: make test-isa runs them again under other settings.
 # They were recorded on TensorFlow; the other backends draw other random numbers.
@@ -107,15 +107,6 @@ def _pinned_clock():
         yield
 
 
-class _CountSteps(import_keras().callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.steps = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-
-
 def _ann(counter):
     return ANNClassifier(hidden_layer_sizes=(16,), epochs=2, callbacks=[counter], **SHARED)
 
@@ -139,14 +130,14 @@ def _resnet_recipe(counter):
 
 def _fit_plain(make):
     def fit(X, y):
-        counter = _CountSteps()
+        counter = CountSteps()
         return make(counter).fit(X, y), {"steps": counter.steps}
 
     return fit
 
 
 def _fit_budgeted(X, y):
-    counter = _CountSteps()
+    counter = CountSteps()
     clf = _resnet(counter, time_budget=BUDGET_STEPS * STEP_SECONDS)
     with _pinned_clock():
         clf.fit(X, y)
@@ -227,7 +218,7 @@ def test_the_pinned_budget_takes_the_planned_steps(recorded):
 
 def test_one_step_more_is_told_apart(recorded):
     X, y = _data()
-    longer = _ann(_CountSteps()).set_params(epochs=13 / 6).fit(X, y)  # 13 steps, not 12
+    longer = _ann(CountSteps()).set_params(epochs=13 / 6).fit(X, y)  # 13 steps, not 12
     difference = np.abs(longer.predict_proba(X[:N_ROWS]) - recorded["ann"]["proba"]).max()
     assert difference > 10 * ATOL["ann"]
 

@@ -5,6 +5,7 @@ import types
 
 import numpy as np
 import pytest
+from _callbacks import CountSteps
 from sklearn.base import clone
 
 from skcifar import ANNClassifier, CNNClassifier, ResNetClassifier
@@ -76,7 +77,7 @@ def test_epochs_fill_the_budget_to_the_batch(
     monkeypatch.setattr(_budget, "time", _FrozenClock)
     monkeypatch.setattr(_budget, "TIME_BUDGET_TOLERANCE", float("inf"))  # no time passes
     monkeypatch.setattr(_budget._StepClock, "seconds_per_step", lambda self: 0.01)
-    counter = _CountSteps()
+    counter = CountSteps()
     clf = ResNetClassifier(widths=(4,), stem_filters=4, batch_size=40, time_budget=budget,
                            validation_fraction=validation_fraction,
                            callbacks=[counter])  # fmt: skip
@@ -90,7 +91,7 @@ def test_epochs_fill_the_budget_to_the_batch(
 
 def test_a_budget_too_small_still_trains_one_batch(data):
     X, y = data
-    counter = _CountSteps()
+    counter = CountSteps()
     clf = ANNClassifier(hidden_layer_sizes=(4,), epochs=50, time_budget=1e-3, batch_size=40,
                         callbacks=[counter])  # fmt: skip
     with pytest.warns(_budget.TimeBudgetWarning, match="0.17 epochs"):
@@ -101,7 +102,7 @@ def test_a_budget_too_small_still_trains_one_batch(data):
 @pytest.mark.parametrize("epochs, steps", [(2.5, 15), (0.5, 3), (1 / 3, 2), (0.01, 1), (2.0, 12)])
 def test_fractional_epochs_train_that_share_of_the_last_epoch(data, epochs, steps):
     X, y = data  # 240 rows in batches of 40: 6 steps an epoch
-    counter = _CountSteps()
+    counter = CountSteps()
     clf = ANNClassifier(hidden_layer_sizes=(4,), epochs=epochs, batch_size=40,
                         callbacks=[counter], random_state=0).fit(X, y)  # fmt: skip
     assert counter.steps == steps
@@ -217,15 +218,6 @@ def test_a_step_limit_counts_the_steps_done_before_and_stops_at_its_limit():
     assert not limit.model.stop_training and limit.epochs() == pytest.approx(11 / 5)
     limit.on_train_batch_end(1)
     assert limit.model.stop_training and limit.trained == 12 == limit.max_steps
-
-
-class _CountSteps(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.steps = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
 
 
 def test_n_iter_counts_the_epochs_trained(data):

@@ -348,11 +348,6 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
             initial_epoch = self.current_epoch if continuing else 0
             kept = {k: v for k, v in vars(self).items() if k in ("history_", "n_iter_")}
             multiple = distributed_batch_multiple()
-            if len(rows) < multiple:
-                raise ValueError(
-                    f"{len(rows)} training rows cannot be split over devices={multiple}: "
-                    "each device needs a row of every batch. Use fewer devices, or more data."
-                )
             fit = Fit(self, X, y, weights, rows, validation_rows, seed, epochs,
                       steps_per_epoch=epoch_steps(len(rows), self._batch(), multiple),
                       continuing=continuing, partial=partial, started=started,
@@ -446,6 +441,12 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         X, y, weights = self._validate(X, y, sample_weight, reset=not continuing)
         y = self._encode(y, reset=not continuing, classes=classes)
         rows, validation_rows = split_rows(y, weights, 0.0 if partial else fraction, seed)
+        if len(rows) < distributed_batch_multiple():  # before a budget times any step
+            raise ValueError(
+                f"{len(rows)} training rows cannot be split over "
+                f"devices={distributed_batch_multiple()}: each device needs a row of every "
+                "batch. Use fewer devices, or more data."
+            )
         if not continuing:  # a fresh network, seeded, with no epoch trained
             build_args = self._data_build_args(X, rows)
             self._resolve_sizes((X, y, weights, rows, validation_rows), seed, build_args, deadline)

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from ..architectures import resnet_flops
-from ..utils.input_pipeline import batches, epoch_steps
+from ..utils.input_pipeline import batches, distributed_batch_multiple, epoch_steps
 from ._budget import VALIDATION_STEP_COST, steps_within, time_steps
 from ._frontier import BUDGET_NETWORKS, DEFAULT_NETWORK
 
@@ -102,10 +102,15 @@ def resolved_sizes(estimator, chosen=None):
 
 
 def candidates(estimator):
-    """The candidate networks that agree with every explicit size, smallest first."""
+    """The candidates that agree with every explicit size, smallest first.
+
+    Over several devices, only those whose batches the devices divide.
+    """
     given = explicit_sizes(estimator)
+    multiple = distributed_batch_multiple()
     return [name for name, network in BUDGET_NETWORKS.items()
-            if all(network.params[k] == v for k, v in given.items())]  # fmt: skip
+            if all(network.params[k] == v for k, v in given.items())
+            and network.params["batch_size"] % multiple == 0]  # fmt: skip
 
 
 def choose(estimator, data, deadline, build):

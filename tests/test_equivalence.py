@@ -18,6 +18,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from unittest import mock
 
 import numpy as np
@@ -26,7 +27,7 @@ from _callbacks import CountSteps
 from _synthetic import make_images
 
 from skcifar import ANNClassifier, CNNClassifier, ResNetClassifier
-from skcifar.estimators import _base, _budget
+from skcifar.estimators import TimeBudgetWarning, _base, _budget
 from skcifar.persistence import CheckpointCache
 
 # Float results here depend on the CPU: make test-isa runs them again under other settings.
@@ -139,7 +140,9 @@ def _fit_plain(make):
 def _fit_budgeted(X, y):
     counter = CountSteps()
     clf = _resnet(counter, time_budget=BUDGET_STEPS * STEP_SECONDS)
-    with _pinned_clock():
+    # Short on purpose (under 2 epochs): its TimeBudgetWarning is expected here.
+    with _pinned_clock(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", TimeBudgetWarning)
         clf.fit(X, y)
     return clf, {"steps": counter.steps}
 

@@ -16,7 +16,7 @@ In one run, each in a fresh Python process, one after another:
    (``ECE_BINS`` equal-width bins of the top probability) of ``predict_proba``
    with the classifier's own test-time augmentation, timed separately.
 
-``make bench`` runs ``BENCH_RUNS`` (``1x`` over three seeds and ``6x``);
+``make bench`` runs ``BENCH_RUNS`` (``1x`` and ``1x-auto`` over three seeds, and ``6x``);
 ``make bench-full`` (``--full``) adds ``12x`` and ``default``, which do not fit
 the hour; docs/benchmarks.md says how long each takes.
 
@@ -24,6 +24,12 @@ the hour; docs/benchmarks.md says how long each takes.
     python benchmarks/accuracy_budget.py --full           # every run
     python benchmarks/accuracy_budget.py --runs 6x --json out.json   # notebook + 6x only
     python benchmarks/accuracy_budget.py --quick --full   # tiny smoke run of every run
+
+``--child`` runs one fit of one run in this process, without the notebook, at a
+budget given in seconds: two versions of skcifar compared at one budget
+(``PYTHONPATH`` at a checkout of the other) give comparable points.
+
+    python benchmarks/accuracy_budget.py --child 6x --seed 0 --budget 956.4 --out 6x.json
 """
 
 from __future__ import annotations
@@ -260,12 +266,14 @@ def main():
         "--seeds", type=lambda text: tuple(int(seed) for seed in text.split(",")),
         help="comma-separated seeds of every run instead of its own (_configs.RUNS)",
     )  # fmt: skip
-    parser.add_argument("--child", choices=sorted(RUNS), help=argparse.SUPPRESS)
-    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--budget", type=float, help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=sorted(RUNS), help="one fit of this run, no notebook")
+    parser.add_argument("--seed", type=int, default=0, help="--child: its random_state")
+    parser.add_argument("--budget", type=float, help="--child: its time_budget in seconds")
+    parser.add_argument("--out", help="--child: write its result to this JSON file")
     args = parser.parse_args()
     if args.child:
+        if not args.out:
+            parser.error("--child needs --out: the file its result goes to")
         resnet_child(args.child, args.seed, args.budget, args.quick, args.out)
         return 0
     names = tuple(RUNS) if args.full else BENCH_RUNS

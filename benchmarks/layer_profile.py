@@ -9,7 +9,11 @@ the network's own precision:
    product, the gradient of the input and the gradient of the filters, each
    timed alone (best of ``REPEATS``), in GFLOP/s and in ms per step;
 3. the share of the step the convolutions take; the rest is batch norm,
-   activations, pooling, augmentation, the loss and the optimizer.
+   activations, pooling, augmentation, the loss and the optimizer;
+4. for the record, the filters' gradient computed another way: nine matrix
+   products, one per kernel offset, of the shifted input and the output's
+   gradient (``filter_gradient_matmul``; not in ``ms_per_step``). It bounds what
+   replacing oneDNN's backward-weights kernel with matrix products could gain.
 
 Run it as it is and with ``ONEDNN_MAX_CPU_ISA=AVX2`` (a CPU without AVX-512)
 to see which products slow down on which setting:
@@ -49,7 +53,9 @@ def products(x, kernel, dy, repeats):
     seconds = {}
     for name, function, args in (("forward", forward, (x, kernel)),
                                  ("input_gradient", data, (x, kernel, dy)),
-                                 ("filter_gradient", filters, (x, kernel, dy))):  # fmt: skip
+                                 ("filter_gradient", filters, (x, kernel, dy)),
+                                 ("filter_gradient_matmul", tf.function(shifted_matmuls),
+                                  (x, kernel, dy))):  # fmt: skip
         function(*args).numpy()  # trace and warm up
         best = float("inf")
         for _ in range(repeats):
@@ -58,6 +64,24 @@ def products(x, kernel, dy, repeats):
             best = min(best, time.perf_counter() - start)
         seconds[name] = best
     return seconds
+
+
+def shifted_matmuls(x, kernel, dy):
+    """The gradient of a stride-1, "SAME" convolution's filters as nine matrix products."""
+    from skcifar.utils.backend import import_tensorflow
+
+    tf = import_tensorflow()
+    kh, kw, c_in, c_out = kernel.shape
+    _, h, w, _ = x.shape
+    padded = tf.pad(x, [[0, 0], [kh // 2, kh // 2], [kw // 2, kw // 2], [0, 0]])
+    grad = tf.reshape(dy, [-1, c_out])
+    shifted = [
+        tf.reshape(padded[:, i : i + h, j : j + w, :], [-1, c_in])
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    blocks = [tf.matmul(inputs, grad, transpose_a=True) for inputs in shifted]
+    return tf.reshape(tf.stack(blocks), [kh, kw, c_in, c_out])
 
 
 def profile(network, quick):
@@ -82,7 +106,7 @@ def profile(network, quick):
         layer = {"shape": f"{size}x{size}, {c_in} -> {c_out}", "batch": batch}
         for name, s in seconds.items():
             layer[f"{name}_gflops"] = flop / s / 1e9
-        layer["ms_per_step"] = 1e3 * sum(seconds.values())
+        layer["ms_per_step"] = 1e3 * (sum(seconds.values()) - seconds["filter_gradient_matmul"])
         total += layer["ms_per_step"] / 1e3
         layers.append(layer)
         print(json.dumps(layer), flush=True)

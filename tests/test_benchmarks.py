@@ -507,6 +507,27 @@ def test_forward_flops_counts_convolutions_and_dense_layers(bench):
                                                      whiten=False)  # fmt: skip
 
 
+def test_layer_profile_matmuls_compute_the_filter_gradient(bench):
+    """The profile's alternative filter gradient is the gradient TensorFlow computes."""
+    import numpy as np
+
+    from skcifar.utils.backend import import_tensorflow
+
+    tf = import_tensorflow()
+    layer_profile = importlib.import_module("layer_profile")
+    rng = np.random.RandomState(0)
+    x = tf.constant(rng.standard_normal((3, 6, 5, 4)).astype("f4"))
+    kernel = tf.zeros((3, 3, 4, 7))
+    dy = tf.constant(rng.standard_normal((3, 6, 5, 7)).astype("f4"))
+    expected = tf.raw_ops.Conv2DBackpropFilter(
+        input=x, filter_sizes=tf.shape(kernel), out_backprop=dy, strides=[1, 1, 1, 1],
+        padding="SAME",
+    )  # fmt: skip
+    got = layer_profile.shifted_matmuls(x, kernel, dy)
+    # float32 sums of 90 products in another order: equal to round-off, not bit for bit
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.slow
 def test_utilisation_quick(tmp_path):
     out = tmp_path / "u.json"

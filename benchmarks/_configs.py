@@ -72,7 +72,7 @@ def run_params(name, quick):
 # name -> ResNetClassifier parameters of the networks utilisation.py and
 # layer_profile.py measure.
 NETWORKS = {
-    "recipe": {},  # accuracy_budget's 6x and 12x network: the defaults
+    "recipe": {},  # the defaults without a budget: the network 6x and 12x choose
     "recipe-32-64-128": dict(widths=(32, 64, 128)),  # its widths, the defaults' batches
     "recipe-32-64-128-b512": RUNS["1x"]["params"],  # the 1x network: a budget's small one
     "baseline": BASELINE,  # what the recipe is compared with

@@ -1,9 +1,9 @@
 """Where a training step's time goes: each convolution's three products against the whole step.
 
-For a ``ResNetClassifier`` network (``utilisation.CONFIGS``), on TensorFlow in
+For a ``ResNetClassifier`` network (``_configs.NETWORKS``), on TensorFlow in
 the network's own precision:
 
-1. the step: images/s of its training (``utilisation.training_speed``, the
+1. the step: images/s of its training (``_common.training_speed``, the
    median step);
 2. every convolution of the network at its training batch: the forward
    product, the gradient of the input and the gradient of the filters, each

@@ -122,7 +122,7 @@ def test_explicit_sizes_win(data, tiny):
     clf = ResNetClassifier(widths=(4,), time_budget=1.0, random_state=0).fit(X, y)
     assert clf.network_choice_ is None and tiny == []
     assert (clf.widths_, clf.batch_size_, clf.learning_rate_) == ((4,), 40, 0.5)
-    # batch_size and tta_shift given: the choice is among both, the given values kept.
+    # batch_size and tta_shift given: one candidate has those batches, nothing to choose.
     clf = ResNetClassifier(batch_size=80, tta_shift=0, time_budget=1.0, random_state=0)
     clf.fit(X, y)
     assert clf.network_choice_ is None  # only "default" has batches of 80
@@ -165,6 +165,7 @@ def test_a_plan_of_too_few_epochs_warns_and_names_a_smaller_network(data, monkey
         clf.fit(X, y)  # 1 step of 3 an epoch
     message = str(record[0].message)
     assert "a time_budget of about 0.48 s to train 2 epochs" in message
+    assert "batch_size=80, learning_rate=1.5" in message  # the halved widths' other sizes
     needed = 2 / (1 / 3)
     smaller = tuple(int(w) for w in re.search(r"widths=\(([\d, ]+)\)", message)[1].split(","))
     full = resnet_flops((8, 8, 3), 3, widths=(64, 64))
@@ -172,6 +173,33 @@ def test_a_plan_of_too_few_epochs_warns_and_names_a_smaller_network(data, monkey
     with warnings.catch_warnings():
         warnings.simplefilter("error", TimeBudgetWarning)  # 2 epochs: no warning
         clone(clf).set_params(time_budget=0.48).fit(X, y)
+
+
+def test_without_test_time_views_nothing_shifted_is_chosen(data, tiny):
+    X, y = data
+    # The short budget above, but predict_proba averages no views: the small
+    # network is ranked by its flip-only frontier (0.60) and gets no shifted views.
+    clf = ResNetClassifier(time_budget=0.12, tta=False, random_state=0).fit(X, y)
+    assert clf.network_choice_["network"] == "small" and clf.tta_shift_ == 0
+    assert clf.network_choice_["candidates"]["small"]["predicted_accuracy"] == pytest.approx(0.60)
+
+
+def test_a_short_plan_of_a_network_chosen_over_a_smaller_one_asks_only_for_time(
+    data, tiny, monkeypatch
+):
+    X, y = data
+    # A default network whose 1.5 epochs (0.36 s) are worth more (0.76) than the
+    # small one's 6 (0.66): chosen with a plan of 1.33 epochs; the small network
+    # lost, so the warning names no network.
+    networks = dict(TINY)
+    frontier = ((1, 0.70, 0.70), (2, 0.80, 0.80), (4, 0.85, 0.85), (8, 0.90, 0.90))
+    networks[DEFAULT_NETWORK] = BudgetNetwork(TINY[DEFAULT_NETWORK].params, frontier=frontier)
+    monkeypatch.setattr(_choice, "BUDGET_NETWORKS", networks)
+    with pytest.warns(TimeBudgetWarning, match=r"1\.33 epochs") as record:
+        clf = ResNetClassifier(time_budget=0.36, random_state=0).fit(X, y)
+    assert clf.network_choice_["network"] == DEFAULT_NETWORK
+    message = str(record[0].message)
+    assert "widths=" not in message and "Set a time_budget of about" in message
 
 
 @pytest.mark.parametrize("epochs, expected", [(1, 0.5), (2, 0.6), (3, 0.6 + 0.05 * np.log2(1.5)),
@@ -249,7 +277,7 @@ def test_the_package_frontier_is_the_measured_one():
         assert [tuple(round(v, 4) for v in row) for row in rows] == list(network.frontier)
 
 
-def test_a_short_default_plan_names_the_small_candidate(data, monkeypatch):
+def test_a_short_default_plan_names_the_small_candidate(data):
     X, y = data
     clf = ResNetClassifier(widths=(64, 256, 256), batch_size=80, random_state=0)
     clf.initialize(X, y)

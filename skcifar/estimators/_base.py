@@ -375,7 +375,8 @@ class KerasImageClassifier(ClassifierMixin, BaseEstimator):
         """
         plugins = [Resume()] if self.memory is not None else []
         if self.time_budget is not None:
-            plugins.append(Budget(self.time_budget, timed=self._timed_step()))
+            timed = self._timed_step()  # taken either way; a continued fit times again
+            plugins.append(Budget(self.time_budget, timed=None if fit.continuing else timed))
         plugins += self._extra_plugins(fit)
         plugins.append(UserCallbacks())
         if self.early_stopping:

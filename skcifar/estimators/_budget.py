@@ -228,6 +228,7 @@ class Budget(TrainingPlugin):
             self.replanned += 1
             self._tell(steps)
 
+
 class _OnTime(StepLimit):
     """A :class:`Budget`'s step limit: it times the steps and validation passes for the budget.
 

@@ -198,8 +198,10 @@ def shifted_views(network, epochs, image_shape=(32, 32, 3), n_classes=10):
 
 def _accuracy(estimator, name, epochs):
     """The accuracy ``name``'s frontier predicts, with the test-time views the fit will use."""
-    if not is_auto(estimator.tta_shift):  # set: those views (shifted ones only with tta)
-        shifted = bool(estimator.tta and estimator.tta_shift)
+    if not estimator._test_views():  # no views at prediction: none shifted
+        shifted = False
+    elif not is_auto(estimator.tta_shift):  # set: those views
+        shifted = bool(estimator.tta_shift)
     else:
         shifted = shifted_views(name, epochs, estimator.image_shape_, estimator.n_classes_)
     return predicted_accuracy(name, epochs, shifted)

@@ -192,13 +192,15 @@ class ResNetClassifier(KerasImageClassifier):
     it could win), turns the seconds left into epochs of each, and takes
     the one whose measured frontier - validation accuracy on CIFAR-10
     after that many epochs - is highest; with one candidate left, that
-    one, untimed; with none, the defaults' sizes for the rest. The fitted
+    one, untimed and without shifted views; with none, the defaults'
+    sizes for the rest. The fitted
     attributes ``widths_``, ``batch_size_``, ``learning_rate_``,
     ``tta_shift_`` and ``network_choice_`` say what was chosen and why, and
     those sizes with ``epochs=n_iter_`` (no budget, same seed) train the
     same model. A budget that leaves fewer than 2 epochs of the network
     warns (:class:`~skcifar.estimators.TimeBudgetWarning`) and names a
-    smaller network that would train 2. The docs' benchmarks page plots
+    smaller network that would train 2, unless the budget chose this
+    network over a smaller candidate: then only more time helps. The docs' benchmarks page plots
     the frontier.
 
     **The schedule** is laid out over ``epochs`` passes on the training part of
@@ -335,15 +337,16 @@ class ResNetClassifier(KerasImageClassifier):
         self.batch_size_ = int(sizes["batch_size"])
         self.learning_rate_ = float(sizes["learning_rate"])
         shift = self.tta_shift
-        if is_auto(shift):
-            shift = int(record is not None and shifted_views(
+        if is_auto(shift):  # shifted views only where predictions use views at all
+            shift = int(record is not None and self._test_views() and shifted_views(
                 chosen, record[chosen]["epochs"], self.image_shape_, self.n_classes_))  # fmt: skip
         self.tta_shift_ = int(shift)
         self.network_choice_ = None if record is None else {"network": chosen, "candidates": record}
         # This fit's own timing of its network, for its Budget only (_timed_step takes it).
-        timed = None if record is None else record[chosen]
-        self._chosen_timing = None if timed is None else (timed["trace_seconds"],
-                                                          timed["seconds_per_step"])  # fmt: skip
+        vars(self).pop("_chosen_timing", None)
+        if record is not None:
+            timed = record[chosen]
+            self._chosen_timing = (timed["trace_seconds"], timed["seconds_per_step"])
 
     def _timed_step(self):
         # Only the fit that chose, once: a continued fit times its steps again.
@@ -356,13 +359,21 @@ class ResNetClassifier(KerasImageClassifier):
 
         widths = np.asarray(getattr(self, "widths_", self.widths))  # a file of old: the parameter
         full = flops(widths)
-        for network in BUDGET_NETWORKS.values():  # a candidate, tuned, smallest first
+        tuned = list(BUDGET_NETWORKS.values())  # smallest first
+        choice = getattr(self, "network_choice_", None)
+        if choice is not None:  # the budget weighed the candidates: none else predicted better
+            if choice["network"] != next(iter(BUDGET_NETWORKS)):
+                return None  # a smaller candidate lost to this one: only more time helps
+            tuned = []
+        for network in tuned:  # a candidate, tuned
             if full / flops(network.params["widths"]) >= work:
                 return ", ".join(f"{k}={v!r}" for k, v in network.params.items())
+        trained = [name for name in ("batch_size", "learning_rate") if hasattr(self, name + "_")]
+        rest = "".join(f", {name}={getattr(self, name + '_')!r}" for name in trained)
         while widths.max() > 8:  # else the widths halved
             widths = np.maximum(widths // 2, 8)
             if full / flops(widths) >= work:
-                return f"widths={tuple(int(w) for w in widths)}"
+                return f"widths={tuple(int(w) for w in widths)}{rest}"
         return None
 
     def _build_network(self, input_shape, n_classes, n_train, seed, whitening=None):
@@ -414,6 +425,10 @@ class ResNetClassifier(KerasImageClassifier):
         """Large enough to shift and flip (not a tabular strip or a tiny map)."""
         return min(self.image_shape_[:2]) >= MIN_AUGMENTED_SIZE
 
+    def _test_views(self):
+        """Whether ``predict_proba`` averages test-time views (``tta`` on images)."""
+        return bool(self.tta) and self._is_image()
+
     def _data_build_args(self, X, rows):
         if not (self.whiten and min(self.image_shape_[:2]) >= 2):
             return {}
@@ -431,7 +446,7 @@ class ResNetClassifier(KerasImageClassifier):
         ]
 
     def _wrap_inference(self, probabilities):
-        if self.tta and self._is_image():  # the test-time views
+        if self._test_views():
             # "auto" and nothing resolved (a file written before): no budget's choice, 0.
             shift = getattr(self, "tta_shift_", 0) if is_auto(self.tta_shift) else self.tta_shift
             probabilities = augmented(probabilities, int(shift))

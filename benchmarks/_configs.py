@@ -73,6 +73,7 @@ def run_params(name, quick):
 # layer_profile.py measure.
 NETWORKS = {
     "recipe": {},  # the defaults without a budget: the network 6x and 12x choose
+    "recipe-float32": dict(precision="float32"),  # the same in float32: what bfloat16 gains
     "recipe-32-64-128": dict(widths=(32, 64, 128)),  # its widths, the defaults' batches
     "recipe-32-64-128-b512": RUNS["1x"]["params"],  # the 1x network: a budget's small one
     "baseline": BASELINE,  # what the recipe is compared with

@@ -43,7 +43,7 @@ import _common
 from _report import render
 
 # name -> (extra arguments under make bench, under make bench-full); None: not run
-# at that level. Run in this order. make bench is meant to take under an hour on
+# at that level. Run in this order. make bench is meant to take about an hour on
 # 2 cores; the estimates per script are in docs/benchmarks.md.
 SCRIPTS = {
     "accuracy_budget": ([], ["--full"]),  # bench: notebook, 1x x 3 seeds, 6x; full: + 12x, default

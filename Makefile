@@ -86,7 +86,7 @@ BACKEND_TESTS ?= skcifar tests/test_estimators.py tests/test_resnet.py tests/tes
 	tests/test_devices.py tests/test_estimator_state.py tests/test_keras_internals.py \
 	tests/test_persistence.py tests/test_skops.py tests/test_reliability.py \
 	tests/test_cross_backend_files.py tests/test_mlflow.py tests/test_distributed.py \
-	tests/test_memory.py \
+	tests/test_memory.py tests/test_budget_choice.py \
 	--deselect tests/test_memory.py::test_grid_search_over_epochs_trains_the_longest_epochs_only \
 	--deselect tests/test_memory.py::test_randomized_search_and_validation_curve \
 	--deselect tests/test_memory.py::test_halving_search_over_epochs_continues_its_earlier_rounds

@@ -122,8 +122,9 @@ docs-noplot: $(STAMP)
 	$(PY) -m sphinx -W --keep-going -D plot_gallery=0 -b html docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
 
-# make bench: about an hour on 2 cores, more when B is long; make bench-full adds the runs that do not
-# fit (12x, the ResNetClassifier defaults, search_memory): docs/benchmarks.md.
+# make bench: about an hour on 2 cores, more when B is long; make bench-full adds
+# the runs that do not fit (12x, the ResNetClassifier defaults, search_memory):
+# docs/benchmarks.md.
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 

@@ -46,7 +46,7 @@ from _report import render
 # at that level. Run in this order. make bench is meant to take about an hour on
 # 2 cores; the estimates per script are in docs/benchmarks.md.
 SCRIPTS = {
-    "accuracy_budget": ([], ["--full"]),  # bench: notebook, 1x x 3 seeds, 6x; full: + 12x, default
+    "accuracy_budget": ([], ["--full"]),  # bench: notebook, 1x, 1x-auto, 6x; full: + 12x, default
     "utilisation": (["--networks", "recipe"], []),  # full: every network of its CONFIGS
     "avx2_budget": ([], []),  # oneDNN held to AVX2: B, the chosen and the fixed 1x network
     "wrapper_overhead": ([], []),

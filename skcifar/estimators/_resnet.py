@@ -193,15 +193,15 @@ class ResNetClassifier(KerasImageClassifier):
     the one whose measured frontier - validation accuracy on CIFAR-10
     after that many epochs - is highest; with one candidate left, that
     one, untimed and without shifted views; with none, the defaults'
-    sizes for the rest. The fitted
-    attributes ``widths_``, ``batch_size_``, ``learning_rate_``,
-    ``tta_shift_`` and ``network_choice_`` say what was chosen and why, and
+    sizes for the rest. The fitted attributes ``widths_``, ``batch_size_``,
+    ``learning_rate_``, ``tta_shift_`` and ``network_choice_`` say what was
+    chosen and why, and
     those sizes with ``epochs=n_iter_`` (no budget, same seed) train the
     same model. A budget that leaves fewer than 2 epochs of the network
     warns (:class:`~skcifar.estimators.TimeBudgetWarning`) and names a
     smaller network that would train 2, unless the budget chose this
-    network over a smaller candidate: then only more time helps. The docs' benchmarks page plots
-    the frontier.
+    network over a smaller candidate: then only more time helps. The
+    docs' benchmarks page plots the frontier.
 
     **The schedule** is laid out over ``epochs`` passes on the training part of
     ``X`` when ``fit`` starts; ``partial_fit`` and ``warm_start`` continue

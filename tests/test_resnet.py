@@ -283,17 +283,25 @@ def test_bfloat16_speedup_is_measured_once_and_only_with_the_instructions(monkey
     assert _precision.bfloat16_speedup() == 0.0  # nothing timed
     _precision.bfloat16_speedup.cache_clear()
     timed = []
+    # The machine turns busy after ten runs, for ten runs (four times slower): as
+    # long as a block of ten runs of one precision would take, but alternated
+    # runs leave each precision five quiet ones.
+    busy = iter([False] * 10 + [True] * 10 + [False] * 100)
 
-    def fake_seconds(x, kernel, dtype, repeats):
-        timed.append(dtype)
-        return {"float32": 3.0, "bfloat16": 2.0}[dtype]
+    def fake_timer(x, kernel, dtype):
+        def run():
+            timed.append(dtype)
+            slow = 4.0 if next(busy) else 1.0
+            return {"float32": 3.0, "bfloat16": 2.0}[dtype] * slow
+
+        return run
 
     monkeypatch.setattr(_precision, "_cpu_has_bf16", lambda: True)
     monkeypatch.setattr(_precision, "bfloat16_runs", lambda: True)
-    monkeypatch.setattr(_precision, "convolution_seconds", fake_seconds)
+    monkeypatch.setattr(_precision, "_convolution_timer", fake_timer)
     assert _precision.bfloat16_speedup() == pytest.approx(1.5)
     assert _precision.bfloat16_speedup() == pytest.approx(1.5)
-    assert timed == ["float32", "bfloat16"]  # cached after the first call
+    assert timed == ["float32", "bfloat16"] * 10  # alternated; cached after the first call
     _precision.bfloat16_speedup.cache_clear()
 
 

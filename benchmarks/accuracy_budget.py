@@ -14,7 +14,8 @@ In one run, each in a fresh Python process, one after another:
    evaluations would eat the budget). Each records one point: the pipeline's fit
    seconds and the test accuracy, log-loss and expected calibration error
    (``ECE_BINS`` equal-width bins of the top probability) of ``predict_proba``
-   with the classifier's own test-time augmentation, timed separately.
+   with the classifier's own test-time augmentation, timed separately, and the
+   same model's accuracy and log-loss with flip-only and with shifted views.
 
 ``make bench`` runs ``BENCH_RUNS`` (``1x`` and ``1x-auto`` over three seeds, and ``6x``);
 ``make bench-full`` (``--full``) adds ``12x`` and ``default``, which do not fit
@@ -126,6 +127,7 @@ def resnet_child(name, seed, budget, quick, out):
 
     # The values trained: "auto" sizes as fit resolved them.
     params = {k: getattr(clf, f"{k}_", v) for k, v in clf.get_params().items()}
+    views = views_accuracy(model, clf, X_test, y_test, proba, params["tta_shift"])
     choice = getattr(clf, "network_choice_", None)  # none before the choice existed
     _common.write_json(
         out,
@@ -144,9 +146,37 @@ def resnet_child(name, seed, budget, quick, out):
             "test_accuracy": _common.accuracy(y_test, proba),
             "test_log_loss": _common.log_loss(y_test, proba),
             "test_ece": expected_calibration_error(y_test, proba),
+            "test_views": views,
         },
     )
     _common.write_own_peak()
+
+
+def views_accuracy(model, clf, X_test, y_test, proba, shift):
+    """The same fitted model's test accuracy and log-loss with each set of test-time views.
+
+    ``"flip"`` (``tta_shift=0``) and ``"shifted"`` (``tta_shift=1``): what the
+    shifted views add to this very model, which a comparison of two fits cannot
+    separate from their seeds and epochs. ``proba`` holds the fit's own views
+    (``tta_shift=shift``); the other set is predicted here. None without
+    test-time augmentation.
+    """
+    if not clf.tta:
+        return None
+    given, views = clf.tta_shift, {}
+    for name, views_shift in (("flip", 0), ("shifted", 1)):
+        predicted = proba
+        if views_shift != shift:
+            clf.set_params(tta_shift=views_shift)
+            try:
+                predicted = model.predict_proba(X_test)
+            finally:
+                clf.set_params(tta_shift=given)
+        views[name] = {
+            "accuracy": _common.accuracy(y_test, predicted),
+            "log_loss": _common.log_loss(y_test, predicted),
+        }
+    return views
 
 
 def _collect(proc, out):

@@ -15,7 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from skcifar import ResNetClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -372,6 +375,34 @@ def test_accuracy_budget_runs(bench):
     assert accuracy_budget.summarize([{"test_accuracy": 0.8}])["test_accuracy_sd"] is None
 
 
+def test_views_accuracy_scores_one_model_with_each_set_of_views(bench):
+    accuracy_budget = importlib.import_module("accuracy_budget")
+    y = np.array([0, 1, 1, 0])
+    # A stand-in pipeline whose probabilities depend on the classifier's views:
+    # flip-only right on 2 rows of 4, shifted right on all 4.
+    clf = ResNetClassifier(tta_shift="auto")
+    right = np.eye(2)[y].astype(np.float32)
+    half = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], np.float32)
+
+    class Model:
+        calls = []
+
+        def predict_proba(self, X):
+            self.calls.append(clf.tta_shift)
+            return (right if clf.tta_shift == 1 else half) * 0.9 + 0.05
+
+    model = Model()
+    own = model.predict_proba(None)  # the fit's own views: flip-only
+    Model.calls.clear()
+    views = accuracy_budget.views_accuracy(model, clf, None, y, own, shift=0)
+    assert Model.calls == [1]  # only the other set is predicted
+    assert clf.tta_shift == "auto"  # the parameter is given back
+    assert views["flip"]["accuracy"] == 0.5 and views["shifted"]["accuracy"] == 1.0
+    assert views["shifted"]["log_loss"] < views["flip"]["log_loss"]
+    clf.set_params(tta=False)
+    assert accuracy_budget.views_accuracy(model, clf, None, y, own, shift=0) is None
+
+
 def test_expected_calibration_error(bench):
     import numpy as np
 
@@ -446,6 +477,9 @@ def test_accuracy_budget_quick_full_runs(tmp_path):
     for run in (budgeted, default):
         (fit,) = run["fits"]
         assert fit["n_iter"] > 0 and 0 <= fit["test_ece"] <= 1 and fit["predict_seconds"] > 0
+        own = "shifted" if fit["params"]["tta_shift"] else "flip"
+        assert fit["test_views"][own]["accuracy"] == fit["test_accuracy"]
+        assert set(fit["test_views"]) == {"flip", "shifted"}
     assert budgeted["fits"][0]["params"]["time_budget"] == pytest.approx(12 * unit)
     assert budgeted["fits"][0]["params"]["conv_optimizer"] == "muon"
     assert default["fits"][0]["params"]["time_budget"] is None

@@ -158,9 +158,12 @@ def views_accuracy(model, clf, X_test, y_test, proba, shift):
     ``"flip"`` (``tta_shift=0``) and ``"shifted"`` (``tta_shift=1``): what the
     shifted views add to this very model, which a comparison of two fits cannot
     separate from their seeds and epochs. ``proba`` holds the fit's own views
-    (``tta_shift=shift``); the other set is predicted here. None without
-    test-time augmentation.
+    (``tta_shift=shift``, 0 or 1); the other set is predicted here. None
+    without test-time augmentation (``tta=False``; CIFAR-10's images always
+    get views with it).
     """
+    if shift not in (0, 1):
+        raise ValueError(f"views_accuracy compares tta_shift 0 and 1; the fit used {shift}.")
     if not clf.tta:
         return None
     given, views = clf.tta_shift, {}

@@ -56,8 +56,6 @@ def test_notebook_script_is_the_notebook(bench):
 def test_child_peak_rss_is_its_own(bench):
     """A child's peak is its own, not inherited from a large parent (ru_maxrss would be)."""
     common, _ = bench
-    import numpy as np
-
     ballast = np.ones(400_000_000 // 8)  # the parent holds 400 MB
     result = common.python_child("import numpy as np; a = np.ones(150_000_000 // 8); a[:] = 2")
     del ballast
@@ -404,8 +402,6 @@ def test_views_accuracy_scores_one_model_with_each_set_of_views(bench):
 
 
 def test_expected_calibration_error(bench):
-    import numpy as np
-
     accuracy_budget = importlib.import_module("accuracy_budget")
     # top probabilities 0.9 (right), 0.9 (wrong), 0.5 (right): bins of width 1/15;
     # |1/2 - 0.9| * 2/3 + |1 - 0.5| * 1/3
@@ -543,8 +539,6 @@ def test_forward_flops_counts_convolutions_and_dense_layers(bench):
 
 def test_layer_profile_matmuls_compute_the_filter_gradient(bench):
     """The profile's alternative filter gradient is the gradient TensorFlow computes."""
-    import numpy as np
-
     from skcifar.utils.backend import import_tensorflow
 
     tf = import_tensorflow()

@@ -31,9 +31,10 @@ rng = np.random.default_rng(0)
 X = rng.integers(0, 256, (203, 32, 32, 3), dtype=np.uint8)
 y = np.arange(203) % 3
 # float32 whatever the CPU: precision="auto" times a bfloat16 convolution against
-# a float32 one once per process, and JAX's ratio on some CPUs lies near the
-# threshold, so the choice can change with the machine's load. In bfloat16 the
-# two fits below differ by bfloat16's rounding, not float32's last bits.
+# a float32 one once per process, and where that ratio lies near the threshold
+# the choice can change with the machine's load (JAX's did on a Zen 4 when each
+# precision was timed in one block). In bfloat16 the two fits below differ by
+# bfloat16's rounding, not float32's last bits.
 small = dict(widths=(8, 16, 16), batch_size=32, epochs=2, random_state=0, precision="float32")
 result = {"devices": keras.distribution.list_devices(),
           "auto": fit_distribution("auto", 32) is None}

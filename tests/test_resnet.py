@@ -283,10 +283,10 @@ def test_bfloat16_speedup_is_measured_once_and_only_with_the_instructions(monkey
     assert _precision.bfloat16_speedup() == 0.0  # nothing timed
     _precision.bfloat16_speedup.cache_clear()
     timed = []
-    # The machine turns busy after ten runs, for ten runs (four times slower): as
-    # long as a block of ten runs of one precision would take, but alternated
-    # runs leave each precision five quiet ones.
-    busy = iter([False] * 10 + [True] * 10 + [False] * 100)
+    # The machine turns busy after five runs, for ten (four times slower): timed in
+    # blocks of five, every bfloat16 run would be slow (a ratio of 0.375);
+    # alternated, each precision keeps quiet runs.
+    busy = iter([False] * 5 + [True] * 10 + [False] * 100)
 
     def fake_timer(x, kernel, dtype):
         def run():

@@ -442,13 +442,14 @@ def test_run_all_quick(tmp_path):
     assert set(report["results"]) == {
         "accuracy_budget",
         "utilisation",
+        "avx2_budget",
         "wrapper_overhead",
         "distributed_search",
         "repeated_fits",
     }
     assert all(info["returncode"] == 0 for info in report["scripts"].values())
     values = [row["value"] for row in report["table"]]
-    assert len(values) == 11
+    assert len(values) == 14
     assert values[2] == values[3] == "not run (make bench-full)"  # 12x, defaults
     assert not any(
         v.startswith(("not run", "failed")) for i, v in enumerate(values) if i not in (2, 3)
@@ -457,7 +458,7 @@ def test_run_all_quick(tmp_path):
     assert [f["seed"] for f in acc["runs"]["1x"]["fits"]] == [0, 1, 2]
     assert acc["runs"]["1x"]["test_accuracy_sd"] is not None
     assert (tmp_path / "accuracy_vs_time.png").exists()
-    assert (tmp_path / "latest.md").read_text().count("\n| ") >= 11
+    assert (tmp_path / "latest.md").read_text().count("\n| ") >= 14
 
 
 @pytest.mark.slow

@@ -182,16 +182,23 @@ def avx2_rows(avx2):
     util = avx2.get("utilisation") or {}
     metric = "AVX2 setting: training GFLOP/s / float32 conv peak, defaults' network"
     target = f">= {UTILISATION_AVX2_MIN:.2f}"
-    networks = util.get("networks") or {}
-    if not networks:
+    name = _utilisation_network(util)
+    if name is None:
         rows.append(_row(metric, target, why="failed" if util else "not run"))
         return rows
-    # --quick measures its own tiny network instead.
-    net = networks.get(UTILISATION_NETWORK) or next(iter(networks.values()))
+    net = util["networks"][name]
     value = (f"{net['utilisation']:.2f} ({net['training_gflops']:.0f} GFLOP/s / "
              f"{util['peak_gflops']['float32']:.0f} GFLOP/s float32 peak)")  # fmt: skip
     rows.append(_row(metric, target, value, net["utilisation"] >= UTILISATION_AVX2_MIN))
     return rows
+
+
+def _utilisation_network(util):
+    """The network a utilisation row reports: the defaults', or --quick's own; None if none."""
+    networks = util.get("networks") or {}
+    if not networks:
+        return None
+    return UTILISATION_NETWORK if UTILISATION_NETWORK in networks else next(iter(networks))
 
 
 def tta_row(acc):
@@ -216,11 +223,10 @@ def utilisation_row(util):
     """Training GFLOP/s over the convolution peak of the precision the network computes in."""
     metric = "training GFLOP/s / measured conv peak, in the network's own precision"
     target = f">= {UTILISATION_MIN:.2f}"
-    networks = util.get("networks") or {}
-    if not networks:
+    name = _utilisation_network(util)
+    if name is None:
         return _row(metric, target, why="failed" if util else "not run")
-    name = UTILISATION_NETWORK if UTILISATION_NETWORK in networks else next(iter(networks))
-    net, peaks = networks[name], util["peak_gflops"]
+    net, peaks = util["networks"][name], util["peak_gflops"]
     own = "bfloat16" if net["compute_dtype"] == "bfloat16" else "float32"
     value = (
         f"{net['utilisation']:.2f} (`{name}` network, {own}: {net['training_gflops']:.0f} "

@@ -8,7 +8,8 @@ In one run, each in a fresh Python process, one after another:
    after each epoch (its evaluations taken off the clock). The wall time of
    ``cnn.fit`` is the budget unit, B;
 2. the runs of ``_configs.RUNS``: ``make_pipeline(PixelScaler(), ResNetClassifier(...))``
-   on the 50,000 training images, one fresh process per run and seed. A budgeted
+   on the 50,000 training images, one fresh process per run and seed, in rounds
+   (every run's first seed, then every run's second, ...). A budgeted
    run sets ``time_budget=factor * B``; ``fit`` plans its steps to fill that
    budget, wall clock, so nothing else runs inside it (no per-epoch curve: its
    evaluations would eat the budget). Each records one point: the pipeline's fit
@@ -225,46 +226,54 @@ def run(quick, names=BENCH_RUNS, seeds=None):
         _print_fit("notebook", notebook)
 
         results["runs"] = {}
+        entries, seeds_of = {}, {}
         for name in names:
-            spec = RUNS[name]
-            factor = spec["factor"]
+            factor = RUNS[name]["factor"]
             budget = None if factor is None or unit is None else factor * unit
             if factor is not None and budget is None:
                 results["runs"][name] = {"error": "no budget: the notebook run failed"}
                 continue
-            entry = {
+            entries[name] = {
                 "label": describe(name, quick),
                 "config": run_params(name, quick),
                 "budget_factor": factor,
                 "budget_seconds": budget,
                 "fits": [],
             }
-            for seed in seeds or spec["seeds"]:
-                out = Path(tmp) / f"{name}-{seed}.json"
-                print(
-                    f"[accuracy_budget] {name}, seed {seed}: {entry['label']}, "
-                    f"time_budget={budget}",
-                    flush=True,
-                )
-                argv = [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    name,
-                    "--seed",
-                    str(seed),
-                    "--out",
-                    str(out),
-                ] + (["--quick"] if quick else [])
-                argv += [] if budget is None else ["--budget", repr(budget)]
-                fit = _collect(_common.run_child(argv, check=False), out)
-                if budget is not None and "fit_seconds" in fit:
-                    fit["within_budget"] = within_budget(fit["fit_seconds"], budget)
-                entry["fits"].append(fit)
-                _print_fit(f"{name} seed {seed}", fit, budget)
+            seeds_of[name] = list(seeds or RUNS[name]["seeds"])
+        for name, seed in interleaved(seeds_of):
+            entry, budget = entries[name], entries[name]["budget_seconds"]
+            out = Path(tmp) / f"{name}-{seed}.json"
+            print(
+                f"[accuracy_budget] {name}, seed {seed}: {entry['label']}, time_budget={budget}",
+                flush=True,
+            )
+            argv = [sys.executable, __file__, "--child", name, "--seed", str(seed)]
+            argv += ["--out", str(out)] + (["--quick"] if quick else [])
+            argv += [] if budget is None else ["--budget", repr(budget)]
+            fit = _collect(_common.run_child(argv, check=False), out)
+            if budget is not None and "fit_seconds" in fit:
+                fit["within_budget"] = within_budget(fit["fit_seconds"], budget)
+            entry["fits"].append(fit)
+            _print_fit(f"{name} seed {seed}", fit, budget)
+        for name, entry in entries.items():
             entry.update(summarize(entry["fits"]))
             results["runs"][name] = entry
     return results
+
+
+def interleaved(seeds_of):
+    """``(run, seed)`` pairs in rounds: every run's first seed, then every run's second, ...
+
+    Runs compared on one machine then share its slow spells (another
+    process, a warmer chip) instead of one run's block taking them all.
+
+    >>> interleaved({"1x": [0, 1], "1x-auto": [0, 1], "6x": [0]})
+    [('1x', 0), ('1x-auto', 0), ('6x', 0), ('1x', 1), ('1x-auto', 1)]
+    """
+    rounds = max((len(seeds) for seeds in seeds_of.values()), default=0)
+    return [(name, seeds[i]) for i in range(rounds)
+            for name, seeds in seeds_of.items() if i < len(seeds)]  # fmt: skip
 
 
 def _print_fit(name, r, budget=None):

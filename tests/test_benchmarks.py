@@ -371,6 +371,12 @@ def test_accuracy_budget_runs(bench):
         "n_fits": 2,
     }
     assert accuracy_budget.summarize([{"test_accuracy": 0.8}])["test_accuracy_sd"] is None
+    # Runs compared take turns, seed by seed, so a slow spell of the machine
+    # falls on both rather than on one run's block of seeds.
+    assert accuracy_budget.interleaved({"1x": (0, 1, 2), "1x-auto": (0, 1, 2), "6x": (0,)}) == [
+        ("1x", 0), ("1x-auto", 0), ("6x", 0), ("1x", 1), ("1x-auto", 1), ("1x", 2), ("1x-auto", 2),
+    ]  # fmt: skip
+    assert accuracy_budget.interleaved({}) == []
 
 
 def test_views_accuracy_scores_one_model_with_each_set_of_views(bench):

@@ -308,9 +308,48 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+# Instruction sets that decide oneDNN's kernels (lscpu's flag names, and how they are reported).
+ISA_FLAGS = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_bf16": "AVX512_BF16", "amx_tile": "AMX"}
+
+
+def parse_lscpu(text):
+    """The CPU class ``lscpu``'s output names: family and model number, threads per core, ISA.
+
+    A figure measured on two vCPUs that are one core's two threads has half
+    the arithmetic of two cores behind it; the instruction sets say which
+    kernels oneDNN runs.
+    """
+    fields = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+
+    def number(key):
+        value = fields.get(key, "")
+        return int(value) if value.isdigit() else None
+
+    flags = set(fields.get("Flags", "").split())
+    return {
+        "family": number("CPU family"),
+        "model_number": number("Model"),
+        "threads_per_core": number("Thread(s) per core"),
+        "isa": [name for flag, name in ISA_FLAGS.items() if flag in flags],
+    }
+
+
+def cpu_class():
+    """:func:`parse_lscpu` of this machine (empty where ``lscpu`` cannot run)."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    return parse_lscpu(text)
+
+
 def machine():
     info = {
         "cpu_model": cpu_model(),
+        "cpu_class": cpu_class(),
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "platform": platform.platform(),

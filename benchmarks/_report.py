@@ -321,6 +321,18 @@ def _cell(text):
     return str(text).replace("|", "\\|")
 
 
+def describe_cpu_class(cpu):
+    """`` (family 25 model 17; AVX2, AVX-512; 1 thread per core)``, or ``""`` if unknown."""
+    if not cpu or cpu.get("family") is None:
+        return ""
+    threads = cpu.get("threads_per_core")
+    parts = [f"family {cpu['family']} model {cpu.get('model_number')}"]
+    parts.append(", ".join(cpu.get("isa") or ["no AVX2"]))
+    if threads:
+        parts.append(f"{threads} thread{'s' if threads > 1 else ''} per core")
+    return f" ({'; '.join(parts)})"
+
+
 def markdown(report):
     lines = [f"# Benchmarks, {report['date']}", ""]
     if report.get("quick"):
@@ -329,7 +341,7 @@ def markdown(report):
         lines += [f"Level: `make {report['level']}` (docs/benchmarks.md says what each runs).", ""]
     m, v = report["machine"], report["versions"]
     lines += [
-        f"Machine: `{m['cpu_model']}`, {m['cores']} cores"
+        f"Machine: `{m['cpu_model']}`{describe_cpu_class(m.get('cpu_class'))}, {m['cores']} cores"
         + (f", {m['memory_gb']} GB RAM" if m.get("memory_gb") else "")
         + ". "
         + ", ".join(f"{k} {val}" for k, val in v.items())

@@ -254,6 +254,32 @@ def _report(results):
     }
 
 
+def test_the_machine_names_its_cpu_class(bench):
+    common, _ = bench
+    report = importlib.import_module("_report")
+    zen3 = "Model name:   AMD EPYC\nCPU family:   25\nModel:   1\nThread(s) per core:   2\n"
+    zen3 += "Flags:   fpu sse4_2 avx fma avx2 bmi2\n"
+    cpu = common.parse_lscpu(zen3)
+    assert cpu == {"family": 25, "model_number": 1, "threads_per_core": 2, "isa": ["AVX2"]}
+    assert report.describe_cpu_class(cpu) == " (family 25 model 1; AVX2; 2 threads per core)"
+    xeon = "CPU family: 6\nModel: 143\nThread(s) per core: 1\n"
+    xeon += "Flags: avx2 avx512f avx512_bf16 amx_tile"
+    assert report.describe_cpu_class(common.parse_lscpu(xeon)) == (
+        " (family 6 model 143; AVX2, AVX-512, AVX512_BF16, AMX; 1 thread per core)"
+    )
+    assert common.parse_lscpu("Flags: sse2")["isa"] == []
+    assert report.describe_cpu_class(common.parse_lscpu("")) == ""  # no lscpu: the model alone
+    assert report.describe_cpu_class({}) == ""
+    # This machine: whatever it is, a CPU class or nothing, never an error.
+    assert isinstance(common.machine()["cpu_class"], dict)
+    # The report's machine line names the class beside the model.
+    fake = _report({})
+    fake["machine"]["cpu_class"] = cpu
+    fake["table"], fake["extras"] = [], []
+    line = next(line for line in report.markdown(fake).splitlines() if line.startswith("Machine"))
+    assert line.startswith("Machine: `CPU` (family 25 model 1; AVX2; 2 threads per core), 2 cores.")
+
+
 def test_report_rendering(bench, tmp_path):
     _, run_all = bench
     committed = tmp_path / "committed.json"

@@ -290,9 +290,15 @@ def python_child(code, **kwargs):
 
 
 # -- machine ------------------------------------------------------------------------------
+def _lscpu():
+    """``lscpu``'s output in English, whatever the locale (its field names are read)."""
+    env = {**os.environ, "LC_ALL": "C"}
+    return subprocess.run(["lscpu"], capture_output=True, text=True, check=True, env=env).stdout
+
+
 def cpu_model():
     try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        out = _lscpu()
         for line in out.splitlines():
             if line.startswith("Model name:"):
                 return line.split(":", 1)[1].strip()
@@ -328,19 +334,20 @@ def parse_lscpu(text):
         value = fields.get(key, "")
         return int(value) if value.isdigit() else None
 
-    flags = set(fields.get("Flags", "").split())
+    flags = fields.get("Flags")
     return {
         "family": number("CPU family"),
         "model_number": number("Model"),
         "threads_per_core": number("Thread(s) per core"),
-        "isa": [name for flag, name in ISA_FLAGS.items() if flag in flags],
+        # None where lscpu lists no flags (some virtual machines): unknown, not "none".
+        "isa": None if flags is None else [n for f, n in ISA_FLAGS.items() if f in flags.split()],
     }
 
 
 def cpu_class():
     """:func:`parse_lscpu` of this machine (empty where ``lscpu`` cannot run)."""
     try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        text = _lscpu()
     except (OSError, subprocess.CalledProcessError):
         return {}
     return parse_lscpu(text)

@@ -327,7 +327,9 @@ def describe_cpu_class(cpu):
         return ""
     threads = cpu.get("threads_per_core")
     parts = [f"family {cpu['family']} model {cpu.get('model_number')}"]
-    parts.append(", ".join(cpu.get("isa") or ["no AVX2"]))
+    isa = cpu.get("isa")
+    if isa is not None:
+        parts.append(", ".join(isa) or "no AVX2")
     if threads:
         parts.append(f"{threads} thread{'s' if threads > 1 else ''} per core")
     return f" ({'; '.join(parts)})"

@@ -225,13 +225,12 @@ def run(quick, names=BENCH_RUNS, seeds=None):
         results["budget_unit_seconds"] = unit
         _print_fit("notebook", notebook)
 
-        results["runs"] = {}
         entries, seeds_of = {}, {}
         for name in names:
             factor = RUNS[name]["factor"]
             budget = None if factor is None or unit is None else factor * unit
             if factor is not None and budget is None:
-                results["runs"][name] = {"error": "no budget: the notebook run failed"}
+                entries[name] = {"error": "no budget: the notebook run failed"}
                 continue
             entries[name] = {
                 "label": describe(name, quick),
@@ -256,9 +255,9 @@ def run(quick, names=BENCH_RUNS, seeds=None):
                 fit["within_budget"] = within_budget(fit["fit_seconds"], budget)
             entry["fits"].append(fit)
             _print_fit(f"{name} seed {seed}", fit, budget)
-        for name, entry in entries.items():
-            entry.update(summarize(entry["fits"]))
-            results["runs"][name] = entry
+        for name in seeds_of:
+            entries[name].update(summarize(entries[name]["fits"]))
+        results["runs"] = entries  # in the order of names
     return results
 
 

@@ -267,7 +267,13 @@ def test_the_machine_names_its_cpu_class(bench):
     assert report.describe_cpu_class(common.parse_lscpu(xeon)) == (
         " (family 6 model 143; AVX2, AVX-512, AVX512_BF16, AMX; 1 thread per core)"
     )
-    assert common.parse_lscpu("Flags: sse2")["isa"] == []
+    # Flags without AVX2 say so; no Flags line (some virtual machines) says nothing of them.
+    old = common.parse_lscpu("CPU family: 6\nModel: 85\nFlags: sse2")
+    assert report.describe_cpu_class(old) == " (family 6 model 85; no AVX2)"
+    assert common.parse_lscpu("CPU family: 6\nModel: 85")["isa"] is None
+    assert report.describe_cpu_class(common.parse_lscpu("CPU family: 6\nModel: 85")) == (
+        " (family 6 model 85)"
+    )
     assert report.describe_cpu_class(common.parse_lscpu("")) == ""  # no lscpu: the model alone
     assert report.describe_cpu_class({}) == ""
     # This machine: whatever it is, a CPU class or nothing, never an error.
@@ -403,6 +409,46 @@ def test_accuracy_budget_runs(bench):
         ("1x", 0), ("1x-auto", 0), ("6x", 0), ("1x", 1), ("1x-auto", 1), ("1x", 2), ("1x-auto", 2),
     ]  # fmt: skip
     assert accuracy_budget.interleaved({}) == []
+
+
+def test_accuracy_budget_fits_take_turns(bench, monkeypatch):
+    common, _ = bench
+    accuracy_budget = importlib.import_module("accuracy_budget")
+    children = []
+    fit = {"fit_seconds": 99.0, "n_iter": 5.0, "test_accuracy": 0.85, "test_log_loss": 0.4,
+           "predict_seconds": 3.0, "child_peak_rss_mb": 1.0}  # fmt: skip
+    notebook = {**fit, "fit_seconds": 100.0}
+
+    def run_child(argv, check=False):
+        children.append((argv[argv.index("--child") + 1], int(argv[argv.index("--seed") + 1])))
+        return {"returncode": 0, "peak_rss_mb": 1.0, "wall_seconds": 1.0}
+
+    def collect(proc, out):  # each child's result, as _collect reads it from its file
+        if "notebook" in str(out):
+            return dict(notebook)
+        return dict(fit)
+
+    monkeypatch.setattr(common, "python_child", lambda code, check=False: {})
+    monkeypatch.setattr(common, "run_child", run_child)
+    monkeypatch.setattr(accuracy_budget, "_collect", collect)
+    results = accuracy_budget.run(False, ("1x", "1x-auto", "6x"), None)
+    assert children == [("1x", 0), ("1x-auto", 0), ("6x", 0), ("1x", 1), ("1x-auto", 1),
+                        ("1x", 2), ("1x-auto", 2)]  # fmt: skip
+    assert list(results["runs"]) == ["1x", "1x-auto", "6x"]
+    assert results["runs"]["1x-auto"]["n_fits"] == 3
+    assert results["runs"]["6x"]["budget_seconds"] == 600.0
+    assert all(fit["within_budget"] for fit in results["runs"]["1x"]["fits"])
+    # Without the notebook's time no budget exists: the budgeted runs say so, in
+    # their place, and the unbudgeted one still runs.
+    children.clear()
+    notebook.update(error="exit status 1", fit_seconds=None)
+    results = accuracy_budget.run(False, ("1x", "default", "6x"), (3,))
+    assert children == [("default", 3)]
+    assert list(results["runs"]) == ["1x", "default", "6x"]
+    assert results["runs"]["1x"] == results["runs"]["6x"] == {
+        "error": "no budget: the notebook run failed"
+    }
+    assert results["runs"]["default"]["n_fits"] == 1
 
 
 def test_views_accuracy_scores_one_model_with_each_set_of_views(bench):

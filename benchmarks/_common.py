@@ -16,6 +16,7 @@ It imports nothing from ``benchmarks/``; the scripts and the report import it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -290,18 +291,27 @@ def python_child(code, **kwargs):
 
 
 # -- machine ------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def _lscpu():
-    """``lscpu``'s output in English, whatever the locale (its field names are read)."""
+    """``lscpu``'s output in English, whatever the locale (its field names are read), once."""
     env = {**os.environ, "LC_ALL": "C"}
     return subprocess.run(["lscpu"], capture_output=True, text=True, check=True, env=env).stdout
 
 
+def _lscpu_fields(text):
+    """``lscpu``'s ``name: value`` lines as a dict."""
+    fields = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
 def cpu_model():
     try:
-        out = _lscpu()
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
+        model = _lscpu_fields(_lscpu()).get("Model name")
+        if model:
+            return model
     except (OSError, subprocess.CalledProcessError):
         pass
     try:
@@ -325,10 +335,7 @@ def parse_lscpu(text):
     the arithmetic of two cores behind it; the instruction sets say which
     kernels oneDNN runs.
     """
-    fields = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields[key.strip()] = value.strip()
+    fields = _lscpu_fields(text)
 
     def number(key):
         value = fields.get(key, "")
